@@ -26,7 +26,15 @@ def _print_json(obj) -> None:
 
 
 # -- demo / optimize -------------------------------------------------------------------------
+def _require_host(feature: str) -> None:
+    from ._extras import require
+
+    for module in ("tensorflow", "keras", "onnx", "onnxruntime", "tf2onnx"):
+        require(module, feature)
+
+
 def cmd_demo(args) -> int:
+    _require_host("edgewise demo")
     from .demo import run_demo
     from .report import summary_table
 
@@ -40,6 +48,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_optimize(args) -> int:
+    _require_host("edgewise optimize")
     from .pipeline import optimize
     from .report import summary_table
 

@@ -1,0 +1,51 @@
+"""A plain-text table of a report, for the terminal."""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+from .schema import Report
+
+
+def _pct(v: Optional[float]) -> str:
+    return "-" if v is None else f"{v * 100:.2f}%"
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:.1f} KiB"
+
+
+def _ms(v: Optional[float]) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _table(header: Sequence[str], rows: List[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def summary_table(report: Report) -> str:
+    """Baseline and one row per artifact: size, sparsity, accuracy per backend, latency p50/p90/p99."""
+    backends = sorted({b.backend for a in report.artifacts for b in a.backends})
+    header = ["artifact", "format", "size", "zeros"] + [f"acc[{b}]" for b in backends] + ["p50 ms", "p90 ms",
+                                                                                          "p99 ms", "bench backend"]
+    rows = [["baseline (Keras)", "keras", _kib(report.baseline.size_bytes), "-"]
+            + [_pct(report.baseline.accuracy) if i == 0 else "" for i in range(len(backends))] + ["-", "-", "-", ""]]
+    for a in report.artifacts:
+        accs = []
+        for b in backends:
+            r = next((x for x in a.backends if x.backend == b), None)
+            accs.append("" if r is None else (_pct(r.accuracy) if r.status == "ok" else r.status))
+        lat = a.latency_ms
+        bench = a.benchmark
+        rows.append([a.path, f"{a.format}/{a.precision}", _kib(a.size_bytes), f"{a.sparsity.overall:.1%}"] + accs
+                    + [_ms(lat.p50 if lat else None), _ms(lat.p90 if lat else None), _ms(lat.p99 if lat else None),
+                       (bench.backend or ("error" if bench.error else "")) if bench else "not run"])
+    out = _table(header, rows)
+    notes = [f"  {a.path} [{b.backend}] {b.status}: {b.error}" for a in report.artifacts for b in a.backends
+             if b.status != "ok"]
+    notes += [f"  {a.path} benchmark: {a.benchmark.error}" for a in report.artifacts
+              if a.benchmark is not None and a.benchmark.error]
+    if notes:
+        out += "\n\nnot measured:\n" + "\n".join(notes)
+    return out

@@ -1,0 +1,96 @@
+"""The reference runtimes (LiteRT, onnxruntime), driven directly, and the error metrics tests use.
+
+The oracles are called through their own Python APIs rather than through edgewise's LiteRT and
+onnxruntime engines, so a bug in edgewise's input handling cannot hide on both sides of a comparison.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+TINY = float(np.finfo(np.float32).tiny)
+
+
+def relative_error(actual: np.ndarray, reference: np.ndarray) -> float:
+    """max|a - b| / max(max|b|, tiny): the worst error as a fraction of the reference's largest magnitude.
+
+    Normalising by the largest magnitude (the infinity norm) rather than element by element keeps
+    the measure meaningful where outputs pass near zero (softmax tails, logits that cancel), where
+    an element-wise ratio explodes on differences of a few ulps; it is still scale-free, so one
+    bound serves logits and probabilities. `tiny` (the smallest normal float32) only guards the
+    all-zero reference. For float32 arithmetic the summation-order noise of a dot product of length
+    n is about sqrt(n) * 2**-24 relative (Higham, "Accuracy and Stability of Numerical Algorithms",
+    sec. 3.1), ~1e-6 for the widest layers here, so 1e-5 leaves room without letting a wrong kernel
+    (errors of 1e-3 and up) through.
+    """
+    a = np.asarray(actual, np.float64)
+    b = np.asarray(reference, np.float64)
+    if a.shape != b.shape:
+        raise AssertionError(f"shape {a.shape} vs reference {b.shape}")
+    if a.size == 0:
+        return 0.0
+    return float(np.abs(a - b).max() / max(float(np.abs(b).max()), TINY))
+
+
+def max_step_difference(actual: np.ndarray, reference: np.ndarray) -> int:
+    """The largest difference of two integer tensors, in quantization steps (units of the integer)."""
+    a = np.asarray(actual)
+    b = np.asarray(reference)
+    if a.shape != b.shape:
+        raise AssertionError(f"shape {a.shape} vs reference {b.shape}")
+    if a.size == 0:
+        return 0
+    return int(np.abs(a.astype(np.int64) - b.astype(np.int64)).max())
+
+
+def litert_interpreter(path, builtin: bool, num_threads: Optional[int] = 1):
+    """ai_edge_litert's Interpreter: builtin=True is BUILTIN_WITHOUT_DEFAULT_DELEGATES (reference kernels),
+    builtin=False the default resolver, which applies the XNNPACK delegate."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    kw = {"model_path": str(path)}
+    if num_threads:
+        kw["num_threads"] = num_threads
+    if builtin:
+        kw["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    it = Interpreter(**kw)
+    it.allocate_tensors()
+    return it
+
+
+def litert_run(it, feeds: Sequence[np.ndarray]) -> List[np.ndarray]:
+    for d, x in zip(it.get_input_details(), feeds):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    return [it.get_tensor(d["index"]).copy() for d in it.get_output_details()]
+
+
+def litert_inputs(it, raw: Sequence[np.ndarray]) -> List[np.ndarray]:
+    """Float samples quantized with the interpreter's own input parameters where the input is int8/uint8."""
+    out = []
+    for d, x in zip(it.get_input_details(), raw):
+        dt = np.dtype(d["dtype"])
+        if dt.kind in "iu" and x.dtype.kind == "f":
+            scale, zp = d["quantization"]
+            info = np.iinfo(dt)
+            x = np.clip(np.round(x / scale) + zp, info.min, info.max).astype(dt)
+        out.append(x.astype(dt, copy=False))
+    return out
+
+
+def ort_session(path, optimized: bool = True):
+    """onnxruntime on CPU, one thread. optimized=False runs the graph exactly as written (no QDQ fusion)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    if not optimized:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def ort_run(sess, feeds: Sequence[np.ndarray]) -> List[np.ndarray]:
+    return sess.run(None, {i.name: x for i, x in zip(sess.get_inputs(), feeds)})

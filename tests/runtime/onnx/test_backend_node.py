@@ -1,0 +1,85 @@
+"""ONNX's own conformance suite (onnx.backend.test node tests) run on the NumPy interpreter.
+
+The adapter serialises each ModelProto to bytes and goes through edgewise's reader and
+interpreter only: never onnx.reference, never onnxruntime. Expected outputs are the ones the onnx
+package ships with each test case.
+"""
+from __future__ import annotations
+
+import pytest
+
+onnx = pytest.importorskip("onnx")
+import onnx.backend.base  # noqa: E402
+import onnx.backend.test  # noqa: E402
+
+from edgewise.runtime.onnx import Interpreter, read_model  # noqa: E402
+
+pytestmark = pytest.mark.host
+
+
+class _Rep(onnx.backend.base.BackendRep):
+    def __init__(self, interpreter: Interpreter):
+        self._it = interpreter
+
+    def run(self, inputs, **kwargs):
+        return tuple(self._it.invoke(list(inputs)))
+
+
+class NumpyBackend(onnx.backend.base.Backend):
+    @classmethod
+    def prepare(cls, model, device="CPU", **kwargs):
+        data = model.SerializeToString()
+        return _Rep(Interpreter(read_model(data, "<node test>", None), "<node test>"))
+
+    @classmethod
+    def supports_device(cls, device: str) -> bool:
+        return device == "CPU"
+
+
+backend_test = onnx.backend.test.BackendTest(NumpyBackend, __name__)
+
+# One include per supported op (the node test names start with the op's snake_case name).
+SUPPORTED = [
+    "abs", "add", "sub", "mul", "div", "pow", "sqrt", "neg", "exp", "log", "reciprocal", "floor", "ceil",
+    "sum", "max", "min", "mean", "erf",
+    "relu", "leakyrelu", "elu", "sigmoid", "hardsigmoid", "hardswish", "tanh", "gelu", "prelu", "softplus", "clip",
+    "softmax", "logsoftmax",
+    "matmul", "gemm", "conv", "convtranspose", "maxpool", "averagepool", "globalaveragepool", "globalmaxpool",
+    "batchnorm", "layer_normalization", "lrn",
+    "reduce_sum", "reduce_mean", "reduce_max", "reduce_min",
+    "identity", "shape", "size", "reshape", "flatten", "transpose", "squeeze", "unsqueeze", "concat", "split",
+    "slice", "gather", "expand", "tile", "pad", "constant_pad", "edge_pad", "reflect_pad", "wrap_pad", "resize",
+    "constant", "constantofshape", "cast", "dropout", "equal", "less", "less_equal", "greater", "greater_equal",
+    "not", "and", "or", "xor", "where", "castlike", "round",
+    "quantizelinear", "dequantizelinear", "dynamicquantizelinear", "qlinearconv", "qlinearmatmul",
+    "matmulinteger", "convinteger",
+]
+for op in SUPPORTED:
+    backend_test.include(rf"^test_{op}(_.*)?_cpu$")
+
+# Tests whose name starts like a supported op but exercise something else (reason given).
+EXCLUDED = {
+    r"^test_gather_elements": "GatherElements is a different op, not implemented",
+    r"^test_gathernd": "GatherND is a different op, not implemented",
+    r"^test_reduce_sum_square": "ReduceSumSquare is a different op, not implemented",
+    r"^test_reduce_log_sum": "ReduceLogSum(Exp) are different ops, not implemented",
+    r"^test_split_to_sequence": "SplitToSequence: sequence types are not supported",
+    r"^test_castlike": "CastLike is a different op, not implemented",
+    r"^test_softmax_cross_entropy|^test_sce_": "SoftmaxCrossEntropyLoss is a training op, not implemented",
+    r"^test_mean_square_distance": "a training loss, not implemented",
+    r"^test_maxpool_with_argmax": "MaxPool's optional Indices output is not implemented",
+    r"^test_dropout_default_mask_ratio|^test_training_dropout": "Dropout with training_mode=True is random",
+    r"^test_cast_.*(FLOAT8|FLOAT4|INT4|UINT4|INT2|UINT2|FLOAT6|BFLOAT16|E8M0|float8|float4|int4|uint4|int2|uint2|e8m0)":
+        "Cast to/from types NumPy lacks (float8, float4, float6, e8m0, bfloat16, int4, int2) is not supported",
+    r"^test_cast_.*STRING|_string": "string tensors are not supported by the kernels",
+    r"^test_identity_(opt|sequence)": "optional and sequence values are not supported, only tensors",
+    r"^test_batchnorm_.*training_mode": "BatchNormalization training_mode=1: the runtime does inference only",
+    r"^test_(de)?quantizelinear_.*(e4m3|e5m2|float4|int4|uint4|int2|uint2|e2m1|e8m0|float6|e2m3|e3m2|blocked_asymmetric_float|fp|float8|16bit|int16|uint16)":
+        "quantization to float8/float4/float6/int4/int2 types is not supported",
+    r"^test_resize_.*antialias": "Resize antialias=1 is not supported",
+    r"^test_layer_normalization_.*expanded": "the expanded (function-body) form uses ops outside the kernel set",
+}
+for pattern, reason in EXCLUDED.items():
+    backend_test.exclude(pattern)
+
+globals().update(backend_test.enable_report().test_cases)

@@ -1,0 +1,181 @@
+"""Tiny Keras models per op family, converted with the real TFLiteConverter, and the LiteRT oracle.
+
+Every model is built and converted once per session (float32, and full int8 with a representative
+dataset and int8 input/output). LiteRT runs with BUILTIN_WITHOUT_DEFAULT_DELEGATES: its builtin
+kernels are the reference the NumPy interpreter must match, bit for bit for int8.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Dict, Tuple
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+CALIBRATION = 24
+
+
+def _keras():
+    pytest.importorskip("tensorflow")
+    import keras
+
+    return keras
+
+
+# name -> (input shape without batch, builder(keras, layers) -> keras.Model)
+MODELS: Dict[str, Tuple[Tuple[int, ...], Callable]] = {}
+
+
+def model(name: str, shape: Tuple[int, ...]):
+    def deco(fn):
+        MODELS[name] = (shape, fn)
+        return fn
+
+    return deco
+
+
+@model("demo", (8, 8, 1))
+def _demo(keras, L):
+    return keras.Sequential([
+        keras.Input((8, 8, 1)), L.Conv2D(8, 3, activation="relu", padding="same"), L.MaxPooling2D(),
+        L.Conv2D(16, 3, activation="relu"), L.Flatten(), L.Dense(32, activation="relu"), L.Dense(10), L.Softmax(),
+    ])
+
+
+@model("mixed", (9, 9, 3))
+def _mixed(keras, L):
+    x = keras.Input((9, 9, 3))
+    y = L.DepthwiseConv2D(3, padding="same", activation="relu6", depth_multiplier=2)(x)
+    y = L.Conv2D(4, 3, strides=2, padding="same")(y)
+    y = L.AveragePooling2D(2, padding="same")(y)
+    z = L.Activation("sigmoid")(y)
+    y = L.Add()([y, z])
+    y = L.Multiply()([y, z])
+    y = L.Subtract()([y, z])
+    y = L.Activation("hard_swish")(y)
+    y = L.Concatenate()([y, z])
+    y = L.ZeroPadding2D(1)(y)
+    y = L.MaxPooling2D(3, strides=2, padding="same")(y)
+    y = L.GlobalAveragePooling2D()(y)
+    y = L.Dense(6, activation="relu6")(y)
+    return keras.Model(x, y)
+
+
+@model("activations", (6, 6, 4))
+def _activations(keras, L):
+    x = keras.Input((6, 6, 4))
+    a = L.Conv2D(4, 1)(x)
+    t = L.Activation("tanh")(a)
+    lr = L.LeakyReLU(negative_slope=0.2)(a)
+    g = L.Activation("gelu")(a)
+    mx = L.Maximum()([t, lr])
+    mn = L.Minimum()([lr, g])
+    y = L.Concatenate()([mx, mn, g])
+    y = L.Conv2D(3, 3, dilation_rate=2, padding="same", activation="relu")(y)
+    return keras.Model(x, y)
+
+
+@model("shapes", (4, 6))
+def _shapes(keras, L):
+    x = keras.Input((4, 6))
+    y = L.Dense(6)(x)
+    t = L.Permute((2, 1))(y)
+    t = L.Dense(4)(t)
+    t = L.Permute((2, 1))(t)
+    y = L.Add()([y, t])
+    y = L.Reshape((4, 6, 1))(y)
+    y = L.UpSampling2D(2, interpolation="bilinear")(y)
+    y = L.UpSampling2D(2, interpolation="nearest")(y)
+    y = L.Conv2DTranspose(2, 3, strides=2, padding="same")(y)
+    y = L.GlobalMaxPooling2D()(y)
+    return keras.Model(x, y)
+
+
+class Converted:
+    """Builds and converts each model once; `get(name, kind)` returns the .tflite bytes."""
+
+    def __init__(self):
+        self._cache: Dict[Tuple[str, str], bytes] = {}
+
+    def get(self, name: str, kind: str) -> bytes:
+        key = (name, kind)
+        if key not in self._cache:
+            self._cache[key] = self._convert(name, kind)
+        return self._cache[key]
+
+    def _convert(self, name: str, kind: str) -> bytes:
+        keras = _keras()
+        import tensorflow as tf
+
+        shape, build = MODELS[name]
+        keras.utils.set_random_seed(sum(map(ord, name)))
+        m = build(keras, keras.layers)
+        self._randomize_biases(m)
+        conv = tf.lite.TFLiteConverter.from_keras_model(m)
+        if kind == "int8":
+            rng = np.random.default_rng(7)
+            samples = [rng.standard_normal((1,) + shape).astype(np.float32) for _ in range(CALIBRATION)]
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.representative_dataset = lambda: ([s] for s in samples)
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            conv.inference_input_type = tf.int8
+            conv.inference_output_type = tf.int8
+        elif kind != "float32":
+            raise ValueError(kind)
+        return conv.convert()
+
+    @staticmethod
+    def _randomize_biases(m):
+        """Keras initializes biases to zero, and the converter then drops them; random biases keep the
+        bias path of every kernel under test."""
+        rng = np.random.default_rng(3)
+        for layer in m.layers:
+            for w in layer.weights:
+                if w.path.endswith("bias"):
+                    w.assign(rng.uniform(-0.3, 0.3, w.shape).astype(np.float32))
+
+
+@pytest.fixture(scope="session")
+def converted() -> Converted:
+    return Converted()
+
+
+def litert_run(data: bytes, feeds, keep_all: bool = False):
+    """LiteRT with its builtin kernels only; returns (outputs, {tensor index: value} when keep_all)."""
+    mod = pytest.importorskip("ai_edge_litert.interpreter")
+    it = mod.Interpreter(
+        model_content=data,
+        experimental_op_resolver_type=mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        experimental_preserve_all_tensors=keep_all,
+    )
+    details = it.get_input_details()
+    for d, x in zip(details, feeds):
+        if tuple(d["shape"]) != x.shape:
+            it.resize_tensor_input(d["index"], list(x.shape))
+    it.allocate_tensors()
+    for d, x in zip(details, feeds):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    outs = [it.get_tensor(d["index"]) for d in it.get_output_details()]
+    every = {}
+    if keep_all:
+        for d in it.get_tensor_details():
+            try:
+                every[d["index"]] = it.get_tensor(d["index"])
+            except ValueError:  # tensors without data (e.g. optional ones) cannot be read
+                continue
+    return outs, every
+
+
+def random_feeds(specs, batch: int, seed: int):
+    rng = np.random.default_rng(seed)
+    feeds = []
+    for s in specs:
+        shape = (batch,) + tuple(d for d in s.shape[1:])
+        if s.dtype == "int8":
+            feeds.append(rng.integers(-128, 128, shape, dtype=np.int8))
+        else:
+            feeds.append((rng.standard_normal(shape) * 1.5).astype(s.dtype))
+    return feeds
