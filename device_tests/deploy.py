@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 from .connectors.base import BaseConnector
 from .errors import DeviceError
@@ -50,11 +50,27 @@ def _bundle_sources() -> Iterator[Tuple[str, Optional[Path]]]:
             yield "edgewise/runtime/" + (folder / "__init__.py").as_posix(), None
 
 
+_built: Dict[tuple, bytes] = {}
+
+
 def build_bundle() -> bytes:
-    """The deployment zip, byte-for-byte reproducible from the same sources."""
+    """The deployment zip, byte-for-byte reproducible from the same sources.
+
+    Built once per process for a given state of the source files (their names, sizes and
+    modification times), since every benchmark deploys it.
+    """
+    sources = sorted(_bundle_sources())
+    key = tuple((name, None if src is None else (src.stat().st_mtime_ns, src.stat().st_size)) for name, src in sources)
+    if key not in _built:
+        _built.clear()
+        _built[key] = _zip(sources)
+    return _built[key]
+
+
+def _zip(sources) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for name, src in sorted(_bundle_sources()):
+        for name, src in sources:
             info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
@@ -95,43 +111,46 @@ class Deployment:
         return cls(**d)
 
 
-def remote_cache_dir(conn: BaseConnector) -> str:
-    """The device's cache folder as an absolute path (`~` is not expanded inside quotes)."""
-    res = conn.run_shell_command('printf "%s" "${XDG_CACHE_HOME:-$HOME/.cache}/edgewise"', timeout=30)
-    path = res.stdout.strip()
-    if not res.ok or not path.startswith("/"):
+_DEFAULT_CACHE = '"${XDG_CACHE_HOME:-$HOME/.cache}/edgewise"'
+
+
+def _probe(conn: BaseConnector, cache_dir: Optional[str], relative: Tuple[str, ...]) -> Tuple[str, Tuple[bool, ...]]:
+    """One round trip: the cache folder as an absolute path, and which of `relative` it holds.
+
+    Files arrive under their final name only when complete (put_file renames a temporary file),
+    so a file that exists is a whole one.
+    """
+    q = shlex.quote
+    parts = [f"c={q(cache_dir) if cache_dir else _DEFAULT_CACHE}", 'printf "cache=%s\\n" "$c"']
+    parts += [f'if [ -f "$c"/{q(rel)} ]; then echo have{i}; fi' for i, rel in enumerate(relative)]
+    res = conn.run_shell_command("; ".join(parts), timeout=60)
+    lines = res.stdout.splitlines()
+    cache = next((l[len("cache="):] for l in lines if l.startswith("cache=")), "")
+    if not res.ok or not cache.startswith("/"):
         raise DeviceError(f"{conn.name}: cannot find a cache folder on the device ({res.describe()})")
-    return path
-
-
-def _exists(conn: BaseConnector, path: str) -> bool:
-    res = conn.run_shell_command(f"test -f {shlex.quote(path)}", timeout=30)
-    return res.exit_status == 0
-
-
-def _push(conn: BaseConnector, local: str, remote: str) -> bool:
-    if _exists(conn, remote):
-        return False
-    conn.put_file(local, remote)
-    return True
+    return cache, tuple(f"have{i}" in lines for i in range(len(relative)))
 
 
 def deploy(conn: BaseConnector, model_path: str, cache_dir: Optional[str] = None) -> Deployment:
     """Put the bundle and the model in the device's content-addressed cache (skip what is there)."""
-    cache = cache_dir or remote_cache_dir(conn)
     bundle = build_bundle()
     bundle_sha = sha256_bytes(bundle)
-    bundle_remote = posixpath.join(cache, bundle_sha[:HASH_PREFIX], BUNDLE_NAME)
-    with tempfile.TemporaryDirectory(prefix="edgewise-deploy-") as tmp:
-        local_bundle = os.path.join(tmp, BUNDLE_NAME)
-        with open(local_bundle, "wb") as f:
-            f.write(bundle)
-        bundle_uploaded = _push(conn, local_bundle, bundle_remote)
     model_sha = sha256_file(model_path)
+    bundle_rel = posixpath.join(bundle_sha[:HASH_PREFIX], BUNDLE_NAME)
     # The model keeps its file name, so errors raised on the device still name it.
-    model_remote = posixpath.join(cache, model_sha[:HASH_PREFIX], os.path.basename(model_path))
-    model_uploaded = _push(conn, model_path, model_remote)
-    return Deployment(cache, bundle_remote, bundle_sha, bundle_uploaded, model_remote, model_sha, model_uploaded)
+    model_rel = posixpath.join(model_sha[:HASH_PREFIX], os.path.basename(model_path))
+    cache, (have_bundle, have_model) = _probe(conn, cache_dir, (bundle_rel, model_rel))
+    bundle_remote = posixpath.join(cache, bundle_rel)
+    model_remote = posixpath.join(cache, model_rel)
+    if not have_bundle:
+        with tempfile.TemporaryDirectory(prefix="edgewise-deploy-") as tmp:
+            local_bundle = os.path.join(tmp, BUNDLE_NAME)
+            with open(local_bundle, "wb") as f:
+                f.write(bundle)
+            conn.put_file(local_bundle, bundle_remote)
+    if not have_model:
+        conn.put_file(model_path, model_remote)
+    return Deployment(cache, bundle_remote, bundle_sha, not have_bundle, model_remote, model_sha, not have_model)
 
 
 def agent_command(python: str, bundle_path: str, agent_args) -> str:

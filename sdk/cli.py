@@ -101,7 +101,7 @@ def cmd_run(args) -> int:
 
 # -- inspect -----------------------------------------------------------------------------------
 def cmd_inspect(args) -> int:
-    from .inspect import inspect_model, format_summary
+    from .inspection import format_summary, inspect_model
 
     summary = inspect_model(args.model)
     if args.json:

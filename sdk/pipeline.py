@@ -17,6 +17,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ._extras import require
+from .converters.atomic import atomic_path
 from .data import Dataset, DataError, load_npz
 from .evaluate import evaluate_artifact, keras_accuracy
 from .report import schema as rs
@@ -50,9 +51,13 @@ def load_keras_model(model, out_dir: str) -> LoadedModel:
     """
     keras = require("keras", "optimize")
     if isinstance(model, keras.Model):
+        # Saved without optimizer state (an uncompiled copy), so the size is the model's, not Adam's.
         path = os.path.join(out_dir, "baseline.keras")
-        model.save(path)
-        return LoadedModel(model, "<keras.Model>", os.path.getsize(path))
+        plain = keras.models.clone_model(model)
+        plain.set_weights(model.get_weights())
+        with atomic_path(path, ".keras") as tmp:
+            plain.save(tmp)
+        return LoadedModel(model, path, os.path.getsize(path))
     path = os.fspath(model)
     if path.lower().endswith(".onnx"):
         raise NotImplementedError(f"{path}: {ONNX_INPUT_ISSUE}; pass the Keras model (.keras) instead")
@@ -172,7 +177,6 @@ def optimize(
     """
     from .compress import PruneConfig, prune as prune_model
     from .converters import VerifyConfig
-    from .report import write_html, write_json
 
     if quantize not in (None, "int8"):
         raise ValueError(f"quantize must be 'int8' or None, got {quantize!r}")
@@ -214,7 +218,8 @@ def optimize(
                       accuracy=lambda r: keras_accuracy(r.model, eval_d))
         pruning = rs.Pruning(result.config, result.sparsity, result.steps, result.history)
         source_model, source_name = result.model, "pruned"
-        result.model.save(os.path.join(out, "pruned.keras"))
+        with atomic_path(os.path.join(out, "pruned.keras"), ".keras") as tmp:
+            result.model.save(tmp)
 
     converted = _convert(source_model, source_name, calib_d.x, out, quantize, formats, include_float, verify, step)
 

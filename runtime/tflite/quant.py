@@ -105,3 +105,17 @@ def float_activation(x: np.ndarray, activation: str) -> np.ndarray:
 
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+
+
+def multiply_by_quantized_multiplier_ruy(x, multiplier, shift):
+    """The GEMM output stage of ruy, which LiteRT's CONV_2D and FULLY_CONNECTED use on x86:
+    the same fixed-point multiplier and shifts, but both roundings go half-up (arithmetic shifts after
+    adding half) instead of gemmlowp's half-away-from-zero. Differs from
+    `multiply_by_quantized_multiplier` only on exact ties of a negative value."""
+    shift = np.asarray(shift, np.int64)
+    left = np.maximum(shift, 0)
+    right = np.maximum(-shift, 0)
+    x = np.asarray(x, np.int64) << left
+    x = ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+    t = (x * np.asarray(multiplier, np.int64) + (1 << 30)) >> 31
+    return (t + ((np.int64(1) << right) >> 1)) >> right

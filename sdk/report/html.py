@@ -39,8 +39,7 @@ def render_html(report: Report) -> str:
         rows.append(
             f"<tr><td>{_e(a.path)}</td><td>{_e(a.format)}/{_e(a.precision)}</td><td>{a.size_bytes / 1024:.1f} KiB</td>"
             f"<td>{a.sparsity.overall:.1%}</td><td>{_pct(a.accuracy)} <span class=muted>({_e(a.backend)})</span></td>"
-            + "".join(f"<td>{lat_v:.3f}</td>" if lat else "<td>&ndash;</td>"
-                      for lat_v in ((lat.p50, lat.p90, lat.p99) if lat else (0, 0, 0)))
+            + ("".join(f"<td>{v:.3f}</td>" for v in (lat.p50, lat.p90, lat.p99)) if lat else "<td>&ndash;</td>" * 3)
             + f"<td>{err}<br><span class=muted>top-1 agreement {top1}</span></td></tr>")
     backend_rows = []
     for a in report.artifacts:
@@ -59,7 +58,8 @@ def render_html(report: Report) -> str:
 <h1>edgewise report</h1>
 <p class=muted>{_e(report.created_utc)} &middot; {report.eval_samples} held-out samples &middot;
 {report.calibration_samples} calibration samples &middot; total {report.wall_time_s:.1f} s</p>
-<p>Baseline (Keras): {b.size_bytes / 1024:.1f} KiB, {b.parameters} parameters, accuracy {_pct(b.accuracy)}.</p>
+<p>Baseline (Keras, {_e(b.path)}): {b.size_bytes / 1024:.1f} KiB, {b.parameters} parameters
+({b.parameters * 4 / 1024:.1f} KiB as float32), accuracy {_pct(b.accuracy)}.</p>
 <h2>Artifacts</h2>
 <table><tr><th>artifact</th><th>format</th><th>size</th><th>zeros in weights</th><th>accuracy</th>
 <th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>verification</th></tr>{''.join(rows)}</table>

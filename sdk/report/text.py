@@ -25,20 +25,20 @@ def _table(header: Sequence[str], rows: List[Sequence[str]]) -> str:
 
 
 def summary_table(report: Report) -> str:
-    """Baseline and one row per artifact: size, sparsity, accuracy per backend, latency p50/p90/p99."""
+    """Baseline and one row per artifact: size, zeros, accuracy (preferred and per backend), latency."""
     backends = sorted({b.backend for a in report.artifacts for b in a.backends})
-    header = ["artifact", "format", "size", "zeros"] + [f"acc[{b}]" for b in backends] + ["p50 ms", "p90 ms",
-                                                                                          "p99 ms", "bench backend"]
-    rows = [["baseline (Keras)", "keras", _kib(report.baseline.size_bytes), "-"]
-            + [_pct(report.baseline.accuracy) if i == 0 else "" for i in range(len(backends))] + ["-", "-", "-", ""]]
+    header = (["artifact", "format", "size", "zeros", "accuracy"] + [f"acc[{b}]" for b in backends]
+              + ["p50 ms", "p90 ms", "p99 ms", "bench backend"])
+    rows = [["baseline (Keras)", "keras", _kib(report.baseline.size_bytes), "-", _pct(report.baseline.accuracy)]
+            + [""] * len(backends) + ["-", "-", "-", ""]]
     for a in report.artifacts:
         accs = []
         for b in backends:
             r = next((x for x in a.backends if x.backend == b), None)
             accs.append("" if r is None else (_pct(r.accuracy) if r.status == "ok" else r.status))
-        lat = a.latency_ms
-        bench = a.benchmark
-        rows.append([a.path, f"{a.format}/{a.precision}", _kib(a.size_bytes), f"{a.sparsity.overall:.1%}"] + accs
+        lat, bench = a.latency_ms, a.benchmark
+        rows.append([a.path, f"{a.format}/{a.precision}", _kib(a.size_bytes), f"{a.sparsity.overall:.1%}",
+                     _pct(a.accuracy)] + accs
                     + [_ms(lat.p50 if lat else None), _ms(lat.p90 if lat else None), _ms(lat.p99 if lat else None),
                        (bench.backend or ("error" if bench.error else "")) if bench else "not run"])
     out = _table(header, rows)

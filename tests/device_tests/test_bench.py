@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,23 @@ def test_dropped_link_keeps_the_partial_result(sshd, tiny_tflite):
     assert r.latency_ms.n == len(r.latencies_ns) > 0 and r.duration_s < 30
     assert r.peak_rss_bytes is None  # the final report never arrived
     assert BenchResult.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+    # the orphaned agent dies at its next write (broken pipe) instead of running on for 30 s
+    deadline = time.monotonic() + 10
+    while _agents_running(r.deployment.bundle_path, "1000000000") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _agents_running(r.deployment.bundle_path, "1000000000")
+
+
+def _agents_running(*words) -> bool:
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if all(w.encode() in argv for w in words):
+            return True
+    return False
 
 
 def test_wrong_host_key_is_refused(sshd, tiny_tflite, tmp_path):

@@ -20,3 +20,14 @@ def trained_model():
 @pytest.fixture(scope="session")
 def pruned():
     return trained.pruned()
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """(out_dir, Report) of one full `run_demo()`: train, prune, convert, evaluate, benchmark, report."""
+    from edgewise.demo import run_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    lines = []
+    report = run_demo(out_dir=out, progress=lines.append)
+    return out, report, lines

@@ -63,8 +63,8 @@ def ConvTranspose(
     if output_shape or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         target = list(output_shape)[-n:] if output_shape else [in_sp[i] * strides[i] for i in range(n)]
         total = [full[i] - target[i] for i in range(n)]
-        half = [int(t / 2) for t in total]  # C division, truncating toward zero, as in the spec
-        if auto_pad == "SAME_UPPER":
+        half = [int(t / 2) for t in total]  # C division, truncating toward zero
+        if auto_pad != "SAME_LOWER":  # NOTSET pads like SAME_UPPER, as onnxruntime does
             pads = half + [t - h for t, h in zip(total, half)]
         else:
             pads = [t - h for t, h in zip(total, half)] + half

@@ -2,7 +2,8 @@
 
 int8: acc = sum((x - x_zp) * w) + bias (int32), requantized per output channel with
 M = x_scale * w_scale[c] / y_scale (PopulateConvolutionQuantizationParams), then clamped to the fused
-activation. The matmul runs in float32/float64, exact by `gemm_dtype`'s bound.
+activation, with ruy's rounding (LiteRT's x86 build runs its int8 GEMMs on ruy). The matmul runs in
+float32/float64, exact by `gemm_dtype`'s bound.
 """
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ def per_channel_requant(ctx, w_tensor, n_out: int):
     return quant.quantize_multipliers(float(np.float32(x_scale)) * w_scales / float(np.float32(y_scale)))
 
 
-def requantize_output(acc, mult, shift, y_zp, lo, hi, dtype):
-    y = quant.multiply_by_quantized_multiplier(acc, mult, shift) + y_zp
+def requantize_output(acc, mult, shift, y_zp, lo, hi, dtype, ruy: bool = True):
+    """ruy=True: the output stage of LiteRT's GEMM-based kernels (see quant.multiply_by_quantized_multiplier_ruy)."""
+    fn = quant.multiply_by_quantized_multiplier_ruy if ruy else quant.multiply_by_quantized_multiplier
+    y = fn(acc, mult, shift) + y_zp
     return np.clip(y, lo, hi).astype(dtype)
 
 

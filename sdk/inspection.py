@@ -1,0 +1,180 @@
+"""`edgewise inspect`: what a .tflite or .onnx file holds, read with the runtime's own parsers.
+
+Uses only edgewise.runtime (NumPy + stdlib), so it works on a device as well as on the host.
+"Weights" are the constant tensors of rank >= 2 (kernels and matrices; biases and shape constants
+are left out); their sparsity is the fraction of elements exactly zero in the stored values, which
+is what pruning must leave in the deployed file.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from .runtime.model import _read, detect_format
+from .runtime.spec import Quantization, TensorSpec
+
+
+@dataclass(frozen=True)
+class WeightInfo:
+    name: str
+    shape: Tuple[int, ...]
+    dtype: str
+    sparsity: float
+    per_channel: bool = False
+    stored_sparse: bool = False  # TFLite sparsity metadata: only non-zeros are in the file
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "sparsity": round(self.sparsity, 6),
+                "per_channel": self.per_channel, "stored_sparse": self.stored_sparse}
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    path: str
+    format: str
+    size_bytes: int
+    inputs: Tuple[TensorSpec, ...]
+    outputs: Tuple[TensorSpec, ...]
+    ops: Dict[str, int]
+    weights: Tuple[WeightInfo, ...]
+    constant_elements: int
+    dtypes: Dict[str, int]  # tensor count per dtype
+    producer: str = ""
+
+    @property
+    def weight_elements(self) -> int:
+        return sum(int(np.prod(w.shape)) for w in self.weights)
+
+    @property
+    def weight_sparsity(self) -> float:
+        total = self.weight_elements
+        zeros = sum(w.sparsity * int(np.prod(w.shape)) for w in self.weights)
+        return zeros / total if total else 0.0
+
+    @property
+    def quantization(self) -> str:
+        kinds = {w.dtype for w in self.weights}
+        if not kinds:
+            return "none"
+        if kinds <= {"int8", "uint8"}:
+            if all(s.is_quantized for s in self.inputs) or self.ops.get("QuantizeLinear", 0):
+                return "int8 (full integer)" if self.format == "tflite" else "int8 (QDQ)"
+            return "int8 weights"
+        if kinds & {"int8", "uint8"}:
+            return "mixed"
+        return "none (" + ", ".join(sorted(kinds)) + ")"
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path, "format": self.format, "size_bytes": self.size_bytes,
+            "inputs": [s.to_dict() for s in self.inputs], "outputs": [s.to_dict() for s in self.outputs],
+            "ops": dict(self.ops), "op_count": sum(self.ops.values()),
+            "constant_elements": self.constant_elements, "weight_elements": self.weight_elements,
+            "weight_sparsity": round(self.weight_sparsity, 6), "quantization": self.quantization,
+            "dtypes": dict(self.dtypes), "weights": [w.to_dict() for w in self.weights], "producer": self.producer,
+        }
+
+
+def _sparsity(a: np.ndarray) -> float:
+    return float(np.count_nonzero(a == 0)) / a.size if a.size else 0.0
+
+
+def _tflite_summary(data: bytes, path: str) -> ModelSummary:
+    from .runtime.tflite import read_model
+
+    m = read_model(data, path)
+    sg = m.main
+
+    def spec(i: int) -> TensorSpec:
+        t = sg.tensors[i]
+        q = t.quantization
+        quant = None
+        if q is not None and len(q.scale):
+            quant = Quantization(tuple(q.scale), tuple(q.zero_point), q.quantized_dimension if q.per_channel else None)
+        shape = tuple(None if d < 0 else d for d in (t.shape_signature or t.shape))
+        return TensorSpec(t.name, shape, t.dtype, quant)
+
+    ops = Counter(m.operator_codes[op.opcode_index].op for g in m.subgraphs for op in g.operators)
+    weights: List[WeightInfo] = []
+    const = 0
+    for g in m.subgraphs:
+        for t in g.tensors:
+            if not t.is_constant:
+                continue
+            value = t.dense_value()
+            const += value.size
+            if value.ndim >= 2:
+                per_channel = t.quantization is not None and t.quantization.per_channel
+                weights.append(WeightInfo(t.name, tuple(value.shape), t.dtype, _sparsity(value), per_channel,
+                                          t.sparsity is not None))
+    dtypes = Counter(t.dtype for g in m.subgraphs for t in g.tensors)
+    return ModelSummary(path, "tflite", len(data), tuple(spec(i) for i in sg.inputs), tuple(spec(i) for i in sg.outputs),
+                        dict(ops.most_common()), tuple(weights), const, dict(dtypes), m.description)
+
+
+def _onnx_summary(data: bytes, path: str, base_dir) -> ModelSummary:
+    from .runtime.onnx import read_model
+
+    m = read_model(data, path, base_dir)
+
+    def spec(v) -> TensorSpec:
+        shape = tuple(v.shape) if v.shape is not None else ()
+        return TensorSpec(v.name, shape, v.dtype or "unknown")
+
+    ops = Counter(n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}" for n in m.nodes)
+    weights: List[WeightInfo] = []
+    const = 0
+    for name in m.initializers:
+        value = m.initializers[name]
+        const += value.size
+        if value.ndim >= 2:
+            weights.append(WeightInfo(name, tuple(value.shape), str(value.dtype), _sparsity(value)))
+    dtypes = Counter(str(m.initializers[n].dtype) for n in m.initializers)
+    producer = f"{m.producer_name} {m.producer_version}".strip()
+    opset = m.opset_imports.get("", m.opset_imports.get("ai.onnx"))
+    if opset is not None:
+        producer += f", opset {opset}"
+    return ModelSummary(path, "onnx", len(data), tuple(spec(v) for v in m.inputs), tuple(spec(v) for v in m.outputs),
+                        dict(ops.most_common()), tuple(weights), const, dict(dtypes), producer)
+
+
+def inspect_model(path: str) -> ModelSummary:
+    data, source, base_dir = _read(path)
+    fmt = detect_format(data, source)
+    if fmt == "tflite":
+        return _tflite_summary(data, source)
+    return _onnx_summary(data, source, base_dir)
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+
+
+def _tensor_line(s: TensorSpec) -> str:
+    q = ""
+    if s.quantization is not None:
+        qq = s.quantization
+        q = (f"  scale {qq.scale[0]:.6g} zero point {qq.zero_point[0]}" if not qq.per_channel
+             else f"  per-channel ({len(qq.scale)} scales, axis {qq.axis})")
+    return f"  {s.name}: {_shape(s.shape)} {s.dtype}{q}"
+
+
+def format_summary(s: ModelSummary) -> str:
+    lines = [f"{os.path.basename(s.path)}: {s.format}, {s.size_bytes:,} bytes" + (f" ({s.producer})" if s.producer else "")]
+    lines.append("inputs:")
+    lines += [_tensor_line(t) for t in s.inputs]
+    lines.append("outputs:")
+    lines += [_tensor_line(t) for t in s.outputs]
+    lines.append(f"ops ({sum(s.ops.values())}): " + ", ".join(f"{k} x{v}" for k, v in s.ops.items()))
+    lines.append(f"quantization: {s.quantization}")
+    lines.append(f"weights: {s.weight_elements:,} elements in {len(s.weights)} tensors, "
+                 f"sparsity {s.weight_sparsity:.1%} (constants in all: {s.constant_elements:,} elements)")
+    for w in s.weights:
+        flags = ", per-channel" if w.per_channel else ""
+        flags += ", stored sparse" if w.stored_sparse else ""
+        lines.append(f"  {w.name}: {_shape(w.shape)} {w.dtype}, {w.sparsity:.1%} zeros{flags}")
+    return "\n".join(lines)
