@@ -19,12 +19,11 @@ import numpy as np
 from .._extras import require
 from ..compress.sparsity import SparsitySummary
 
-_WEIGHT_KINDS = "fiu"
+_WEIGHT_DTYPES = ("float32", "float16", "int8", "uint8")
 
 
 def _is_weight(a: np.ndarray) -> bool:
-    return a.ndim >= 2 and a.dtype.kind in _WEIGHT_KINDS and a.dtype.itemsize in (1, 2, 4) and \
-        not (a.dtype.kind in "iu" and a.dtype.itemsize > 1)
+    return a.ndim >= 2 and a.dtype.name in _WEIGHT_DTYPES
 
 
 def _tflite_weights(path: str) -> List[Tuple[str, np.ndarray]]:

@@ -154,7 +154,13 @@ def main(argv=None) -> int:
         sys.stderr.write("edgewise: " + message + "\n")
         return EXIT_NUMPY_MISSING
 
-    import edgewise.runtime as rt
+    try:
+        import edgewise.runtime as rt
+    except Exception as e:  # e.g. a NumPy too old for the runtime: say so rather than die silently
+        emit("error", kind="RuntimeImportError", message=f"cannot import edgewise.runtime with NumPy "
+             f"{np.__version__}: {type(e).__name__}: {e}", traceback=traceback.format_exc())
+        sys.stderr.write(traceback.format_exc())
+        return EXIT_MODEL_ERROR
 
     emit(
         "hello",
@@ -193,6 +199,11 @@ def main(argv=None) -> int:
     )
     try:
         return _measure(np, model, args)
+    except BrokenPipeError:
+        # The host is gone (link dropped): nobody to report to. Point stdout at /dev/null so the
+        # interpreter's final flush does not fail again, as the Python docs on SIGPIPE advise.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_RUN_ERROR
     except Exception as e:  # reported to the host with the traceback, then a non-zero exit
         emit("error", kind=type(e).__name__, message=f"{args.model}: {e}", traceback=traceback.format_exc())
         sys.stderr.write(traceback.format_exc())
@@ -232,7 +243,7 @@ def _measure(np, model, args) -> int:
     emit(
         "done",
         count=count,
-        elapsed_ns=clock() - start,
+        elapsed_ns=elapsed,
         ru_maxrss_bytes=ru_maxrss_bytes(),
         vmhwm_bytes=status_bytes("VmHWM"),
         timer_overhead_ns=timer_overhead_ns(),

@@ -32,7 +32,8 @@ SCHEMA = 1
 @dataclass(frozen=True)
 class BenchSettings:
     """When a run stops and what it runs on. `sample_count` distinct inputs are cycled
-    (loadgen's performance sample count); `timeout_s` bounds the whole agent run."""
+    (loadgen's performance sample count). The agent is given `min_duration_s + timeout_s`
+    seconds in all (start-up, loading, warm-up and the timed runs) before the host gives up."""
 
     runs: int = 50
     warmup: int = 5
@@ -56,6 +57,8 @@ class BenchSettings:
             raise ValueError(f"num_threads must be >= 1 or None, got {self.num_threads}")
         if self.sample_count < 1:
             raise ValueError(f"sample_count must be >= 1, got {self.sample_count}")
+        if self.timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
 
     def agent_args(self) -> List[str]:
         args = ["--runs", self.runs, "--warmup", self.warmup, "--min-duration-s", self.min_duration_s,
@@ -239,7 +242,8 @@ def run_benchmark(
         cmd = agent_command(py, dep.bundle_path, ["--model", dep.model_path, *settings.agent_args()])
         partial_reason = None
         try:
-            res = conn.run_shell_command(cmd, timeout=settings.timeout_s, on_stdout_line=session.on_line)
+            res = conn.run_shell_command(cmd, timeout=settings.min_duration_s + settings.timeout_s,
+                                         on_stdout_line=session.on_line)
         except (ConnectionLostError, CommandTimeoutError) as e:
             if not session.latencies:
                 raise

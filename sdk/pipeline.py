@@ -8,6 +8,7 @@ raises ConversionError with the files written before it left intact.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import time
@@ -110,7 +111,7 @@ def benchmark_local(path: str, runs: int = 50, warmup: int = 5, progress: Progre
     return rs.Benchmark(
         result.device, str(result.backend.get("name", "")), str(result.backend.get("reason", "")),
         rs.Latency(lat.p50, lat.p90, lat.p99, lat.mean, lat.std, lat.n), result.peak_rss_bytes,
-        record=result.to_dict(),
+        record=json.loads(json.dumps(result.to_dict())),  # as report.json will hold it (lists, not tuples)
     )
 
 
@@ -209,7 +210,10 @@ def optimize(
     pruning = None
     source_model, source_name = keras_model, "baseline"
     if prune is not None:
-        train_d = _dataset(train if train is not None else calib_d, "fine-tuning data", require_labels=True)
+        train_d = _dataset(train if train is not None else calib_d, "fine-tuning data", require_labels=False)
+        if not train_d.has_labels:
+            raise DataError(f"{train_d.source}: pruning fine-tunes on this data (the fine-tuning data: `train`, "
+                            "else the calibration data) and needs its labels, array 'y'")
         config = prune_config or PruneConfig(float(prune))
         if abs(config.target_sparsity - float(prune)) > 1e-12:
             raise ValueError(f"prune={prune} disagrees with prune_config.target_sparsity={config.target_sparsity}")

@@ -72,7 +72,10 @@ class SSHConnector(BaseConnector):
         self._connect_timeout = connect_timeout
         client = paramiko.SSHClient()
         if os.path.exists(self.known_hosts):
-            client.load_host_keys(self.known_hosts)
+            try:
+                client.load_host_keys(self.known_hosts)
+            except (OSError, paramiko.SSHException, ValueError) as e:
+                raise ConnectError(f"{self.name}: cannot read the known_hosts file {self.known_hosts}: {e}") from None
         client.set_missing_host_key_policy(make_policy(paramiko, self.known_hosts, accept_new_host_key))
         t = self.target
         try:
@@ -160,15 +163,18 @@ class SSHConnector(BaseConnector):
         out = LineSplitter(on_line)
         err = []
         try:
-            chan.settimeout(0.25)
-            chan.exec_command(command)
+            # The server runs the command with the user's login shell, which may not be POSIX
+            # (fish, nushell): hand it to sh, as pyinfra does.
+            chan.exec_command("sh -c " + shlex.quote(command))
             if stdin is not None:
+                chan.settimeout(max(30.0, self._connect_timeout))  # a slow link may stall the window a while
                 while True:
                     block = stdin.read(1 << 16)
                     if not block:
                         break
                     chan.sendall(block)
             chan.shutdown_write()
+            chan.settimeout(0.25)  # short reads, so deadlines and a dead link are noticed
             while True:
                 self._check(chan, deadline, timeout, command, out)
                 while chan.recv_stderr_ready():

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from ..connectors.base import BaseConnector
 from ..errors import DeviceError
-from . import battery, cpu, memory, system, thermal
+from . import cpu, memory, power, system, thermal
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,10 @@ class Fact:
     process: Callable[[str], Any]
 
 
-def _optional_battery(output: str):
-    return battery.parse_termux_battery_status(output) if output.lstrip().startswith("{") else (
-        battery.parse_power_supply_uevent(output)
+def _battery_reading(output: str):
+    """termux-battery-status prints JSON; the power_supply branch prints a uevent file."""
+    return power.parse_termux_battery_status(output) if output.lstrip().startswith("{") else (
+        power.parse_power_supply_uevent(output)
     )
 
 
@@ -63,7 +64,7 @@ FACTS: Tuple[Fact, ...] = (
         "if command -v termux-battery-status >/dev/null; then timeout 10 termux-battery-status; "
         "else for d in /sys/class/power_supply/*; do [ \"$(cat $d/type)\" = Battery ] && cat $d/uevent && break; "
         "done; fi",
-        _optional_battery,
+        _battery_reading,
     ),
 )
 #: The facts that change during a run, read again after it.
@@ -125,7 +126,7 @@ class DeviceFacts:
     throttled: Optional[int] = None
     throttled_flags: Tuple[str, ...] = ()
     temperature_c: Optional[float] = None
-    battery: Optional[battery.BatteryReading] = None
+    battery: Optional[power.BatteryReading] = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,7 +139,7 @@ class DeviceFacts:
             if k in kw:
                 kw[k] = tuple(kw[k] or ())
         if kw.get("battery") is not None:
-            kw["battery"] = battery.BatteryReading(**kw["battery"])
+            kw["battery"] = power.BatteryReading(**kw["battery"])
         return cls(**kw)
 
     @classmethod

@@ -52,7 +52,7 @@ class Benchmark:
     latency_ms: Optional[Latency] = None
     peak_rss_bytes: Optional[int] = None
     error: str = ""
-    record: dict = field(default_factory=dict, compare=False)
+    record: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"device": self.device, "backend": self.backend, "backend_reason": self.backend_reason,

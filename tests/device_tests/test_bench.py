@@ -128,7 +128,7 @@ def test_dropped_link_keeps_the_partial_result(sshd, tiny_tflite):
         if line.startswith("measuring:") and not dropped:
             dropped.append(sshd.drop_sessions())
 
-    long_run = BenchSettings(runs=10**9, warmup=0, min_duration_s=30.0, timeout_s=60.0)
+    long_run = BenchSettings(runs=10**9, warmup=0, min_duration_s=30.0, timeout_s=30.0)
     r = _ssh(sshd, tiny_tflite, settings=long_run, progress=progress)
     assert dropped and dropped[0] >= 1
     assert r.partial and "dropped" in r.partial_reason and sshd.device.split("@")[1] in r.partial_reason
@@ -188,3 +188,32 @@ def test_unknown_host_refused_then_accepted_and_recorded(sshd, tmp_path):
     with connect(sshd.device, identity=sshd.identity, known_hosts=str(known)) as c:  # now known: no flag needed
         assert c.run_shell_command("exit 3").exit_status == 3
     assert [p.name for p in known.parent.iterdir()] == ["known_hosts"]  # no temp file left behind
+
+
+def test_settings_validate_and_round_trip():
+    s = BenchSettings(runs=7, warmup=0, min_duration_s=1.5, backend="numpy", num_threads=2, seed=3)
+    assert BenchSettings.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+    assert s.agent_args()[:2] == ["--runs", "7"] and "--num-threads" in s.agent_args()
+    for bad in (dict(runs=0), dict(warmup=-1), dict(min_duration_s=-1.0), dict(backend="tpu"), dict(num_threads=0),
+                dict(sample_count=0), dict(timeout_s=0)):
+        with pytest.raises(ValueError):
+            BenchSettings(**bad)
+
+
+def test_bench_onnx_model(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((16, 8)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["y"])], "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 8])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    onnx.checker.check_model(model)
+    path = tmp_path / "mlp.onnx"
+    onnx.save(model, str(path))
+    r = run_benchmark(path, device="local", settings=BenchSettings(runs=10, warmup=1))
+    assert r.backend["name"] == "onnxruntime" and r.latency_ms.n >= 10
+    assert r.inputs[0]["shape"] == ["batch", 16]

@@ -77,3 +77,12 @@ def test_ssh_targets():
             SSHTarget.parse(bad)
     with pytest.raises(ValueError, match="unknown device"):
         connect("adb://phone")
+
+
+def test_missing_sshd_fails_loudly(tmp_path, monkeypatch):
+    from . import sshd as sshd_module
+
+    monkeypatch.setattr(sshd_module, "SSHD_CANDIDATES", ())
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y openssh-server"):
+        sshd_module.start_sshd(tmp_path)

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from edgewise.device_tests import facts
-from edgewise.device_tests.facts import battery, cpu, memory, system, thermal
+from edgewise.device_tests.facts import cpu, memory, power, system, thermal
 
 from .conftest import FIXTURES, fixture_text as fx
 
@@ -239,53 +239,53 @@ def test_thermal_zones_skip_the_placeholder():
 
 # -- battery and power ---------------------------------------------------------------------
 def test_termux_battery_status_units_and_signs():
-    chg = battery.parse_termux_battery_status(fx("termux_battery_status_charging_ac_negative_current.json"))
+    chg = power.parse_termux_battery_status(fx("termux_battery_status_charging_ac_negative_current.json"))
     assert chg.status == "Charging" and chg.current_a == pytest.approx(-0.252) and chg.plugged == "PLUGGED_AC"
     assert chg.temperature_c == pytest.approx(24.6)
-    dis = battery.parse_termux_battery_status(fx("termux_battery_status_unplugged_not_charging_positive_current.json"))
+    dis = power.parse_termux_battery_status(fx("termux_battery_status_unplugged_not_charging_positive_current.json"))
     assert dis.status == "Not charging" and dis.current_a == pytest.approx(0.232)  # sign kept as reported
-    new = battery.parse_termux_battery_status(fx("termux_battery_status_newformat_discharging_uA.json"))
+    new = power.parse_termux_battery_status(fx("termux_battery_status_newformat_discharging_uA.json"))
     assert new.current_a == pytest.approx(-0.82) and new.voltage_v == pytest.approx(4.099)  # uA and mV
     assert new.power_w == pytest.approx(0.82 * 4.099) and new.temperature_c == pytest.approx(22.3)
-    pb = battery.parse_termux_battery_status(fx("termux_battery_status_pixelbook_chromeos_no_current.json"))
+    pb = power.parse_termux_battery_status(fx("termux_battery_status_pixelbook_chromeos_no_current.json"))
     assert pb.current_a is None and pb.percent == 71 and pb.power_w is None
     for name in ("termux_battery_status_discharging.json", "termux_battery_status_discharging_b.json"):
-        r = battery.parse_termux_battery_status(fx(name))
+        r = power.parse_termux_battery_status(fx(name))
         assert r.status == "Discharging" and r.current_a < 0
 
 
 def test_power_supply_uevent_units():
-    dell = battery.parse_power_supply_uevent(fx("laptop_dell_bat0_uevent_current_now_discharging.txt"))
+    dell = power.parse_power_supply_uevent(fx("laptop_dell_bat0_uevent_current_now_discharging.txt"))
     assert dell.source == "power_supply:BAT0" and dell.voltage_v == 12.6 and dell.current_a == 0.756
     assert dell.power_w == pytest.approx(12.6 * 0.756)
-    tp = battery.parse_power_supply_uevent(fx("laptop_thinkpad_bat0_uevent_power_now_discharging.txt"))
+    tp = power.parse_power_supply_uevent(fx("laptop_thinkpad_bat0_uevent_power_now_discharging.txt"))
     assert tp.power_w == pytest.approx(5.002) and tp.current_a is None and tp.percent == 81
-    legion = battery.parse_power_supply_uevent(fx("laptop_lenovo_legion5_bat0_power_now_discharging.txt"))
+    legion = power.parse_power_supply_uevent(fx("laptop_lenovo_legion5_bat0_power_now_discharging.txt"))
     assert legion.power_w == pytest.approx(10.649)
-    sony = battery.parse_power_supply_uevent(fx("android_sony_xperia_xz_battery_uevent_charging_head.txt"))
+    sony = power.parse_power_supply_uevent(fx("android_sony_xperia_xz_battery_uevent_charging_head.txt"))
     assert sony.status == "Charging" and sony.current_a < 0 and sony.temperature_c == 24.2  # Qualcomm sign
-    pixel = battery.parse_power_supply_uevent(fx("android_pixel8_battery_uevent_not_charging.txt"))
+    pixel = power.parse_power_supply_uevent(fx("android_pixel8_battery_uevent_not_charging.txt"))
     assert pixel.status == "Not charging" and pixel.temperature_c == 36.8 and pixel.voltage_v == 4.290625
-    unknown = battery.parse_power_supply_uevent(fx("laptop_thinkpad_bat1_uevent_power_now_unknown.txt"))
+    unknown = power.parse_power_supply_uevent(fx("laptop_thinkpad_bat1_uevent_power_now_unknown.txt"))
     assert unknown.status == "Unknown" and unknown.power_w == 0.0
-    assert battery.parse_power_supply_uevent(fx("chromebook_brunch_batc_uevent_discharging.txt")).source == "power_supply:BATC"
-    usb = battery.parse_power_supply_uevent(fx("android_sony_xperia_x_usb_uevent_hvdcp.txt"))
+    assert power.parse_power_supply_uevent(fx("chromebook_brunch_batc_uevent_discharging.txt")).source == "power_supply:BATC"
+    usb = power.parse_power_supply_uevent(fx("android_sony_xperia_x_usb_uevent_hvdcp.txt"))
     assert usb.voltage_v == pytest.approx(9.03862)
 
 
 def test_rapl_counters_and_wraparound():
-    assert battery.parse_energy_uj(fx("intel_rapl0_energy_uj.txt")) == 240422366267
-    top = battery.parse_energy_uj(fx("intel_rapl0_max_energy_range_uj.txt"))
-    e0 = battery.parse_energy_uj(fx("intel_rapl0_0_energy_uj.txt"))
-    assert battery.rapl_power_w(e0, e0 + 5_000_000, 2.0, top) == pytest.approx(2.5)
+    assert power.parse_energy_uj(fx("intel_rapl0_energy_uj.txt")) == 240422366267
+    top = power.parse_energy_uj(fx("intel_rapl0_max_energy_range_uj.txt"))
+    e0 = power.parse_energy_uj(fx("intel_rapl0_0_energy_uj.txt"))
+    assert power.rapl_power_w(e0, e0 + 5_000_000, 2.0, top) == pytest.approx(2.5)
     # wrapped: from 1 J below the top to 1.5 J past zero is 2.5 J (+1 uJ for the zero step)
-    assert battery.rapl_power_w(top - 1_000_000, 1_500_000, 1.0, top) == pytest.approx(2.500001)
+    assert power.rapl_power_w(top - 1_000_000, 1_500_000, 1.0, top) == pytest.approx(2.500001)
     with pytest.raises(ValueError):
-        battery.rapl_power_w(0, 1, 0.0, top)
+        power.rapl_power_w(0, 1, 0.0, top)
 
 
 def test_ina219_hwmon_values():
-    r = battery.parse_ina219_values(fx("rpi_cm4_ups_ina219_hwmon_values_on_battery.txt"))
+    r = power.parse_ina219_values(fx("rpi_cm4_ups_ina219_hwmon_values_on_battery.txt"))
     assert (r.shunt_mv, r.bus_v, r.power_w, r.current_a, r.shunt_ohm) == (-4.0, 4.228, 0.176, -0.04, 0.1)
 
 
@@ -295,8 +295,8 @@ PARSERS = [f.process for f in facts.FACTS] + [
     memory.parse_smaps_rollup, system.parse_os_release, system.parse_uname, system.parse_device_tree_string,
     system.parse_device_tree_compatible, system.android_props, system.parse_termux_info, system.parse_termux_env,
     system.parse_python_version, thermal.parse_vcgencmd, thermal.parse_pmic_read_adc, thermal.parse_cpufreq,
-    thermal.parse_thermal_zones, battery.parse_termux_battery_status, battery.parse_power_supply_uevent,
-    battery.parse_energy_uj, battery.parse_ina219_values,
+    thermal.parse_thermal_zones, power.parse_termux_battery_status, power.parse_power_supply_uevent,
+    power.parse_energy_uj, power.parse_ina219_values,
 ]
 
 

@@ -24,10 +24,10 @@ PORTABLE_TEST = Path(__file__).parent / "portable" / "test_portable.py"
 
 def _interpreter(version: str) -> str:
     """A python for `version` from PATH or pyenv; a missing one fails the test with what to install."""
-    for cand in [shutil.which(f"python{version}")] + sorted(
-        glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}"))
-    ):
-        if cand and os.access(cand, os.X_OK):
+    pyenv = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))
+    on_path = shutil.which(f"python{version}")
+    for cand in pyenv + [on_path]:
+        if cand and "/shims/" not in cand and os.access(cand, os.X_OK):
             return cand
     pytest.fail(f"python{version} not found on PATH or in ~/.pyenv: install it to test the runtime on {version}")
 

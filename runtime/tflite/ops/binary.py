@@ -3,13 +3,15 @@
 int8 ADD/SUB follow add.cc/sub.cc: both inputs are shifted left by 20 bits and rescaled to
 2*max(s1, s2), summed, then rescaled to the output (three QuantizeMultiplier'd factors, the double
 computations of Prepare kept). int8 MUL: out_zp + MBQM((x1 - z1) * (x2 - z2), s1*s2/s_out) with the
-float32 product of Prepare. MINIMUM/MAXIMUM compare raw values (inputs and output share parameters).
+float32 product of Prepare. ADD and MUL reproduce which elements LiteRT's vector loops compute
+(vector_paths); SUB runs LiteRT's scalar reference code. MINIMUM/MAXIMUM compare raw values (inputs and output share parameters).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import quant
+from . import vector_paths as vp
 from .registry import register
 
 F32 = np.float32
@@ -33,11 +35,26 @@ def _check_int8(ctx):
 
 
 def add_sub_int8(x1, x2, p, sign):
+    """sign=+1: optimized_integer_ops::Add (vector loops, see vector_paths); sign=-1:
+    reference_ops::Sub, which LiteRT runs for int8 SUB (scalar arithmetic everywhere)."""
     (m1, sh1), (m2, sh2), (mo, sho), z1, z2, zo, lo, hi = p
-    a = quant.multiply_by_quantized_multiplier((x1.astype(np.int64) - z1) << LEFT_SHIFT, m1, sh1)
-    b = quant.multiply_by_quantized_multiplier((x2.astype(np.int64) - z2) << LEFT_SHIFT, m2, sh2)
-    y = quant.multiply_by_quantized_multiplier(a + sign * b, mo, sho) + zo
-    return np.clip(y, lo, hi).astype(np.int8)
+    a1 = x1.astype(np.int64) - z1
+    a2 = x2.astype(np.int64) - z2
+    t1 = quant.multiply_by_quantized_multiplier(a1 << LEFT_SHIFT, m1, sh1)
+    t2 = quant.multiply_by_quantized_multiplier(a2 << LEFT_SHIFT, m2, sh2)
+    y = quant.multiply_by_quantized_multiplier(t1 + sign * t2, mo, sho)
+    if sign > 0:
+        kind, vec, _ = vp.broadcast_lanes(x1.shape, x2.shape, 16, 8)
+        if vec.any():
+            if kind == "elementwise":
+                v1 = vp.vqrdmulh(vp.vshl(a1, LEFT_SHIFT + sh1), m1)
+                v2 = vp.vqrdmulh(vp.vshl(a2, LEFT_SHIFT + sh2), m2)
+            else:
+                v1 = vp.vshl(vp.vqrdmulh(vp.vshl(a1, LEFT_SHIFT), m1), sh1)
+                v2 = vp.vshl(vp.vqrdmulh(vp.vshl(a2, LEFT_SHIFT), m2), sh2)
+            yv = quant.rounding_divide_by_pot(vp.vqrdmulh(v1 + v2, mo), -sho)
+            y = np.where(vec, yv, y)
+    return np.clip(y + zo, lo, hi).astype(np.int8)
 
 
 def _add_sub(ctx, sign):
@@ -82,8 +99,12 @@ def build_mul(ctx):
 
     def run(ins):
         prod = (ins[0].astype(np.int64) - z1) * (ins[1].astype(np.int64) - z2)
-        y = quant.multiply_by_quantized_multiplier(prod, mult, shift) + zo
-        return [np.clip(y, lo, hi).astype(np.int8)]
+        y = quant.multiply_by_quantized_multiplier(prod, mult, shift)
+        _, vec, _ = vp.broadcast_lanes(ins[0].shape, ins[1].shape, 16, 16)
+        if vec.any():
+            yv = quant.rounding_divide_by_pot(vp.vqrdmulh(vp.vshl(prod, max(shift, 0)), mult), max(-shift, 0))
+            y = np.where(vec, yv, y)
+        return [np.clip(y + zo, lo, hi).astype(np.int8)]
 
     return run
 

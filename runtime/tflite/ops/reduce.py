@@ -88,3 +88,10 @@ def build_reduce_max(ctx):
 @register("REDUCE_MIN")
 def build_reduce_min(ctx):
     return _simple_reduce(ctx, np.min)
+
+
+@register("REDUCE_PROD")
+def build_reduce_prod(ctx):
+    if ctx.dtype(0) not in ("float32", "int32", "int64"):
+        raise ctx.unsupported(f"dtype {ctx.dtype(0)}")
+    return _simple_reduce(ctx, np.prod)

@@ -12,7 +12,9 @@ onnx = pytest.importorskip("onnx")
 import onnx.backend.base  # noqa: E402
 import onnx.backend.test  # noqa: E402
 
-from edgewise.runtime.onnx import Interpreter, read_model  # noqa: E402
+from onnx.backend.test.loader import load_model_tests  # noqa: E402
+
+from edgewise.runtime.onnx import Interpreter, read_model, registry  # noqa: E402
 
 pytestmark = pytest.mark.host
 
@@ -57,6 +59,19 @@ SUPPORTED = [
 for op in SUPPORTED:
     backend_test.include(rf"^test_{op}(_.*)?_cpu$")
 
+
+def _all_ops_registered(case) -> bool:
+    opsets = {o.domain: o.version for o in case.model.opset_import}
+    return all(
+        registry.lookup(n.domain, n.op_type, opsets.get(n.domain, 0)) is not None for n in case.model.graph.node
+    )
+
+
+# Also every other node test made only of supported ops: composite and "_expanded" (function body) tests.
+for _case in load_model_tests(kind="node"):
+    if _case.model is not None and _all_ops_registered(_case):
+        backend_test.include(rf"^{_case.name}_cpu$")
+
 # Tests whose name starts like a supported op but exercise something else (reason given).
 EXCLUDED = {
     r"^test_gather_elements": "GatherElements is a different op, not implemented",
@@ -77,6 +92,7 @@ EXCLUDED = {
     r"^test_(de)?quantizelinear_.*(e4m3|e5m2|float4|int4|uint4|int2|uint2|e2m1|e8m0|float6|e2m3|e3m2|blocked_asymmetric_float|fp|float8|16bit|int16|uint16)":
         "quantization to float8/float4/float6/int4/int2 types is not supported",
     r"^test_resize_.*antialias": "Resize antialias=1 is not supported",
+    r"_bfloat16": "bfloat16 has no NumPy dtype; the kernels compute in NumPy types only",
     r"^test_layer_normalization_.*expanded": "the expanded (function-body) form uses ops outside the kernel set",
 }
 for pattern, reason in EXCLUDED.items():

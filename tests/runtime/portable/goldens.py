@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..conformance.oracles import litert_inputs, litert_interpreter, litert_run, ort_run, ort_session
+
 # (conformance model, format, variant): the cases every Python the runtime supports must pass.
 CASES = [
     ("demo_cnn", "tflite", "float32"),
@@ -23,25 +25,21 @@ CASES = [
 
 
 def _compare_mode(fmt: str, variant: str) -> str:
+    """int8 TFLite: identical to LiteRT's builtin kernels. QDQ ONNX: the tolerance (and the reason
+    for it) of tests/runtime/test_conformance_onnx.py, against the unfused graph."""
     if fmt == "tflite" and variant == "int8":
         return "exact"
-    return "rtol:1e-5" if variant == "float32" else "rtol:1e-4"
+    if variant == "qdq":
+        from ..test_conformance_onnx import QDQ_RTOL
+
+        return f"rtol:{QDQ_RTOL}"
+    return "rtol:1e-5"
 
 
-def _reference(path: Path, fmt: str, x: np.ndarray):
+def _reference(path: Path, fmt: str, variant: str, x: np.ndarray):
     if fmt == "tflite":
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-        it = Interpreter(model_path=str(path),
-                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        it.allocate_tensors()
-        it.set_tensor(it.get_input_details()[0]["index"], x)
-        it.invoke()
-        return [it.get_tensor(d["index"]) for d in it.get_output_details()]
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return sess.run(None, {sess.get_inputs()[0].name: x})
+        return litert_run(litert_interpreter(path, builtin=True), [x])
+    return ort_run(ort_session(path, optimized=(variant == "float32")), [x])
 
 
 def write_goldens(out_dir: Path, store) -> Path:
@@ -56,13 +54,9 @@ def write_goldens(out_dir: Path, store) -> Path:
         model_file = case_id
         shutil.copyfile(src, out_dir / model_file)
         x = CONFORMANCE_MODELS[name].input.sample(np.random.default_rng(7), batch=1)
-        if fmt == "tflite" and variant == "int8" and x.dtype == np.float32:
-            from ai_edge_litert.interpreter import Interpreter
-
-            d = Interpreter(model_path=str(src)).get_input_details()[0]
-            scale, zp = d["quantization"]
-            x = np.clip(np.round(x / scale) + zp, -128, 127).astype(np.int8)
-        ys = _reference(out_dir / model_file, fmt, x)
+        if fmt == "tflite":
+            (x,) = litert_inputs(litert_interpreter(src, builtin=True), [x])
+        ys = _reference(out_dir / model_file, fmt, variant, x)
         np.savez(out_dir / f"{case_id}.npz", x=x, **{f"y{i}": y for i, y in enumerate(ys)})
         cases.append({"id": case_id, "model": model_file, "data": f"{case_id}.npz", "n_outputs": len(ys),
                       "compare": _compare_mode(fmt, variant)})

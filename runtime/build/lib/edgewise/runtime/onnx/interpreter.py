@@ -1,0 +1,183 @@
+"""Run an OnnxModel with NumPy kernels.
+
+At construction, before anything runs: every node is matched to a kernel for its (domain,
+op_type, opset) and its attributes are checked against the kernel's signature (else
+UnsupportedOpError), the nodes are put in topological order once, and nodes that depend only on
+initializers are evaluated (constant folding: weight DequantizeLinear, ConstantOfShape, shape
+arithmetic). `invoke` then only walks the remaining plan.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import EdgewiseRuntimeError, ModelFormatError, UnsupportedOpError
+from ..spec import TensorSpec
+from . import registry
+from .model import Graph, Node, OnnxModel, ValueInfo
+
+_KERNEL_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError)
+
+
+class _Step:
+    __slots__ = ("node", "kernel", "kwargs")
+
+    def __init__(self, node: Node, kernel, kwargs: dict):
+        self.node = node
+        self.kernel = kernel
+        self.kwargs = kwargs
+
+
+def _signature_check(source: str, node: Node, entry: registry.OpEntry) -> dict:
+    params = inspect.signature(entry.kernel).parameters.values()
+    keyword = {p.name for p in params if p.kind == p.KEYWORD_ONLY}
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    variadic = any(p.kind == p.VAR_POSITIONAL for p in params)
+    for name, value in node.attributes.items():
+        if name not in keyword:
+            raise UnsupportedOpError(source, node.op_type, node.label, f"attribute {name!r} is not supported")
+        if isinstance(value, Graph):
+            raise UnsupportedOpError(source, node.op_type, node.label, f"graph attribute {name!r} is not supported")
+    if not variadic and len(node.inputs) > len(positional):
+        raise UnsupportedOpError(
+            source, node.op_type, node.label, f"{len(node.inputs)} inputs given, the kernel takes {len(positional)}"
+        )
+    kwargs = dict(node.attributes)
+    if entry.pass_num_outputs and kwargs.get("num_outputs") is None:
+        kwargs["num_outputs"] = len(node.outputs)
+    return kwargs
+
+
+def _spec(source: str, v: ValueInfo, what: str) -> TensorSpec:
+    t = v.type
+    if t.kind != "tensor":
+        raise UnsupportedOpError(source, what, v.name, f"{t.kind or 'untyped'} values are not supported, only tensors")
+    try:
+        np.dtype(t.dtype)
+    except TypeError:
+        raise UnsupportedOpError(source, what, v.name, f"element type {t.dtype} is not supported") from None
+    return TensorSpec(v.name, tuple(t.shape) if t.shape is not None else (), t.dtype)
+
+
+def _toposort(source: str, nodes: Sequence[Node], available: set) -> List[Node]:
+    """Kahn's algorithm over tensor names; '' is an omitted optional input."""
+    producers: Dict[str, Node] = {}
+    for n in nodes:
+        for o in n.outputs:
+            if not o:
+                continue
+            if o in producers or o in available:
+                raise ModelFormatError(source, f"tensor {o!r} is produced twice (node {n.label!r})")
+            producers[o] = n
+    waiting: Dict[str, List[int]] = {}
+    missing = []
+    for i, n in enumerate(nodes):
+        need = {x for x in n.inputs if x and x not in available}
+        for x in need:
+            if x not in producers:
+                raise ModelFormatError(
+                    source, f"node {n.label!r} ({n.op_type}) reads {x!r}, which no node, input or initializer provides"
+                )
+            waiting.setdefault(x, []).append(i)
+        missing.append(len(need))
+    ready = [i for i, m in enumerate(missing) if m == 0]
+    order: List[Node] = []
+    while ready:
+        i = ready.pop()
+        order.append(nodes[i])
+        for o in nodes[i].outputs:
+            for j in waiting.pop(o, ()):
+                missing[j] -= 1
+                if missing[j] == 0:
+                    ready.append(j)
+    if len(order) != len(nodes):
+        stuck = next(n for n, m in zip(nodes, missing) if m)
+        raise ModelFormatError(source, f"the graph has a cycle through node {stuck.label!r} ({stuck.op_type})")
+    order_index = {id(n): k for k, n in enumerate(nodes)}
+    del order_index
+    return order
+
+
+class Interpreter:
+    """Runs one ONNX graph. `inputs`/`outputs` are TensorSpecs; `invoke` maps arrays to arrays."""
+
+    def __init__(self, model: OnnxModel, source: str):
+        self.source = source
+        g = model.graph
+        steps = []
+        for node in g.nodes:
+            version = model.opset_imports.get(node.domain)
+            if version is None:
+                raise UnsupportedOpError(source, node.op_type, node.label,
+                                         f"domain {node.domain!r} is not in the model's opset_import")
+            entry = registry.lookup(node.domain, node.op_type, version)
+            if entry is None:
+                known = registry.versions(node.domain, node.op_type)
+                detail = (f"opset {version} is outside the supported ranges "
+                          + ", ".join(f"{a}-{b}" for a, b in known)) if known else "no kernel for this op"
+                if node.domain:
+                    detail += f" (domain {node.domain!r})"
+                raise UnsupportedOpError(source, node.op_type, node.label, detail)
+            steps.append(_Step(node, entry.kernel, _signature_check(source, node, entry)))
+        self.inputs: List[TensorSpec] = [_spec(source, v, "graph input") for v in model.inputs]
+        self.outputs: List[TensorSpec] = [_spec(source, v, "graph output") for v in g.outputs]
+        self.resizable_batch = bool(self.inputs) and all(
+            len(s.shape) > 0 and not isinstance(s.shape[0], int) for s in self.inputs
+        )
+        constants: Dict[str, np.ndarray] = {name: g.initializers[name] for name in g.initializers}
+        for name, sparse in g.sparse_initializers.items():
+            constants[name] = sparse.dense()
+        available = set(constants) | {s.name for s in self.inputs}
+        by_node = {id(s.node): s for s in steps}
+        order = [by_node[id(n)] for n in _toposort(source, [s.node for s in steps], available)]
+        produced = available | {o for s in steps for o in s.node.outputs}
+        for s in self.outputs:
+            if s.name not in produced:
+                raise ModelFormatError(source, f"graph output {s.name!r} is not produced by any node or input")
+        self._plan: List[_Step] = []
+        with np.errstate(all="ignore"):
+            for step in order:
+                if all(not x or x in constants for x in step.node.inputs):
+                    self._run(step, constants)
+                else:
+                    self._plan.append(step)
+        self._constants = constants
+
+    def _run(self, step: _Step, env: Dict[str, np.ndarray]) -> None:
+        node = step.node
+        args = [env[x] if x else None for x in node.inputs]
+        while args and args[-1] is None:
+            args.pop()
+        try:
+            result = step.kernel(*args, **step.kwargs)
+        except NotImplementedError as e:
+            raise UnsupportedOpError(self.source, node.op_type, node.label, str(e)) from None
+        except _KERNEL_ERRORS as e:
+            raise EdgewiseRuntimeError(
+                f"{self.source}: node {node.label!r} ({node.op_type}) failed: {type(e).__name__}: {e}"
+            ) from e
+        results: Tuple = result if isinstance(result, tuple) else (result,)
+        for i, name in enumerate(node.outputs):
+            if not name:
+                continue
+            if i >= len(results):
+                raise UnsupportedOpError(self.source, node.op_type, node.label, f"output #{i} ({name!r}) is not supported")
+            env[name] = np.asarray(results[i])
+
+    def invoke_all(self, feeds: Sequence[np.ndarray]) -> Dict[str, np.ndarray]:
+        """Every tensor of the graph by name: inputs, initializers, folded constants, intermediates."""
+        if len(feeds) != len(self.inputs):
+            raise EdgewiseRuntimeError(f"{self.source}: got {len(feeds)} arrays for {len(self.inputs)} inputs")
+        env = dict(self._constants)
+        for spec, x in zip(self.inputs, feeds):
+            env[spec.name] = np.asarray(x)
+        with np.errstate(all="ignore"):
+            for step in self._plan:
+                self._run(step, env)
+        return env
+
+    def invoke(self, feeds: Sequence[np.ndarray]) -> List[np.ndarray]:
+        env = self.invoke_all(feeds)
+        return [env[s.name] for s in self.outputs]

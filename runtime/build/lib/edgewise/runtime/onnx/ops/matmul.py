@@ -1,0 +1,20 @@
+"""MatMul (numpy.matmul semantics) and Gemm: Y = alpha * A' B' + beta * C."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def MatMul(A, B):
+    return np.matmul(A, B)
+
+
+def Gemm(A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
+    a = A.T if transA else A
+    b = B.T if transB else B
+    t = A.dtype.type
+    y = np.matmul(a, b)
+    if alpha != 1.0:
+        y = y * t(alpha)
+    if C is not None:
+        y = y + (C * t(beta) if beta != 1.0 else C)
+    return y.astype(A.dtype, copy=False)

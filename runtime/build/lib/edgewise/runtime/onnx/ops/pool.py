@@ -1,0 +1,73 @@
+"""MaxPool, AveragePool and the global pools, on a strided window view (no loop over pixels).
+
+Output size: floor((in + pads - ((k-1)*d+1)) / s) + 1, or ceil with ceil_mode, dropping a last
+window that would start in the end padding (as onnxruntime and PyTorch do).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._util import pads_for, windows
+
+
+def _geometry(shape, kernel_shape, strides, dilations, auto_pad, pads, ceil_mode):
+    n = len(shape) - 2
+    kernel = list(kernel_shape)
+    strides = list(strides) if strides else [1] * n
+    dilations = list(dilations) if dilations else [1] * n
+    pads = pads_for(shape[2:], kernel, strides, dilations, auto_pad, pads)
+    extra = []
+    for i in range(n):
+        size = shape[2 + i] + pads[i] + pads[i + n]
+        eff = (kernel[i] - 1) * dilations[i] + 1
+        if ceil_mode:
+            out = -(-(size - eff) // strides[i]) + 1
+            if (out - 1) * strides[i] >= shape[2 + i] + pads[i]:
+                out -= 1
+        else:
+            out = (size - eff) // strides[i] + 1
+        extra.append(max(0, (out - 1) * strides[i] + eff - size))
+    return kernel, strides, dilations, pads, extra
+
+
+def _padded(X, pads, extra, value):
+    n = X.ndim - 2
+    widths = [(0, 0), (0, 0)] + [(pads[i], pads[i + n] + extra[i]) for i in range(n)]
+    return np.pad(X, widths, constant_values=value) if any(w for pair in widths for w in pair) else X
+
+
+def MaxPool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None, pads=None, storage_order=0,
+            strides=None):
+    kernel, strides, dilations, pads, extra = _geometry(X.shape, kernel_shape, strides, dilations, auto_pad, pads,
+                                                        ceil_mode)
+    low = -np.inf if X.dtype.kind == "f" else np.iinfo(X.dtype).min
+    v = windows(_padded(X, pads, extra, low), kernel, strides, dilations)
+    n = len(kernel)
+    return v.max(axis=tuple(range(2 + n, 2 + 2 * n)))
+
+
+def AveragePool(X, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape=None,
+                pads=None, strides=None):
+    """Divides by the number of window taps inside the input, or inside input + explicit pads when
+    count_include_pad (the extra end padding of ceil_mode never counts)."""
+    kernel, strides, dilations, pads, extra = _geometry(X.shape, kernel_shape, strides, dilations, auto_pad, pads,
+                                                        ceil_mode)
+    n = len(kernel)
+    red = tuple(range(2 + n, 2 + 2 * n))
+    total = windows(_padded(X, pads, extra, 0), kernel, strides, dilations).sum(axis=red, dtype=X.dtype)
+    ones = np.ones((1, 1) + X.shape[2:], X.dtype)
+    if count_include_pad:
+        ones = _padded(ones, pads, [0] * n, 1)
+        mask = _padded(ones, [0] * (2 * n), extra, 0)
+    else:
+        mask = _padded(ones, pads, extra, 0)
+    count = windows(mask, kernel, strides, dilations).sum(axis=red, dtype=X.dtype)
+    return (total / count).astype(X.dtype)
+
+
+def GlobalAveragePool(X):
+    return X.mean(axis=tuple(range(2, X.ndim)), keepdims=True, dtype=X.dtype)
+
+
+def GlobalMaxPool(X):
+    return X.max(axis=tuple(range(2, X.ndim)), keepdims=True)

@@ -1,0 +1,34 @@
+"""Softmax and LogSoftmax. Before opset 13 the input is coerced to 2-D at `axis` (default 1) and
+normalised over the flattened trailing dimensions; from 13 on, over the single `axis` (default -1)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._util import norm_axis
+
+
+def _softmax(x, axes, log):
+    m = np.max(x, axis=axes, keepdims=True)
+    e = x - m
+    if log:
+        return e - np.log(np.sum(np.exp(e), axis=axes, keepdims=True))
+    p = np.exp(e)
+    return p / np.sum(p, axis=axes, keepdims=True)
+
+
+def Softmax(input, *, axis=-1):
+    return _softmax(input, norm_axis(axis, input.ndim), False)
+
+
+def LogSoftmax(input, *, axis=-1):
+    return _softmax(input, norm_axis(axis, input.ndim), True)
+
+
+def Softmax_1(input, *, axis=1):
+    a = norm_axis(axis, input.ndim)
+    return _softmax(input, tuple(range(a, input.ndim)), False)
+
+
+def LogSoftmax_1(input, *, axis=1):
+    a = norm_axis(axis, input.ndim)
+    return _softmax(input, tuple(range(a, input.ndim)), True)

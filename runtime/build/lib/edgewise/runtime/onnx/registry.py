@@ -1,0 +1,97 @@
+"""Every ONNX op the NumPy backend runs: one table, the opset versions each kernel implements.
+
+An entry covers the opset imports [first, last]: `first` is the `since_version` of the schema the
+kernel implements, `last` the opset before the next schema change that alters semantics (changes
+that only add element types, like most of opsets 22-28, keep the same kernel; the types themselves
+are checked when the kernel runs). Opsets older than 7 are not supported.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Tuple
+
+from .ops import activation as act
+from .ops import conv, elementwise as ew, logical, matmul, norm, pool, qlinear, quant, reduce, resize, shape, softmax, tensor
+
+MAX_OPSET = 28  # the newest ai.onnx opset whose schemas this table was checked against (onnx 1.23)
+
+
+@dataclass(frozen=True)
+class OpEntry:
+    op_type: str
+    kernel: Callable
+    first: int
+    last: int = MAX_OPSET
+    domain: str = ""
+    pass_num_outputs: bool = False  # the kernel's `num_outputs` defaults to the node's output count
+
+
+E = OpEntry
+ENTRIES: Tuple[OpEntry, ...] = (
+    # element-wise math
+    E("Add", ew.Add, 7), E("Sub", ew.Sub, 7), E("Mul", ew.Mul, 7), E("Div", ew.Div, 7),
+    E("Pow", ew.Pow, 7), E("Sqrt", ew.Sqrt, 6), E("Abs", ew.Abs, 6), E("Neg", ew.Neg, 6), E("Exp", ew.Exp, 6),
+    E("Log", ew.Log, 6), E("Reciprocal", ew.Reciprocal, 6), E("Floor", ew.Floor, 6), E("Ceil", ew.Ceil, 6),
+    E("Round", ew.Round, 11),
+    E("Sum", ew.Sum, 8), E("Max", ew.Max, 8), E("Min", ew.Min, 8), E("Mean", ew.Mean, 8), E("Erf", ew.Erf, 9),
+    # activations
+    E("Relu", act.Relu, 6), E("LeakyRelu", act.LeakyRelu, 6), E("Elu", act.Elu, 6), E("Sigmoid", act.Sigmoid, 6),
+    E("HardSigmoid", act.HardSigmoid, 6), E("HardSwish", act.HardSwish, 14), E("Tanh", act.Tanh, 6),
+    E("Gelu", act.Gelu, 20), E("PRelu", act.PRelu, 7), E("Softplus", act.Softplus, 1),
+    E("Clip", act.Clip_6, 6, 10), E("Clip", act.Clip, 11),
+    E("Softmax", softmax.Softmax_1, 1, 12), E("Softmax", softmax.Softmax, 13),
+    E("LogSoftmax", softmax.LogSoftmax_1, 1, 12), E("LogSoftmax", softmax.LogSoftmax, 13),
+    # comparisons and logic
+    E("Equal", logical.Equal, 7), E("Less", logical.Less, 7), E("LessOrEqual", logical.LessOrEqual, 12),
+    E("Greater", logical.Greater, 7), E("GreaterOrEqual", logical.GreaterOrEqual, 12), E("Not", logical.Not, 1),
+    E("And", logical.And, 7), E("Or", logical.Or, 7), E("Xor", logical.Xor, 7), E("Where", logical.Where, 9),
+    E("CastLike", logical.CastLike, 15),
+    # linear algebra, convolution, pooling, normalisation
+    E("MatMul", matmul.MatMul, 1), E("Gemm", matmul.Gemm, 7),
+    E("Conv", conv.Conv, 1), E("ConvTranspose", conv.ConvTranspose, 1),
+    E("MaxPool", pool.MaxPool, 8), E("AveragePool", pool.AveragePool, 7),
+    E("GlobalAveragePool", pool.GlobalAveragePool, 1), E("GlobalMaxPool", pool.GlobalMaxPool, 1),
+    E("BatchNormalization", norm.BatchNormalization, 9), E("LayerNormalization", norm.LayerNormalization, 17),
+    E("LRN", norm.LRN, 1),
+    # reductions
+    E("ReduceSum", reduce.ReduceSum_1, 1, 12), E("ReduceSum", reduce.ReduceSum, 13),
+    E("ReduceMean", reduce.ReduceMean_1, 1, 17), E("ReduceMean", reduce.ReduceMean, 18),
+    E("ReduceMax", reduce.ReduceMax_1, 1, 17), E("ReduceMax", reduce.ReduceMax, 18),
+    E("ReduceMin", reduce.ReduceMin_1, 1, 17), E("ReduceMin", reduce.ReduceMin, 18),
+    # data movement
+    E("Identity", shape.Identity, 1), E("Shape", shape.Shape, 1), E("Size", shape.Size, 1),
+    E("Reshape", shape.Reshape, 5), E("Flatten", shape.Flatten, 9), E("Transpose", shape.Transpose, 1),
+    E("Squeeze", shape.Squeeze_1, 1, 12), E("Squeeze", shape.Squeeze, 13),
+    E("Unsqueeze", shape.Unsqueeze_1, 1, 12), E("Unsqueeze", shape.Unsqueeze, 13),
+    E("Concat", shape.Concat, 4),
+    E("Split", shape.Split_2, 2, 12, pass_num_outputs=True), E("Split", shape.Split, 13, pass_num_outputs=True),
+    E("Slice", shape.Slice_1, 1, 9), E("Slice", shape.Slice, 10),
+    E("Gather", shape.Gather, 1), E("Expand", shape.Expand, 8), E("Tile", shape.Tile, 6),
+    E("Pad", tensor.Pad_2, 2, 10), E("Pad", tensor.Pad, 11),
+    E("Resize", resize.Resize_10, 10, 10), E("Resize", resize.Resize, 11),
+    # tensor creation and conversion
+    E("Constant", tensor.Constant, 1), E("ConstantOfShape", tensor.ConstantOfShape, 9),
+    E("Cast", tensor.Cast, 6), E("Dropout", tensor.Dropout_7, 7, 11), E("Dropout", tensor.Dropout, 12),
+    # quantization
+    E("QuantizeLinear", quant.QuantizeLinear_10, 10, 12), E("QuantizeLinear", quant.QuantizeLinear, 13),
+    E("DequantizeLinear", quant.DequantizeLinear_10, 10, 12), E("DequantizeLinear", quant.DequantizeLinear, 13),
+    E("DynamicQuantizeLinear", quant.DynamicQuantizeLinear, 11),
+    E("QLinearConv", qlinear.QLinearConv, 10), E("QLinearMatMul", qlinear.QLinearMatMul, 10),
+    E("MatMulInteger", qlinear.MatMulInteger, 10), E("ConvInteger", qlinear.ConvInteger, 10),
+)
+
+_BY_OP: Dict[Tuple[str, str], List[OpEntry]] = {}
+for _e in ENTRIES:
+    _BY_OP.setdefault((_e.domain, _e.op_type), []).append(_e)
+
+
+def lookup(domain: str, op_type: str, opset: int) -> Optional[OpEntry]:
+    """The kernel for `op_type` in a model importing `domain` at version `opset`, or None."""
+    for e in _BY_OP.get((domain, op_type), ()):
+        if e.first <= opset <= e.last:
+            return e
+    return None
+
+
+def versions(domain: str, op_type: str) -> List[Tuple[int, int]]:
+    return [(e.first, e.last) for e in _BY_OP.get((domain, op_type), ())]

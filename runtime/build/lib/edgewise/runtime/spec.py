@@ -1,0 +1,74 @@
+"""Typed descriptions of a model's input and output tensors."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple, Union
+
+import numpy as np
+
+Dim = Union[int, str, None]  # a fixed size, a symbolic name ("batch"), or unknown
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """Affine quantization: real = scale * (q - zero_point).
+
+    One scale and zero point per tensor, or one per slice along `axis` (per-channel).
+    """
+
+    scale: Tuple[float, ...]
+    zero_point: Tuple[int, ...]
+    axis: Optional[int] = None
+
+    @property
+    def per_channel(self) -> bool:
+        return len(self.scale) > 1
+
+    def to_dict(self) -> dict:
+        return {"scale": list(self.scale), "zero_point": list(self.zero_point), "axis": self.axis}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Quantization":
+        return cls(tuple(float(s) for s in d["scale"]), tuple(int(z) for z in d["zero_point"]), d.get("axis"))
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, shape (with dynamic dimensions as None or a symbol), dtype and quantization."""
+
+    name: str
+    shape: Tuple[Dim, ...]
+    dtype: str  # a NumPy dtype name: "float32", "int8", "uint8", "int32", "int64", ...
+    quantization: Optional[Quantization] = None
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return np.dtype(self.dtype)
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.quantization is not None and np.dtype(self.dtype).kind in "iu"
+
+    @property
+    def scale(self) -> Optional[float]:
+        """The per-tensor scale, or None (not quantized, or per-channel)."""
+        q = self.quantization
+        return q.scale[0] if q is not None and len(q.scale) == 1 else None
+
+    @property
+    def zero_point(self) -> Optional[int]:
+        q = self.quantization
+        return q.zero_point[0] if q is not None and len(q.zero_point) == 1 else None
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "quantization": self.quantization.to_dict() if self.quantization else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TensorSpec":
+        q = d.get("quantization")
+        return cls(d["name"], tuple(d["shape"]), d["dtype"], Quantization.from_dict(q) if q else None)

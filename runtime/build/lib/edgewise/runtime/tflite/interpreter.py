@@ -1,0 +1,113 @@
+"""Run a parsed TFLite model's main subgraph with NumPy kernels.
+
+Construction does all the checking and all the input-independent work: every operator must have a
+kernel that accepts its dtypes and options (else UnsupportedOpError before anything runs), constants are
+densified once, and each kernel precomputes its weights layout and requantization parameters. `invoke`
+then only walks the op list, freeing each intermediate after its last reader.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from ..errors import InputError, ModelFormatError
+from ..spec import Quantization, TensorSpec
+from .model import Tensor, TFLiteModel
+from .ops import KERNELS
+from .ops.context import OpContext
+
+
+def tensor_spec(t: Tensor) -> TensorSpec:
+    """The TensorSpec LiteRT's get_input_details would describe: dynamic dims (-1) as None."""
+    quant = None
+    q = t.quantization
+    if q is not None and q.scale:
+        quant = Quantization(q.scale, q.zero_point, q.quantized_dimension if q.per_channel else None)
+    return TensorSpec(t.name, tuple(None if d < 0 else int(d) for d in t.shape_signature), t.dtype, quant)
+
+
+class Interpreter:
+    """inputs/outputs: TensorSpecs in subgraph order; invoke(list) -> list; invoke_all(list) -> dict."""
+
+    def __init__(self, model: TFLiteModel, source: str):
+        self.source = source
+        self.model = model
+        sg = model.main
+        self._sg = sg
+        tensors = sg.tensors
+        self.inputs: List[TensorSpec] = [tensor_spec(tensors[i]) for i in sg.inputs]
+        self.outputs: List[TensorSpec] = [tensor_spec(tensors[i]) for i in sg.outputs]
+        self.resizable_batch = bool(sg.inputs) and all(
+            len(tensors[i].shape_signature) > 0 and tensors[i].shape_signature[0] == -1 for i in sg.inputs
+        )
+        self._constants: Dict[int, np.ndarray] = {}
+        used = {i for op in sg.operators for i in op.inputs if i >= 0} | set(sg.outputs)
+        for i in sorted(used):
+            if tensors[i].is_constant and i not in sg.inputs:
+                self._constants[i] = tensors[i].dense_value()
+        available = set(self._constants) | set(sg.inputs)
+        self._steps = []
+        for op in sg.operators:
+            ctx = OpContext(op, tensors, self._constants, source)
+            builder = KERNELS.get(op.op)
+            if builder is None:
+                detail = f"custom op {op.custom_code!r}" if op.op == "CUSTOM" else "no NumPy kernel for this op"
+                raise ctx.unsupported(detail)
+            for i in op.inputs:
+                if i >= 0 and i not in available:
+                    raise ModelFormatError(
+                        source, f"operator {op.index} ({op.op}) reads {tensors[i].describe()} before any op writes it"
+                    )
+            available.update(op.outputs)
+            self._steps.append((op, builder(ctx)))
+        for i in sg.outputs:
+            if i not in available:
+                raise ModelFormatError(source, f"output {tensors[i].describe()} is never computed")
+        # Last reader of each intermediate, so invoke() can drop it early.
+        last: Dict[int, int] = {}
+        for k, (op, _) in enumerate(self._steps):
+            for i in op.inputs:
+                last[i] = k
+        keep = set(sg.outputs) | set(self._constants)
+        self._free_after = [[i for i in set(op.inputs) if i >= 0 and last.get(i) == k and i not in keep]
+                            for k, (op, _) in enumerate(self._steps)]
+
+    def _check_feeds(self, feeds) -> List[np.ndarray]:
+        if len(feeds) != len(self.inputs):
+            raise InputError(f"{self.source}: got {len(feeds)} arrays for {len(self.inputs)} inputs")
+        out = []
+        for spec, x in zip(self.inputs, feeds):
+            x = np.asarray(x)
+            if x.dtype != spec.np_dtype:
+                raise InputError(f"{self.source}: input {spec.name!r} expects {spec.dtype}, got {x.dtype}")
+            if x.ndim != len(spec.shape) or any(d is not None and d != s and not (k == 0 and self.resizable_batch)
+                                                 for k, (d, s) in enumerate(zip(spec.shape, x.shape))):
+                raise InputError(f"{self.source}: input {spec.name!r} expects shape {spec.shape}, got {x.shape}")
+            out.append(x)
+        return out
+
+    def _run(self, feeds, keep_all: bool) -> Dict[int, np.ndarray]:
+        env: Dict[int, Optional[np.ndarray]] = dict(self._constants)
+        for i, x in zip(self._sg.inputs, self._check_feeds(feeds)):
+            env[i] = x
+        tensors = self._sg.tensors
+        for k, (op, run) in enumerate(self._steps):
+            results = run([env[i] if i >= 0 else None for i in op.inputs])
+            for i, r in zip(op.outputs, results):
+                want = tensors[i].dtype
+                env[i] = r if r.dtype == want else r.astype(want)
+            if not keep_all:
+                for i in self._free_after[k]:
+                    del env[i]
+        return env
+
+    def invoke(self, feeds: List[np.ndarray]) -> List[np.ndarray]:
+        env = self._run(feeds, keep_all=False)
+        return [env[i] for i in self._sg.outputs]
+
+    def invoke_all(self, feeds: List[np.ndarray]) -> Dict[str, np.ndarray]:
+        """Every tensor the graph computes (inputs and intermediates included), by tensor name."""
+        env = self._run(feeds, keep_all=True)
+        tensors = self._sg.tensors
+        return {tensors[i].name: v for i, v in env.items() if i not in self._constants}

@@ -1,0 +1,140 @@
+"""Elementwise binary ops with broadcasting: ADD, SUB, MUL, DIV, SQUARED_DIFFERENCE, MINIMUM, MAXIMUM.
+
+int8 ADD/SUB follow add.cc/sub.cc: both inputs are shifted left by 20 bits and rescaled to
+2*max(s1, s2), summed, then rescaled to the output (three QuantizeMultiplier'd factors, the double
+computations of Prepare kept). int8 MUL: out_zp + MBQM((x1 - z1) * (x2 - z2), s1*s2/s_out) with the
+float32 product of Prepare. ADD and MUL reproduce which elements LiteRT's vector loops compute
+(vector_paths); SUB runs LiteRT's scalar reference code. MINIMUM/MAXIMUM compare raw values (inputs and output share parameters).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import quant
+from . import vector_paths as vp
+from .registry import register
+
+F32 = np.float32
+LEFT_SHIFT = 20
+
+
+def _float(ctx, fn):
+    act = ctx.activation() if "fused_activation_function" in ctx.options else "NONE"
+
+    def run(ins):
+        return [quant.float_activation(np.asarray(fn(ins[0], ins[1]), F32), act)]
+
+    return run
+
+
+def _check_int8(ctx):
+    for t in ctx.inputs[:2] + ctx.outputs[:1]:
+        if t.dtype != "int8":
+            raise ctx.unsupported(f"mixed dtypes ({t.name!r} is {t.dtype})")
+    return [ctx.qparams(t) for t in (ctx.inputs[0], ctx.inputs[1], ctx.outputs[0])]
+
+
+def add_sub_int8(x1, x2, p, sign):
+    """sign=+1: optimized_integer_ops::Add (vector loops, see vector_paths); sign=-1:
+    reference_ops::Sub, which LiteRT runs for int8 SUB (scalar arithmetic everywhere)."""
+    (m1, sh1), (m2, sh2), (mo, sho), z1, z2, zo, lo, hi = p
+    a1 = x1.astype(np.int64) - z1
+    a2 = x2.astype(np.int64) - z2
+    t1 = quant.multiply_by_quantized_multiplier(a1 << LEFT_SHIFT, m1, sh1)
+    t2 = quant.multiply_by_quantized_multiplier(a2 << LEFT_SHIFT, m2, sh2)
+    y = quant.multiply_by_quantized_multiplier(t1 + sign * t2, mo, sho)
+    if sign > 0:
+        kind, vec, _ = vp.broadcast_lanes(x1.shape, x2.shape, 16, 8)
+        if vec.any():
+            if kind == "elementwise":
+                v1 = vp.vqrdmulh(vp.vshl(a1, LEFT_SHIFT + sh1), m1)
+                v2 = vp.vqrdmulh(vp.vshl(a2, LEFT_SHIFT + sh2), m2)
+            else:
+                v1 = vp.vshl(vp.vqrdmulh(vp.vshl(a1, LEFT_SHIFT), m1), sh1)
+                v2 = vp.vshl(vp.vqrdmulh(vp.vshl(a2, LEFT_SHIFT), m2), sh2)
+            yv = quant.rounding_divide_by_pot(vp.vqrdmulh(v1 + v2, mo), -sho)
+            y = np.where(vec, yv, y)
+    return np.clip(y + zo, lo, hi).astype(np.int8)
+
+
+def _add_sub(ctx, sign):
+    dt = ctx.require_dtypes(("float32", "int8", "int32"))
+    if dt == "float32":
+        return _float(ctx, (lambda a, b: a + b) if sign > 0 else (lambda a, b: a - b))
+    if dt == "int32":
+        act = ctx.activation()
+        if act != "NONE":
+            raise ctx.unsupported(f"int32 with fused {act}")
+        return lambda ins: [(ins[0] + sign * ins[1]).astype(np.int32)]
+    (s1, z1), (s2, z2), (so, zo) = _check_int8(ctx)
+    twice_max = 2.0 * float(max(F32(s1), F32(s2)))
+    m1 = quant.quantize_multiplier(float(F32(s1)) / twice_max)
+    m2 = quant.quantize_multiplier(float(F32(s2)) / twice_max)
+    mo = quant.quantize_multiplier(twice_max / float(F32((1 << LEFT_SHIFT) * F32(so))))
+    lo, hi = quant.activation_range(ctx.activation(), so, zo, np.int8)
+    p = (m1, m2, mo, z1, z2, zo, lo, hi)
+    return lambda ins: [add_sub_int8(ins[0], ins[1], p, sign)]
+
+
+@register("ADD")
+def build_add(ctx):
+    return _add_sub(ctx, 1)
+
+
+@register("SUB")
+def build_sub(ctx):
+    return _add_sub(ctx, -1)
+
+
+@register("MUL")
+def build_mul(ctx):
+    dt = ctx.require_dtypes(("float32", "int8", "int32"))
+    if dt == "float32":
+        return _float(ctx, lambda a, b: a * b)
+    if dt == "int32":
+        return lambda ins: [(ins[0] * ins[1]).astype(np.int32)]
+    (s1, z1), (s2, z2), (so, zo) = _check_int8(ctx)
+    mult, shift = quant.quantize_multiplier(float(F32(F32(s1) * F32(s2)) / F32(so)))
+    lo, hi = quant.activation_range(ctx.activation(), so, zo, np.int8)
+
+    def run(ins):
+        prod = (ins[0].astype(np.int64) - z1) * (ins[1].astype(np.int64) - z2)
+        y = quant.multiply_by_quantized_multiplier(prod, mult, shift)
+        _, vec, _ = vp.broadcast_lanes(ins[0].shape, ins[1].shape, 16, 16)
+        if vec.any():
+            yv = quant.rounding_divide_by_pot(vp.vqrdmulh(vp.vshl(prod, max(shift, 0)), mult), max(-shift, 0))
+            y = np.where(vec, yv, y)
+        return [np.clip(y + zo, lo, hi).astype(np.int8)]
+
+    return run
+
+
+@register("DIV")
+def build_div(ctx):
+    ctx.require_dtypes(("float32",))
+    return _float(ctx, lambda a, b: (a.astype(np.float64) / b).astype(F32))
+
+
+@register("SQUARED_DIFFERENCE")
+def build_squared_difference(ctx):
+    ctx.require_dtypes(("float32",))
+    return _float(ctx, lambda a, b: np.square(a - b))
+
+
+def _min_max(ctx, fn):
+    dt = ctx.require_dtypes(("float32", "int8", "int32", "int64"))
+    if dt == "int8":
+        (s1, z1), (s2, z2), (so, zo) = _check_int8(ctx)
+        if not (s1 == s2 == so and z1 == z2 == zo):
+            raise ctx.unsupported("int8 inputs and output with different quantization")
+    return lambda ins: [fn(ins[0], ins[1])]
+
+
+@register("MINIMUM")
+def build_minimum(ctx):
+    return _min_max(ctx, np.minimum)
+
+
+@register("MAXIMUM")
+def build_maximum(ctx):
+    return _min_max(ctx, np.maximum)

@@ -1,0 +1,68 @@
+"""What a kernel builder may know about its node, and the helpers they share."""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from ...errors import UnsupportedOpError
+from ..model import Operator, Tensor
+from .. import quant
+
+
+class OpContext:
+    def __init__(self, op: Operator, tensors: Sequence[Tensor], constants: dict, source: str):
+        self.op = op
+        self.source = source
+        self.options = op.options
+        self.inputs: List[Optional[Tensor]] = [tensors[i] if i >= 0 else None for i in op.inputs]
+        self.outputs: List[Tensor] = [tensors[i] for i in op.outputs]
+        self._constants = constants
+        self._tensors = tensors
+
+    @property
+    def node(self) -> str:
+        out = self.outputs[0].name if self.outputs else "?"
+        return f"#{self.op.index} {out}"
+
+    def unsupported(self, detail: str) -> UnsupportedOpError:
+        return UnsupportedOpError(self.source, self.op.display_name, self.node, detail)
+
+    def const(self, i: int) -> Optional[np.ndarray]:
+        """Input i's constant value (dense), or None when it is computed at run time or omitted."""
+        if i >= len(self.op.inputs) or self.op.inputs[i] < 0:
+            return None
+        return self._constants.get(self.op.inputs[i])
+
+    def has_input(self, i: int) -> bool:
+        return i < len(self.op.inputs) and self.op.inputs[i] >= 0
+
+    def dtype(self, i: int = 0) -> str:
+        return self.inputs[i].dtype
+
+    def out_dtype(self, i: int = 0) -> str:
+        return self.outputs[i].dtype
+
+    def require_dtypes(self, allowed: Sequence[str], *, same_output: bool = True) -> str:
+        """The op's input-0 dtype, if the kernel handles it (and the output shares it)."""
+        dt = self.dtype(0)
+        if dt not in allowed:
+            raise self.unsupported(f"input dtype {dt} (supported: {', '.join(allowed)})")
+        if same_output and self.out_dtype(0) != dt:
+            raise self.unsupported(f"input dtype {dt} with output dtype {self.out_dtype(0)}")
+        return dt
+
+    def qparams(self, tensor: Optional[Tensor]):
+        """(scale, zero_point) of a per-tensor quantized tensor."""
+        q = tensor.quantization if tensor is not None else None
+        if q is None or not q.scale:
+            raise self.unsupported(f"tensor {tensor.name!r} is {tensor.dtype} without quantization parameters")
+        if len(q.scale) != 1:
+            raise self.unsupported(f"tensor {tensor.name!r} is quantized per channel where per-tensor is required")
+        return float(q.scale[0]), int(q.zero_point[0])
+
+    def activation(self) -> str:
+        act = self.options.get("fused_activation_function", "NONE")
+        if act not in quant.ACTIVATIONS:
+            raise self.unsupported(f"fused activation {act}")
+        return act

@@ -1,0 +1,99 @@
+"""CONV_2D: im2col through a strided view, then one BLAS matmul (tflite/kernels/conv.cc).
+
+int8: acc = sum((x - x_zp) * w) + bias (int32), requantized per output channel with
+M = x_scale * w_scale[c] / y_scale (PopulateConvolutionQuantizationParams), then clamped to the fused
+activation, with ruy's rounding (LiteRT's x86 build runs its int8 GEMMs on ruy). The matmul runs in
+float32/float64, exact by `gemm_dtype`'s bound.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import quant
+from .common import gemm_dtype, out_size_and_pad, pad_hw, windows
+from .registry import register
+
+
+def per_channel_requant(ctx, w_tensor, n_out: int):
+    """(multiplier, shift) per output channel for an int8 conv/FC/depthwise output."""
+    x_scale, _ = ctx.qparams(ctx.inputs[0])
+    y_scale, _ = ctx.qparams(ctx.outputs[0])
+    wq = w_tensor.quantization
+    if wq is None or not wq.scale:
+        raise ctx.unsupported(f"weights {w_tensor.name!r} are {w_tensor.dtype} without quantization parameters")
+    w_scales = np.broadcast_to(np.asarray(wq.scale, np.float64), (n_out,)) if len(wq.scale) in (1, n_out) else None
+    if w_scales is None:
+        raise ctx.unsupported(f"weights {w_tensor.name!r} have {len(wq.scale)} scales for {n_out} channels")
+    if any(z != 0 for z in wq.zero_point):
+        raise ctx.unsupported(f"weights {w_tensor.name!r} have a nonzero zero point")
+    return quant.quantize_multipliers(float(np.float32(x_scale)) * w_scales / float(np.float32(y_scale)))
+
+
+def requantize_output(acc, mult, shift, y_zp, lo, hi, dtype, ruy: bool = True):
+    """ruy=True: the output stage of LiteRT's GEMM-based kernels (see quant.multiply_by_quantized_multiplier_ruy)."""
+    fn = quant.multiply_by_quantized_multiplier_ruy if ruy else quant.multiply_by_quantized_multiplier
+    y = fn(acc, mult, shift) + y_zp
+    return np.clip(y, lo, hi).astype(dtype)
+
+
+def conv_int(x, w2, bias, x_zp, gemm_dt, geometry, mult, shift, y_zp, lo, hi, out_dtype):
+    """Pure int8 conv: x NHWC int8, w2 (KH*KW*C, O) in gemm_dt, bias int64 (O,) or None."""
+    cols = _im2col(x.astype(gemm_dt) - gemm_dt(x_zp), geometry, 0)
+    acc = (cols @ w2).astype(np.int64)
+    if bias is not None:
+        acc += bias
+    return requantize_output(acc, mult, shift, y_zp, lo, hi, out_dtype)
+
+
+def conv_float(x, w2, bias, geometry, act):
+    cols = _im2col(x, geometry, 0)
+    y = cols @ w2
+    if bias is not None:
+        y = y + bias
+    return quant.float_activation(y.astype(np.float32), act)
+
+
+def _im2col(x, geometry, pad_value):
+    kh, kw, sh, sw, dh, dw, padding = geometry
+    n, h, w, c = x.shape
+    oh, pt, pb = out_size_and_pad(padding, h, kh, sh, dh)
+    ow, pl, pr = out_size_and_pad(padding, w, kw, sw, dw)
+    xp = pad_hw(x, (pt, pb), (pl, pr), pad_value)
+    return windows(xp, oh, ow, kh, kw, sh, sw, dh, dw).reshape(n, oh, ow, kh * kw * c)
+
+
+@register("CONV_2D")
+def build_conv2d(ctx):
+    o = ctx.options
+    w = ctx.const(1)
+    if w is None:
+        raise ctx.unsupported("weights computed at run time")
+    if w.ndim != 4 or ctx.inputs[0].shape and len(ctx.inputs[0].shape) != 4:
+        raise ctx.unsupported("only 4-D NHWC input and OHWI weights")
+    n_out, kh, kw, cin = w.shape
+    x_shape = ctx.inputs[0].shape
+    if x_shape and x_shape[3] != cin:
+        raise ctx.unsupported(f"grouped convolution (input has {x_shape[3]} channels, weights {cin})")
+    geometry = (kh, kw, o["stride_h"], o["stride_w"], o["dilation_h_factor"], o["dilation_w_factor"], o["padding"])
+    act = ctx.activation()
+    bias = ctx.const(2)
+    if ctx.has_input(2) and bias is None:
+        raise ctx.unsupported("bias computed at run time")
+    dt = ctx.require_dtypes(("float32", "int8"))
+    if dt == "float32":
+        if ctx.inputs[1].dtype != "float32":
+            raise ctx.unsupported(f"float32 input with {ctx.inputs[1].dtype} weights (hybrid quantization)")
+        w2 = np.ascontiguousarray(w.reshape(n_out, -1).T)
+        b = None if bias is None else bias.astype(np.float32)
+        return lambda ins: [conv_float(ins[0], w2, b, geometry, act)]
+    if ctx.inputs[1].dtype != "int8" or (bias is not None and bias.dtype != np.int32):
+        raise ctx.unsupported(f"int8 input with {ctx.inputs[1].dtype} weights / non-int32 bias")
+    mult, shift = per_channel_requant(ctx, ctx.inputs[1], n_out)
+    _, x_zp = ctx.qparams(ctx.inputs[0])
+    y_scale, y_zp = ctx.qparams(ctx.outputs[0])
+    lo, hi = quant.activation_range(act, y_scale, y_zp, np.int8)
+    k = kh * kw * cin
+    gdt = gemm_dtype(k, 255, int(np.abs(w.astype(np.int32)).max(initial=0)))
+    w2 = np.ascontiguousarray(w.reshape(n_out, -1).T.astype(gdt))
+    b = None if bias is None else bias.astype(np.int64)
+    return lambda ins: [conv_int(ins[0], w2, b, x_zp, gdt, geometry, mult, shift, y_zp, lo, hi, np.int8)]

@@ -1,0 +1,70 @@
+"""FULLY_CONNECTED: y = x W^T + b over the last axis (fully_connected.cc), one BLAS matmul.
+
+int8 requantizes per output channel (per-tensor weights broadcast) like CONV_2D.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import quant
+from .common import gemm_dtype
+from .conv import per_channel_requant, requantize_output
+from .registry import register
+
+
+def _out_shape(x_shape, n_units, keep_num_dims):
+    if keep_num_dims:
+        return tuple(x_shape[:-1]) + (n_units,)
+    return (-1, n_units)
+
+
+@register("FULLY_CONNECTED")
+def build_fully_connected(ctx):
+    o = ctx.options
+    if o.get("weights_format", 0) != 0:
+        raise ctx.unsupported("shuffled weights format")
+    w = ctx.const(1)
+    if w is None:
+        raise ctx.unsupported("weights computed at run time")
+    if w.ndim != 2:
+        raise ctx.unsupported(f"weights of rank {w.ndim}")
+    n_units, k = w.shape
+    keep = bool(o.get("keep_num_dims", False))
+    act = ctx.activation()
+    bias = ctx.const(2)
+    if ctx.has_input(2) and bias is None:
+        raise ctx.unsupported("bias computed at run time")
+    dt = ctx.require_dtypes(("float32", "int8"))
+    if dt == "float32":
+        if ctx.inputs[1].dtype != "float32":
+            raise ctx.unsupported(f"float32 input with {ctx.inputs[1].dtype} weights (hybrid quantization)")
+        wt = np.ascontiguousarray(w.T.astype(np.float32))
+        b = None if bias is None else bias.astype(np.float32)
+
+        def run_float(ins):
+            x = ins[0]
+            y = x.reshape(-1, k) @ wt
+            if b is not None:
+                y = y + b
+            return [quant.float_activation(y, act).reshape(_out_shape(x.shape, n_units, keep))]
+
+        return run_float
+    if ctx.inputs[1].dtype != "int8" or (bias is not None and bias.dtype != np.int32):
+        raise ctx.unsupported(f"int8 input with {ctx.inputs[1].dtype} weights / {None if bias is None else bias.dtype} bias")
+    mult, shift = per_channel_requant(ctx, ctx.inputs[1], n_units)
+    _, x_zp = ctx.qparams(ctx.inputs[0])
+    y_scale, y_zp = ctx.qparams(ctx.outputs[0])
+    lo, hi = quant.activation_range(act, y_scale, y_zp, np.int8)
+    gdt = gemm_dtype(k, 255, int(np.abs(w.astype(np.int32)).max(initial=0)))
+    wt = np.ascontiguousarray(w.T.astype(gdt))
+    b = None if bias is None else bias.astype(np.int64)
+
+    def run_int(ins):
+        x = ins[0]
+        acc = ((x.reshape(-1, k).astype(gdt) - gdt(x_zp)) @ wt).astype(np.int64)
+        if b is not None:
+            acc += b
+        y = requantize_output(acc, mult, shift, y_zp, lo, hi, np.int8)
+        return [y.reshape(_out_shape(x.shape, n_units, keep))]
+
+    return run_int

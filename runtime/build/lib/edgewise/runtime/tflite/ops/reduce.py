@@ -1,0 +1,97 @@
+"""MEAN and SUM/REDUCE_MAX/REDUCE_MIN (reduce.cc).
+
+int8 MEAN has two LiteRT paths, both reproduced:
+- keep_dims, 4-D, axes {1, 2}: optimized_integer_ops::Mean: float32 bias
+  out_zp - round(in_zp * s_in / s_out) and multiplier s_in / (n * s_out), applied to the raw sum;
+- otherwise reference_ops::QuantizedMeanOrSum: the multiplier s_in / s_out (double) is rescaled by
+  2^k / n with k = floor(log2 n) (bounded), applied to sum(x) - in_zp * n.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import quant
+from .registry import register
+
+F32 = np.float32
+
+
+def _axes(axis_arr, ndim):
+    return tuple(sorted({int(a) % ndim for a in np.asarray(axis_arr).reshape(-1)}))
+
+
+def mean_int8_hw(x, in_zp, s_in, s_out, out_zp):
+    n = x.shape[1] * x.shape[2]
+    temp = F32(F32(in_zp) * F32(s_in)) / F32(s_out)
+    temp = F32(temp + F32(0.5)) if temp > 0 else F32(temp - F32(0.5))
+    bias = out_zp - int(temp)
+    real = F32(s_in) / F32(F32(n) * F32(s_out))
+    mult, shift = quant.quantize_multiplier(float(real))
+    acc = x.astype(np.int64).sum(axis=(1, 2), keepdims=True)
+    y = quant.multiply_by_quantized_multiplier(acc, mult, shift) + bias
+    return np.clip(y, -128, 127).astype(np.int8)
+
+
+def mean_int8_general(x, axes, keep_dims, in_zp, mult, shift, out_zp):
+    n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    total = x.astype(np.int64).sum(axis=axes, keepdims=keep_dims)
+    if n == 0:
+        return np.zeros(total.shape, np.int8)
+    k = min(n.bit_length() - 1, 32, 31 + shift)
+    m = (mult << k) // n
+    y = quant.multiply_by_quantized_multiplier(total - in_zp * n, m, shift - k) + out_zp
+    return np.clip(y, -128, 127).astype(np.int8)
+
+
+@register("MEAN")
+def build_mean(ctx):
+    keep = bool(ctx.options.get("keep_dims", False))
+    dt = ctx.require_dtypes(("float32", "int8"))
+    if dt == "float32":
+        def run_float(ins):
+            x = ins[0]
+            return [x.astype(np.float64).mean(axis=_axes(ins[1], x.ndim), keepdims=keep).astype(F32)]
+
+        return run_float
+    s_in, z_in = ctx.qparams(ctx.inputs[0])
+    s_out, z_out = ctx.qparams(ctx.outputs[0])
+    mult, shift = quant.quantize_multiplier(float(F32(s_in)) / float(F32(s_out)))
+
+    def run_int(ins):
+        x = ins[0]
+        axes = _axes(ins[1], x.ndim)
+        if keep and x.ndim == 4 and axes == (1, 2):
+            return [mean_int8_hw(x, z_in, s_in, s_out, z_out)]
+        return [mean_int8_general(x, axes, keep, z_in, mult, shift, z_out)]
+
+    return run_int
+
+
+def _simple_reduce(ctx, fn):
+    keep = bool(ctx.options.get("keep_dims", False))
+    dt = ctx.require_dtypes(("float32", "int32", "int64", "int8"))
+    if dt == "int8" and fn is np.sum:
+        raise ctx.unsupported("int8 SUM")
+    return lambda ins: [fn(ins[0], axis=_axes(ins[1], ins[0].ndim), keepdims=keep).astype(dt)]
+
+
+@register("SUM")
+def build_sum(ctx):
+    return _simple_reduce(ctx, np.sum)
+
+
+@register("REDUCE_MAX")
+def build_reduce_max(ctx):
+    return _simple_reduce(ctx, np.max)
+
+
+@register("REDUCE_MIN")
+def build_reduce_min(ctx):
+    return _simple_reduce(ctx, np.min)
+
+
+@register("REDUCE_PROD")
+def build_reduce_prod(ctx):
+    if ctx.dtype(0) not in ("float32", "int32", "int64"):
+        raise ctx.unsupported(f"dtype {ctx.dtype(0)}")
+    return _simple_reduce(ctx, np.prod)

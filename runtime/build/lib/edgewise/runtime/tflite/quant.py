@@ -1,0 +1,121 @@
+"""TFLite's integer requantization arithmetic, vectorized in int64.
+
+These reproduce tflite/kernels/internal/common.h and quantization_util.cc (double rounding, the build
+default: gemmlowp's SaturatingRoundingDoublingHighMul followed by RoundingDivideByPOT), so that int8
+kernels built on them give LiteRT's results bit for bit. Reference: Jacob et al., "Quantization and
+Training of Neural Networks for Efficient Integer-Arithmetic-Only Inference", CVPR 2018, section 2.2.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence, Tuple
+
+import numpy as np
+
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def round_half_away(x):
+    """C's std::round / TfLiteRound: halves go away from zero (np.round goes to even)."""
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def quantize_multiplier(m: float) -> Tuple[int, int]:
+    """(q, shift) with m ~= q * 2^(shift - 31), q in [2^30, 2^31): QuantizeMultiplier()."""
+    if m == 0.0:
+        return 0, 0
+    q, shift = math.frexp(m)
+    q_fixed = int(math.floor(abs(q) * (1 << 31) + 0.5)) * (1 if q >= 0 else -1)
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return q_fixed, shift
+
+
+def quantize_multipliers(ms: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
+    pairs = [quantize_multiplier(float(m)) for m in ms]
+    return np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64)
+
+
+def saturating_rounding_doubling_high_mul(a, b):
+    """gemmlowp SaturatingRoundingDoublingHighMul for int32 a, b (as int64 arrays): round(a*b / 2^31)."""
+    ab = np.asarray(a, np.int64) * np.asarray(b, np.int64)
+    t = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    res = np.where(t >= 0, t >> 31, -((-t) >> 31))  # C integer division truncates toward zero
+    return np.where((np.asarray(a) == INT32_MIN) & (np.asarray(b) == INT32_MIN), INT32_MAX, res)
+
+
+def rounding_divide_by_pot(x, exponent):
+    """gemmlowp RoundingDivideByPOT: x / 2^exponent, rounding halves away from zero."""
+    x = np.asarray(x, np.int64)
+    exponent = np.asarray(exponent, np.int64)
+    mask = (np.int64(1) << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> exponent) + (remainder > threshold)
+
+
+def multiply_by_quantized_multiplier(x, multiplier, shift):
+    """MultiplyByQuantizedMultiplier(int32 x, q, shift) with per-element or per-channel q and shift."""
+    shift = np.asarray(shift, np.int64)
+    left = np.maximum(shift, 0)
+    right = np.maximum(-shift, 0)
+    x = np.asarray(x, np.int64) << left
+    x = ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)  # the C code multiplies in int32, which wraps
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, multiplier), right)
+
+
+def dtype_range(dtype) -> Tuple[int, int]:
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
+def activation_range(activation: str, scale: float, zero_point: int, dtype) -> Tuple[int, int]:
+    """CalculateActivationRangeQuantized: the fused activation as a clamp in the quantized domain.
+    quantize(f) = zero_point + round(f / scale), computed in float32 as the C++ does."""
+    qmin, qmax = dtype_range(dtype)
+
+    def q(f: float) -> int:
+        return zero_point + int(round_half_away(np.float32(f) / np.float32(scale)))
+
+    if activation == "NONE":
+        return qmin, qmax
+    if activation == "RELU":
+        return max(qmin, q(0.0)), qmax
+    if activation == "RELU6":
+        return max(qmin, q(0.0)), min(qmax, q(6.0))
+    if activation == "RELU_N1_TO_1":
+        return max(qmin, q(-1.0)), min(qmax, q(1.0))
+    raise ValueError(activation)
+
+
+def float_activation(x: np.ndarray, activation: str) -> np.ndarray:
+    """The fused activation of float kernels (ActivationFunctionWithMinMax)."""
+    if activation == "NONE":
+        return x
+    if activation == "RELU":
+        return np.maximum(x, np.float32(0))
+    if activation == "RELU6":
+        return np.clip(x, np.float32(0), np.float32(6))
+    if activation == "RELU_N1_TO_1":
+        return np.clip(x, np.float32(-1), np.float32(1))
+    raise ValueError(activation)
+
+
+ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+
+
+def multiply_by_quantized_multiplier_ruy(x, multiplier, shift):
+    """The GEMM output stage of ruy, which LiteRT's CONV_2D and FULLY_CONNECTED use on x86:
+    the same fixed-point multiplier and shifts, but both roundings go half-up (arithmetic shifts after
+    adding half) instead of gemmlowp's half-away-from-zero. Differs from
+    `multiply_by_quantized_multiplier` only on exact ties of a negative value."""
+    shift = np.asarray(shift, np.int64)
+    left = np.maximum(shift, 0)
+    right = np.maximum(-shift, 0)
+    x = np.asarray(x, np.int64) << left
+    x = ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+    t = (x * np.asarray(multiplier, np.int64) + (1 << 30)) >> 31
+    return (t + ((np.int64(1) << right) >> 1)) >> right

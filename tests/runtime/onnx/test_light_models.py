@@ -1,0 +1,86 @@
+"""Real architectures from the onnx wheel (onnx/backend/test/data/light), run on the NumPy
+interpreter and on onnxruntime, with random weights.
+
+The light models ship their weights as ConstantOfShape nodes (every weight one constant value);
+each is replaced by a seeded random initializer with He scaling (He et al., 2015) so that
+activations stay O(1) through 50+ layers, and every 1-D tensor (bias, BN scale/mean/variance) is
+drawn from U(0.5, 1.5), which keeps variances positive.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import numpy_helper  # noqa: E402
+
+from edgewise.runtime.onnx import Interpreter, read_model  # noqa: E402
+
+pytestmark = pytest.mark.host
+
+LIGHT = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
+
+# name -> (rtol, atol relative to the largest |output|, marks). The outputs are softmax
+# probabilities; float32 sums taken in a different order than onnxruntime's MLAS differ by a few
+# ulps per layer, so the deepest nets get a documented, slightly looser tolerance.
+MODELS = {
+    "bvlc_alexnet": (1e-5, 1e-6, ()),
+    "densenet121": (1e-5, 1e-6, ()),
+    "inception_v1": (1e-5, 1e-6, ()),
+    "inception_v2": (1e-5, 1e-6, ()),
+    "resnet50": (1e-5, 1e-6, ()),
+    "shufflenet": (1e-5, 1e-6, ()),
+    "squeezenet": (1e-5, 1e-6, ()),
+    "zfnet512": (1e-5, 1e-6, ()),
+    "vgg19": (1e-5, 1e-6, (pytest.mark.slow,)),  # 20 GFLOP and 550 MB of weights: ~30 s here
+}
+
+
+def randomized(name: str, seed: int = 0):
+    """The light model with each ConstantOfShape weight replaced by a random initializer."""
+    model = onnx.load(os.path.join(LIGHT, f"light_{name}.onnx"))
+    g = model.graph
+    consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    rng = np.random.default_rng(seed)
+    keep, new = [], []
+    for node in g.node:
+        if node.op_type == "ConstantOfShape" and node.input[0] in consts:
+            shape = tuple(int(d) for d in consts[node.input[0]])
+            if len(shape) == 1:
+                w = rng.uniform(0.5, 1.5, shape)
+            else:
+                fan_in = int(np.prod(shape[1:]))
+                w = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
+            new.append(numpy_helper.from_array(w.astype(np.float32), node.output[0]))
+        else:
+            keep.append(node)
+    del g.node[:]
+    g.node.extend(keep)
+    g.initializer.extend(new)
+    return model
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=list(marks)) for n, (_, _, marks) in MODELS.items()]
+)
+def test_light_model_matches_onnxruntime(name):
+    rtol, atol_rel, _ = MODELS[name]
+    data = randomized(name).SerializeToString()
+    parsed = read_model(data, f"light_{name}.onnx", None)
+    it = Interpreter(parsed, f"light_{name}.onnx")
+    x = np.random.default_rng(1).random(it.inputs[0].shape, np.float32)
+    t0 = time.perf_counter()
+    ours = it.invoke([x])
+    elapsed = time.perf_counter() - t0
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    ref = sess.run(None, {it.inputs[0].name: x})
+    assert len(ours) == len(ref)
+    for a, b in zip(ours, ref):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        assert np.isfinite(b).all()
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol_rel * float(np.abs(b).max()))
+    print(f"{name}: NumPy interpreter {elapsed:.2f} s")

@@ -1,0 +1,201 @@
+"""Fuzzing both model readers with mutants of real converted models.
+
+Contract of `edgewise.runtime.tflite.read_model` and `edgewise.runtime.onnx.read_model` on any
+bytes: return a model or raise ModelFormatError. Anything else (IndexError, struct.error,
+UnicodeDecodeError, MemoryError, RecursionError, ...) is a bug and is reported with the base file and
+the mutation seed, which reproduce it: `mutate(open(base, "rb").read(), seed)` (conformance/mutations.py).
+
+Mutants that parse then go through `load(..., backend="numpy")` and one `run()` in child processes
+(conformance/fuzz_child.py) under RLIMIT_AS = 2 GiB, so that a segfault or an attempt to allocate
+gigabytes shows up as a failed case instead of taking pytest down. Allowed outcomes of a run on a
+mutant: success, or one of the runtime's own errors, all EdgewiseRuntimeError subclasses:
+  ModelFormatError      - the file is inconsistent (a shape that does not fit, a bad index);
+  UnsupportedOpError    - a mutated opcode or attribute names an op or variant the backend lacks;
+  InputError            - the declared inputs cannot take the arrays the harness built from them;
+  BackendUnavailableError.
+Every other exception, a death by signal, or a case that runs past 20 s is a failure.
+
+Finally, LiteRT trusts its input: `load()` must validate with our reader before LiteRT sees the
+bytes. A spy around ai_edge_litert's Interpreter proves that no rejected mutant reaches it, and
+the accepted mutants are run through LiteRT in a child process to check that what the reader
+lets through does not crash it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+
+from edgewise.runtime import ModelFormatError, load
+from edgewise.runtime.onnx import read_model as read_onnx
+from edgewise.runtime.tflite import read_model as read_tflite
+
+from .conformance.fixtures import model_store  # noqa: F401  (pytest fixture)
+from .conformance.mutations import KINDS, mutate
+
+# (model, variant, mutants): small files, so that most mutations land in structure, not weights;
+# each reader gets ~3000 cases, about 5 s at the readers' current speed.
+BASES = {
+    "tflite": [("demo_cnn", "float32", 1000), ("demo_cnn", "int8", 900), ("mlp", "dynamic", 900),
+               ("transformer", "int8", 200)],
+    "onnx": [("demo_cnn", "float32", 1000), ("demo_cnn", "qdq", 800), ("mlp", "qdq", 900),
+             ("transformer", "float32", 300)],
+}
+READERS = {"tflite": read_tflite, "onnx": read_onnx}
+CHILD_CASES = 300  # accepted mutants per format that go through load + run in child processes
+LIMIT_BYTES = 2 << 30
+CHILD = Path(__file__).parent / "conformance" / "fuzz_child.py"
+
+
+@dataclass
+class Campaign:
+    """What one reader did with every mutant: the accepted ones (kept for the run phase) and failures."""
+
+    accepted: List[Tuple[str, int, bytes]] = field(default_factory=list)  # (base label, seed, mutant)
+    rejected: List[Tuple[str, int, bytes, str]] = field(default_factory=list)  # ... + the error message
+    failures: List[str] = field(default_factory=list)
+    kinds_rejected: Dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _run_campaign(store, fmt: str) -> Campaign:
+    c = Campaign()
+    reader = READERS[fmt]
+    t0 = time.perf_counter()
+    for name, variant, count in BASES[fmt]:
+        base = store.path(name, fmt, variant)
+        data = base.read_bytes()
+        label = base.name
+        for seed in range(count):
+            mutant, how = mutate(data, seed)
+            source = f"<fuzz {label} seed={seed}>"
+            try:
+                reader(mutant, source)
+            except ModelFormatError as e:
+                c.rejected.append((label, seed, mutant, str(e)))
+                c.kinds_rejected[how.kind] = c.kinds_rejected.get(how.kind, 0) + 1
+            except Exception as e:  # noqa: BLE001 - the finding is that it is not a ModelFormatError
+                c.failures.append(f"{label} {how} -> {type(e).__name__}: {' '.join(str(e).split())[:200]}")
+            else:
+                c.accepted.append((label, seed, mutant))
+    c.seconds = time.perf_counter() - t0
+    return c
+
+
+@pytest.fixture(scope="module")
+def campaigns(model_store):  # noqa: F811
+    return {fmt: _run_campaign(model_store, fmt) for fmt in BASES}
+
+
+@pytest.mark.parametrize("fmt", list(BASES))
+def test_reader_parses_or_raises_model_format_error(campaigns, fmt):
+    c = campaigns[fmt]
+    total = len(c.accepted) + len(c.rejected) + len(c.failures)
+    assert not c.failures, (
+        f"{len(c.failures)} of {total} {fmt} mutants raised something other than ModelFormatError "
+        "(reproduce with conformance.mutations.mutate(base_bytes, seed)):\n" + "\n".join(c.failures[:30])
+    )
+    # The campaign must exercise both outcomes, or the mutations have stopped doing their job.
+    assert len(c.rejected) > total // 10 and len(c.accepted) > 0, (len(c.accepted), len(c.rejected))
+    assert set(c.kinds_rejected) >= set(KINDS) - {"bitflip", "bytes", "splice"}, c.kinds_rejected
+
+
+def _run_children(cases: List[Tuple[str, bytes]], backend: str, workdir: Path, allowed_extra=()) -> List[str]:
+    """Run every (label, bytes) case through fuzz_child.py; restart after a crash. Returns the failures."""
+    paths = []
+    for i, (_, data) in enumerate(cases):
+        p = workdir / f"case{i:05d}.bin"
+        p.write_bytes(data)
+        paths.append(str(p))
+    manifest = workdir / "manifest.json"
+    manifest.write_text(json.dumps({"backend": backend, "limit_bytes": LIMIT_BYTES, "cases": paths,
+                                       "allowed_extra": list(allowed_extra)}))
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    failures: List[str] = []
+    start = 0
+    while start < len(cases):
+        proc = subprocess.run([sys.executable, str(CHILD), str(manifest), str(start)], capture_output=True,
+                              text=True, env=env, timeout=600)
+        last_begin, last_end = -1, -1
+        for line in proc.stdout.splitlines():
+            word, _, rest = line.partition(" ")
+            idx_s, _, result = rest.partition(" ")
+            if word == "BEGIN":
+                last_begin = int(idx_s)
+            elif word == "END":
+                last_end = int(idx_s)
+                if result.startswith("BAD"):
+                    failures.append(f"{cases[last_end][0]}: {result}")
+        if last_end == len(cases) - 1:
+            break
+        if last_begin < 0:
+            raise AssertionError(f"fuzz child did not start (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        rc = proc.returncode
+        how = f"killed by {signal.Signals(-rc).name}" if rc < 0 else f"exited with {rc}"
+        tail = " ".join(proc.stderr.strip().splitlines()[-2:])[:300]
+        failures.append(f"{cases[last_begin][0]}: process {how} ({tail})")
+        start = last_begin + 1
+    return failures
+
+
+def _sample(items: list, n: int) -> list:
+    step = max(1, len(items) // n)
+    return items[::step][:n]
+
+
+@pytest.mark.parametrize("fmt", list(BASES))
+def test_accepted_mutants_load_and_run_without_crashing(campaigns, fmt, tmp_path):
+    cases = [(f"{label} seed={seed}", m) for label, seed, m in _sample(campaigns[fmt].accepted, CHILD_CASES)]
+    assert cases
+    failures = _run_children(cases, "numpy", tmp_path)
+    assert not failures, f"{len(failures)} of {len(cases)} accepted {fmt} mutants failed in load/run:\n" + "\n".join(
+        failures[:30])
+
+
+def test_litert_never_sees_a_rejected_flatbuffer(campaigns, model_store, monkeypatch):  # noqa: F811
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    real = litert.Interpreter
+    handed: List[int] = []
+
+    def spy(*args, **kwargs):
+        handed.append(len(kwargs.get("model_content") or b""))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(litert, "Interpreter", spy)
+    load(model_store.path("demo_cnn", "tflite", "int8"), backend="litert")
+    assert len(handed) == 1, "the spy is not on the path load() takes to LiteRT; this test would prove nothing"
+    handed.clear()
+    rejected = _sample(campaigns["tflite"].rejected, 400)
+    for label, seed, mutant, _ in rejected:
+        with pytest.raises(ModelFormatError) as err:
+            load(mutant, backend="litert")
+        if mutant[4:8] != b"TFL3":
+            continue  # detect_format refuses it first: not a TFLite file at all
+        try:
+            read_tflite(mutant, "<bytes>")
+        except ModelFormatError as reader_err:
+            assert str(err.value) == str(reader_err), f"{label} seed={seed}: load's error is not the reader's"
+        else:
+            raise AssertionError(f"{label} seed={seed}: rejected once, accepted the second time")
+    assert not handed, f"LiteRT was handed {len(handed)} files the reader rejects"
+
+
+def test_litert_survives_what_the_reader_accepts(campaigns, tmp_path):
+    """Accepted mutants through LiteRT's builtin kernels, in child processes: a crash is a reader gap.
+
+    LiteRT's RuntimeError ("Node number 6 (RESHAPE) failed to prepare") is its own clean refusal and
+    allowed here; a signal, a MemoryError or any other exception means the reader let through a file
+    LiteRT cannot take.
+    """
+    pytest.importorskip("ai_edge_litert")
+    cases = [(f"{label} seed={seed}", m) for label, seed, m in _sample(campaigns["tflite"].accepted, 150)]
+    failures = _run_children(cases, "litert-builtin", tmp_path, allowed_extra=("RuntimeError",))
+    assert not failures, f"{len(failures)} of {len(cases)} accepted mutants failed in LiteRT:\n" + "\n".join(failures[:30])
