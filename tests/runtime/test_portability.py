@@ -54,7 +54,9 @@ def _clean_env() -> dict:
 def test_runtime_alone_passes_portable_tests(version, host_golden_dir, tmp_path):
     py = _make_venv(_interpreter(version), tmp_path / "venv")
     _pip(py, "numpy", "pytest")
-    _pip(py, str(REPO / "runtime"))
+    # Build from a copy: setuptools leaves build/ and *.egg-info in the folder it builds.
+    src = shutil.copytree(REPO / "runtime", tmp_path / "runtime-src", ignore=shutil.ignore_patterns("__pycache__"))
+    _pip(py, str(src))
     r = subprocess.run([str(py), "-c", "import sys, edgewise.runtime as r; import numpy;"
                         "heavy=[m for m in ('tensorflow','onnx','onnxruntime','ai_edge_litert','keras') if m in sys.modules];"
                         "print(r.__file__, heavy)"], capture_output=True, text=True, cwd=tmp_path)
@@ -74,7 +76,9 @@ def test_runtime_alone_passes_portable_tests(version, host_golden_dir, tmp_path)
 @pytest.mark.slow
 def test_edgewise_without_extras_runs_models_and_names_the_missing_extra(host_golden_dir, tmp_path):
     py = _make_venv(_interpreter("3.13"), tmp_path / "venv")
-    _pip(py, str(REPO))
+    src = shutil.copytree(REPO, tmp_path / "edgewise-src",
+                          ignore=shutil.ignore_patterns("__pycache__", ".git", ".venv", "build", "*.egg-info", "out"))
+    _pip(py, str(src))
     exe = py.parent / "edgewise"
     model = host_golden_dir / "demo_cnn.int8.tflite"
     import numpy as np

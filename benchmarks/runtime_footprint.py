@@ -1,0 +1,143 @@
+"""What it costs a device to host each runtime: import time and peak memory, in fresh processes.
+
+    python benchmarks/runtime_footprint.py [--repeats 7] [--model demo_cnn] [--variant int8]
+
+Each subject runs in a new interpreter (`python -I -c ...`, nothing cached from a previous run)
+that imports the runtime, loads one conformance model and runs it once, then reports the import time
+(perf_counter_ns around the import statement), the load + first inference time and the peak resident
+set size (getrusage ru_maxrss, which includes the interpreter itself). Subjects:
+
+  python          - the null system: an interpreter that imports nothing (the harness's own floor);
+  numpy           - `import numpy` alone, the floor of any NumPy program;
+  edgewise-numpy  - edgewise.runtime with backend="numpy" (.tflite);
+  litert          - ai_edge_litert's Interpreter, default resolver (.tflite);
+  onnxruntime     - InferenceSession on CPU (the .onnx export of the same model);
+  tensorflow      - tf.lite.Interpreter (.tflite), what a host-side user would reach for.
+
+Medians over the repetitions. The last line is one `key=value` record; the targets for the NumPy
+backend are delta_import_ms <= 50 and delta_rss_mb <= 10 over bare numpy.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from _conformance import conformance
+
+_TEMPLATE = """
+import json, resource, sys, time
+path = sys.argv[1]
+t0 = time.perf_counter_ns()
+{imp}
+t1 = time.perf_counter_ns()
+{run}
+t2 = time.perf_counter_ns()
+print(json.dumps({{"import_ns": t1 - t0, "run_ns": t2 - t1,
+                   "rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}))
+"""
+
+_SUBJECTS = {
+    "python": ("tflite", "pass", "pass"),
+    "numpy": ("tflite", "import numpy as np", "pass"),
+    "edgewise-numpy": ("tflite", "import numpy as np\nfrom edgewise.runtime import load", """
+m = load(path, backend="numpy")
+feeds = [np.zeros(tuple(d if isinstance(d, int) else 1 for d in s.shape), s.np_dtype) for s in m.inputs]
+m.run(feeds)"""),
+    "litert": ("tflite", "import numpy as np\nfrom ai_edge_litert.interpreter import Interpreter", """
+it = Interpreter(model_path=path, num_threads=1)
+it.allocate_tensors()
+for d in it.get_input_details():
+    it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+it.invoke()"""),
+    "onnxruntime": ("onnx", "import numpy as np\nimport onnxruntime as ort", """
+so = ort.SessionOptions(); so.intra_op_num_threads = 1; so.inter_op_num_threads = 1
+sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+typ = {"tensor(float)": np.float32, "tensor(int32)": np.int32, "tensor(int64)": np.int64, "tensor(int8)": np.int8}
+sess.run(None, {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], typ[i.type])
+                for i in sess.get_inputs()})"""),
+    "tensorflow": ("tflite", "import numpy as np\nimport tensorflow as tf", """
+it = tf.lite.Interpreter(model_path=path, num_threads=1)
+it.allocate_tensors()
+for d in it.get_input_details():
+    it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+it.invoke()"""),
+}
+
+
+@dataclass(frozen=True)
+class Footprint:
+    subject: str
+    import_ms: float
+    run_ms: float
+    rss_mb: float
+    repeats: int
+
+    def to_dict(self) -> dict:
+        return {"subject": self.subject, "import_ms": self.import_ms, "run_ms": self.run_ms,
+                "rss_mb": self.rss_mb, "repeats": self.repeats}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Footprint":
+        return cls(d["subject"], float(d["import_ms"]), float(d["run_ms"]), float(d["rss_mb"]), int(d["repeats"]))
+
+
+def measure(subject: str, path: str, repeats: int) -> Optional[Footprint]:
+    _, imp, run = _SUBJECTS[subject]
+    code = _TEMPLATE.format(imp=imp, run=run)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    samples: List[dict] = []
+    for _ in range(repeats):
+        r = subprocess.run([sys.executable, "-I", "-c", code, path], capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            last = (r.stderr.strip().splitlines() or ["?"])[-1]
+            print(f"  {subject}: failed ({last[:200]})", file=sys.stderr)
+            return None
+        samples.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    med = lambda k: statistics.median(s[k] for s in samples)  # noqa: E731
+    return Footprint(subject, med("import_ns") / 1e6, med("run_ns") / 1e6, med("rss_bytes") / 2**20, repeats)
+
+
+def main(argv=None) -> Dict[str, Footprint]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--model", default="demo_cnn")
+    ap.add_argument("--variant", default="int8", help="TFLite variant; the ONNX side uses the float32 export")
+    ap.add_argument("--subjects", default=",".join(_SUBJECTS))
+    args = ap.parse_args(argv)
+
+    _, convert, _ = conformance()
+    store = convert.ModelStore()
+    files = {"tflite": str(store.path(args.model, "tflite", args.variant)),
+             "onnx": str(store.path(args.model, "onnx", "float32"))}
+    results: Dict[str, Footprint] = {}
+    print(f"model: {args.model} ({args.variant} .tflite, float32 .onnx); {args.repeats} fresh processes each, medians")
+    print(f"{'subject':16s} {'import ms':>10s} {'load+run ms':>12s} {'peak RSS MB':>12s}")
+    for subject in args.subjects.split(","):
+        fp = measure(subject, files[_SUBJECTS[subject][0]], args.repeats)
+        if fp is None:
+            continue
+        results[subject] = fp
+        print(f"{subject:16s} {fp.import_ms:10.1f} {fp.run_ms:12.1f} {fp.rss_mb:12.1f}", flush=True)
+
+    record = {}
+    for s, fp in results.items():
+        key = s.replace("-", "_")
+        record[f"{key}_import_ms"] = f"{fp.import_ms:.1f}"
+        record[f"{key}_rss_mb"] = f"{fp.rss_mb:.1f}"
+    if "numpy" in results and "edgewise-numpy" in results:
+        base, ours = results["numpy"], results["edgewise-numpy"]
+        record["delta_import_ms"] = f"{ours.import_ms - base.import_ms:.1f}"
+        record["delta_rss_mb"] = f"{ours.rss_mb - base.rss_mb:.1f}"
+        record["delta_load_run_ms"] = f"{ours.run_ms:.1f}"
+    print("footprint " + " ".join(f"{k}={v}" for k, v in record.items()))
+    return results
+
+
+if __name__ == "__main__":
+    main()
