@@ -165,7 +165,8 @@ def compare(baseline: BenchResult, candidate: BenchResult) -> Comparison:
     if baseline.backend.get("name") != candidate.backend.get("name"):
         notes.append(f"backends differ ({baseline.backend.get('name')} vs {candidate.backend.get('name')})")
     if list(baseline.backend.get("options", [])) != list(candidate.backend.get("options", [])):
-        notes.append(f"backend options differ ({baseline.backend.get('options')} vs {candidate.backend.get('options')})")
+        notes.append(f"backend options differ ({baseline.backend.get('options')} vs "
+                     f"{candidate.backend.get('options')})")
     if baseline.settings.num_threads != candidate.settings.num_threads:
         notes.append("thread counts differ")
     for r, label in ((baseline, "baseline"), (candidate, "candidate")):

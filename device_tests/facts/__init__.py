@@ -51,7 +51,8 @@ FACTS: Tuple[Fact, ...] = (
     ),
     Fact(
         "vcgencmd",
-        "command -v vcgencmd >/dev/null && { vcgencmd get_throttled; vcgencmd measure_temp; vcgencmd measure_clock arm; }",
+        "command -v vcgencmd >/dev/null && "
+        "{ vcgencmd get_throttled; vcgencmd measure_temp; vcgencmd measure_clock arm; }",
         thermal.parse_vcgencmd,
     ),
     Fact(

@@ -166,3 +166,22 @@ def cpu_temperature(zones: Tuple[ThermalZone, ...]) -> Optional[float]:
             if hint in z.type.lower():
                 return z.temp_c
     return None
+
+
+def parse_sensors_u(output: str) -> Tuple[ThermalZone, ...]:
+    """lm-sensors' raw `sensors -u`: a chip name line, an `Adapter:` line, then `featureN:` lines
+    each followed by indented `featureN_input: value` lines (degrees C for temperatures)."""
+    zones = []
+    chip = None
+    for line in (output or "").splitlines():
+        if not line.strip():
+            chip = None
+            continue
+        if not line[0].isspace():
+            if chip is None and ":" not in line:
+                chip = line.strip()
+            continue
+        key, _, value = line.strip().partition(":")
+        if chip is not None and key.startswith("temp") and key.endswith("_input"):
+            zones.append(ThermalZone(chip, to_float(value)))
+    return tuple(zones)

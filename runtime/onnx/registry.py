@@ -58,6 +58,13 @@ ENTRIES: Tuple[OpEntry, ...] = (
     E("ReduceMean", reduce.ReduceMean_1, 1, 17), E("ReduceMean", reduce.ReduceMean, 18),
     E("ReduceMax", reduce.ReduceMax_1, 1, 17), E("ReduceMax", reduce.ReduceMax, 18),
     E("ReduceMin", reduce.ReduceMin_1, 1, 17), E("ReduceMin", reduce.ReduceMin, 18),
+    E("ReduceProd", reduce.ReduceProd_1, 1, 17), E("ReduceProd", reduce.ReduceProd, 18),
+    E("ReduceSumSquare", reduce.ReduceSumSquare_1, 1, 17), E("ReduceSumSquare", reduce.ReduceSumSquare, 18),
+    E("ReduceL1", reduce.ReduceL1_1, 1, 17), E("ReduceL1", reduce.ReduceL1, 18),
+    E("ReduceL2", reduce.ReduceL2_1, 1, 17), E("ReduceL2", reduce.ReduceL2, 18),
+    E("ReduceLogSum", reduce.ReduceLogSum_1, 1, 17), E("ReduceLogSum", reduce.ReduceLogSum, 18),
+    E("ReduceLogSumExp", reduce.ReduceLogSumExp_1, 1, 17), E("ReduceLogSumExp", reduce.ReduceLogSumExp, 18),
+    E("ArgMax", reduce.ArgMax, 1), E("ArgMin", reduce.ArgMin, 1),
     # data movement
     E("Identity", shape.Identity, 1), E("Shape", shape.Shape, 1), E("Size", shape.Size, 1),
     E("Reshape", shape.Reshape, 5), E("Flatten", shape.Flatten, 9), E("Transpose", shape.Transpose, 1),

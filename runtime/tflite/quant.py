@@ -119,3 +119,12 @@ def multiply_by_quantized_multiplier_ruy(x, multiplier, shift):
     x = ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
     t = (x * np.asarray(multiplier, np.int64) + (1 << 30)) >> 31
     return (t + ((np.int64(1) << right) >> 1)) >> right
+
+
+def requantize_lanes(acc, multiplier, shift, vector_mask):
+    """Per-element choice between LiteRT's vector-loop rounding (vqrdmulh + vrshl, halves up) and its
+    scalar tail (gemmlowp, halves away from zero); `vector_mask` broadcasts against `acc`."""
+    scalar = multiply_by_quantized_multiplier(acc, multiplier, shift)
+    if not np.any(vector_mask):
+        return scalar
+    return np.where(vector_mask, multiply_by_quantized_multiplier_ruy(acc, multiplier, shift), scalar)

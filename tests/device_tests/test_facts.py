@@ -75,7 +75,8 @@ def test_free_new_and_old_formats():
     mib = 1 << 20
     assert memory.parse_free(fx("rpi_free_m_stretch.txt"), mib) == memory.MemInfo(370 * mib, 262 * mib, 99 * mib)
     # wheezy: no "available" column; the -/+ buffers/cache line's free value stands in
-    assert memory.parse_free(fx("rpi_free_m_wheezy_oldformat.txt"), mib) == memory.MemInfo(434 * mib, 336 * mib, 99 * mib)
+    wheezy = memory.parse_free(fx("rpi_free_m_wheezy_oldformat.txt"), mib)
+    assert wheezy == memory.MemInfo(434 * mib, 336 * mib, 99 * mib)
     assert memory.parse_free(fx("rpizero_free_kib.txt")) == memory.MemInfo(442804 * 1024, 401092 * 1024, 0)
 
 
@@ -124,10 +125,12 @@ def test_uname(name, release, machine, os_name, version_start):
 
 def test_device_tree_model_strings():
     assert system.parse_device_tree_string(fx("rpi4_device_tree_model.txt")) == "Raspberry Pi 4 Model B Rev 1.4"
-    assert system.parse_device_tree_string(fx("rpi3bplus_device_tree_model.txt")) == "Raspberry Pi 3 Model B Plus Rev 1.3"
+    pi3 = system.parse_device_tree_string(fx("rpi3bplus_device_tree_model.txt"))
+    assert pi3 == "Raspberry Pi 3 Model B Plus Rev 1.3"
     assert system.parse_device_tree_string(fx("rpizerow_device_tree_model.txt")) == "Raspberry Pi Zero W Rev 1.1"
     # the real file ends in a NUL and has no newline (the fixture could not keep the NUL)
-    assert system.parse_device_tree_string(fx("rpi4_device_tree_model.txt") + "\x00") == "Raspberry Pi 4 Model B Rev 1.4"
+    real = fx("rpi4_device_tree_model.txt") + "\x00"
+    assert system.parse_device_tree_string(real) == "Raspberry Pi 4 Model B Rev 1.4"
     assert system.parse_device_tree_string("") is None
 
 
@@ -171,7 +174,8 @@ def test_termux_env_detection():
 
 def test_python_and_numpy_versions():
     runs = fx("termux_python_sys_version.txt").split("~ $ ")
-    assert [system.parse_python_version(r.split("\n", 1)[1]) for r in runs if r.strip()] == ["2.7.18", "3.10.8", "3.11.1"]
+    versions = [system.parse_python_version(r.split("\n", 1)[1]) for r in runs if r.strip()]
+    assert versions == ["2.7.18", "3.10.8", "3.11.1"]
     assert system.parse_python_version("Python 3.11.1\n") == "3.11.1"
     assert system.parse_numpy_version("1.26.4\n") == "1.26.4"
     assert system.parse_numpy_version("Traceback (most recent call last):\n") is None
@@ -237,6 +241,13 @@ def test_thermal_zones_skip_the_placeholder():
     assert thermal.parse_thermal_zones(fx("jetson_nano_thermal_zone_type.txt")) == ()  # half an output
 
 
+def test_sensors_u_on_rk3588():
+    zones = thermal.parse_sensors_u(fx("orangepi5_rk3588s_sensors_u.txt"))
+    assert len(zones) == 7 and zones[0] == thermal.ThermalZone("gpu_thermal-virtual-0", 33.307)
+    assert "tcpm_source_psy_6_0022-i2c-6-22" not in {z.type for z in zones}  # a USB-PD chip: no temperature
+    assert thermal.cpu_temperature(zones) == 34.23
+
+
 # -- battery and power ---------------------------------------------------------------------
 def test_termux_battery_status_units_and_signs():
     chg = power.parse_termux_battery_status(fx("termux_battery_status_charging_ac_negative_current.json"))
@@ -268,7 +279,8 @@ def test_power_supply_uevent_units():
     assert pixel.status == "Not charging" and pixel.temperature_c == 36.8 and pixel.voltage_v == 4.290625
     unknown = power.parse_power_supply_uevent(fx("laptop_thinkpad_bat1_uevent_power_now_unknown.txt"))
     assert unknown.status == "Unknown" and unknown.power_w == 0.0
-    assert power.parse_power_supply_uevent(fx("chromebook_brunch_batc_uevent_discharging.txt")).source == "power_supply:BATC"
+    batc = power.parse_power_supply_uevent(fx("chromebook_brunch_batc_uevent_discharging.txt"))
+    assert batc.source == "power_supply:BATC" and batc.status == "Discharging"
     usb = power.parse_power_supply_uevent(fx("android_sony_xperia_x_usb_uevent_hvdcp.txt"))
     assert usb.voltage_v == pytest.approx(9.03862)
 
@@ -295,14 +307,16 @@ PARSERS = [f.process for f in facts.FACTS] + [
     memory.parse_smaps_rollup, system.parse_os_release, system.parse_uname, system.parse_device_tree_string,
     system.parse_device_tree_compatible, system.android_props, system.parse_termux_info, system.parse_termux_env,
     system.parse_python_version, thermal.parse_vcgencmd, thermal.parse_pmic_read_adc, thermal.parse_cpufreq,
-    thermal.parse_thermal_zones, power.parse_termux_battery_status, power.parse_power_supply_uevent,
+    thermal.parse_thermal_zones, thermal.parse_sensors_u, power.parse_termux_battery_status,
+    power.parse_power_supply_uevent,
     power.parse_energy_uj, power.parse_ina219_values,
 ]
 
 
 def test_every_parser_survives_every_fixture_and_garbage():
     rng = random.Random(0)
-    inputs = ["", "\n\n", "\x00\x00", ":", "=", "[]: []", "{", "null", "[1, 2]", "temp=\nthrottled=0xZZ\nfrequency(1)=x"]
+    inputs = ["", "\n\n", "\x00\x00", ":", "=", "[]: []", "{", "null", "[1, 2]",
+              "temp=\nthrottled=0xZZ\nfrequency(1)=x"]
     for name in sorted(os.listdir(FIXTURES)):
         text = fx(name)
         inputs += [text, text[: len(text) // 2], text.replace("\n", "\r\n")]

@@ -68,3 +68,91 @@ def ReduceMax_1(data, *, axes=None, keepdims=1):
 
 def ReduceMin_1(data, *, axes=None, keepdims=1):
     return ReduceMin(data, None if axes is None else np.asarray(axes), keepdims=keepdims)
+
+
+def _sum_square(x, axis, keepdims):
+    return np.sum(x * x, axis=axis, keepdims=keepdims)
+
+
+def _l1(x, axis, keepdims):
+    return np.sum(np.abs(x), axis=axis, keepdims=keepdims)
+
+
+def _l2(x, axis, keepdims):
+    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+
+
+def _log_sum(x, axis, keepdims):
+    return np.log(np.sum(x, axis=axis, keepdims=keepdims))
+
+
+def _log_sum_exp(x, axis, keepdims):
+    """log(sum(exp(x))) shifted by the max, so that large inputs do not overflow."""
+    if x.size == 0:
+        return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def ReduceProd(data, axes=None, *, keepdims=1, noop_with_empty_axes=0):
+    return _reduce(np.prod, data, axes, keepdims, noop_with_empty_axes)
+
+
+def ReduceSumSquare(data, axes=None, *, keepdims=1, noop_with_empty_axes=0):
+    return _reduce(_sum_square, data, axes, keepdims, noop_with_empty_axes)
+
+
+def ReduceL1(data, axes=None, *, keepdims=1, noop_with_empty_axes=0):
+    return _reduce(_l1, data, axes, keepdims, noop_with_empty_axes)
+
+
+def ReduceL2(data, axes=None, *, keepdims=1, noop_with_empty_axes=0):
+    return _reduce(_l2, data, axes, keepdims, noop_with_empty_axes)
+
+
+def ReduceLogSum(data, axes=None, *, keepdims=1, noop_with_empty_axes=0):
+    return _reduce(_log_sum, data, axes, keepdims, noop_with_empty_axes)
+
+
+def ReduceLogSumExp(data, axes=None, *, keepdims=1, noop_with_empty_axes=0):
+    return _reduce(_log_sum_exp, data, axes, keepdims, noop_with_empty_axes)
+
+
+def _with_attr_axes(fn):
+    """The opset < 13/18 form of a reduction: axes as an attribute instead of an input."""
+
+    def kernel(data, *, axes=None, keepdims=1):
+        return fn(data, None if axes is None else np.asarray(axes), keepdims=keepdims)
+
+    kernel.__name__ = fn.__name__ + "_1"
+    kernel.__doc__ = fn.__doc__
+    return kernel
+
+
+ReduceProd_1 = _with_attr_axes(ReduceProd)
+ReduceSumSquare_1 = _with_attr_axes(ReduceSumSquare)
+ReduceL1_1 = _with_attr_axes(ReduceL1)
+ReduceL2_1 = _with_attr_axes(ReduceL2)
+ReduceLogSum_1 = _with_attr_axes(ReduceLogSum)
+ReduceLogSumExp_1 = _with_attr_axes(ReduceLogSumExp)
+
+
+def _arg(fn, data, axis, keepdims, select_last_index):
+    a = axis % data.ndim if data.ndim else 0
+    if select_last_index:
+        flipped = np.flip(data, axis=a)
+        idx = data.shape[a] - 1 - fn(flipped, axis=a)
+    else:
+        idx = fn(data, axis=a)
+    idx = idx.astype(np.int64)
+    return np.expand_dims(idx, a) if keepdims else idx
+
+
+def ArgMax(data, *, axis=0, keepdims=1, select_last_index=0):
+    return _arg(np.argmax, data, axis, keepdims, select_last_index)
+
+
+def ArgMin(data, *, axis=0, keepdims=1, select_last_index=0):
+    return _arg(np.argmin, data, axis, keepdims, select_last_index)

@@ -4,19 +4,24 @@ Importing a module registers its ops; this is the one place that lists the modul
 """
 from . import (  # noqa: F401  (imported for registration)
     activations,
+    batch_matmul,
     binary,
     conv,
+    densify,
     depthwise_conv,
     fully_connected,
     join_split,
+    misc,
     pad,
     pooling,
     quantize,
     reduce,
     reshape,
+    resize,
     slicing,
     softmax,
     space_batch,
+    transpose_conv,
 )
 from .registry import KERNELS, register
 

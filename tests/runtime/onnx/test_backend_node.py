@@ -48,7 +48,8 @@ SUPPORTED = [
     "softmax", "logsoftmax",
     "matmul", "gemm", "conv", "convtranspose", "maxpool", "averagepool", "globalaveragepool", "globalmaxpool",
     "batchnorm", "layer_normalization", "lrn",
-    "reduce_sum", "reduce_mean", "reduce_max", "reduce_min",
+    "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_sum_square", "reduce_l1",
+    "reduce_l2", "reduce_log_sum", "reduce_log_sum_exp", "argmax", "argmin",
     "identity", "shape", "size", "reshape", "flatten", "transpose", "squeeze", "unsqueeze", "concat", "split",
     "slice", "gather", "expand", "tile", "pad", "constant_pad", "edge_pad", "reflect_pad", "wrap_pad", "resize",
     "constant", "constantofshape", "cast", "dropout", "equal", "less", "less_equal", "greater", "greater_equal",
@@ -76,8 +77,6 @@ for _case in load_model_tests(kind="node"):
 EXCLUDED = {
     r"^test_gather_elements": "GatherElements is a different op, not implemented",
     r"^test_gathernd": "GatherND is a different op, not implemented",
-    r"^test_reduce_sum_square": "ReduceSumSquare is a different op, not implemented",
-    r"^test_reduce_log_sum": "ReduceLogSum(Exp) are different ops, not implemented",
     r"^test_split_to_sequence": "SplitToSequence: sequence types are not supported",
     r"^test_castlike": "CastLike is a different op, not implemented",
     r"^test_softmax_cross_entropy|^test_sce_": "SoftmaxCrossEntropyLoss is a training op, not implemented",

@@ -3,10 +3,11 @@ and its QDQ int8 version from onnxruntime's quantize_static, run on the NumPy in
 onnxruntime.
 
 float32: relative error <= 1e-5 against onnxruntime (default optimisation level).
-QDQ: bit-identical to onnxruntime running the graph as written (ORT_DISABLE_ALL): every int8 tensor
-out of every QuantizeLinear and the final output. onnxruntime's default level fuses Q/DQ around
-Conv/MatMul into integer QLinear kernels whose requantisation rounds differently; against it the
-output may differ by one output quantisation step, and no more.
+QDQ: bit-identical to onnxruntime running the graph as written (ORT_DISABLE_ALL), which is what the
+ONNX spec defines: every int8 tensor out of every QuantizeLinear, and the final output.
+onnxruntime's default level is not an oracle for QDQ: it fuses Q/DQ around Conv/MatMul into integer
+QLinear kernels with their own requantisation rounding; one-step differences then propagate (measured
+here: up to 0.1 on softmax outputs, 27 output steps).
 """
 from __future__ import annotations
 
@@ -107,15 +108,3 @@ def test_qdq_cnn_is_bit_identical_to_onnxruntime_unfused(cnn_files):
     for name, r in zip(quantized, ref[1:]):
         assert env[name].dtype == np.int8
         np.testing.assert_array_equal(env[name], r, err_msg=name)
-
-
-def test_qdq_cnn_within_one_step_of_onnxruntime_fused(cnn_files):
-    _, qdq = cnn_files
-    it = _interpreter(qdq)
-    x = _inputs()
-    ours = it.invoke([x])[0]
-    ref = _session(qdq, ort.GraphOptimizationLevel.ORT_ENABLE_ALL).run(None, {it.inputs[0].name: x})[0]
-    scale = float(onnx.numpy_helper.to_array(
-        next(t for t in onnx.load(qdq).graph.initializer if t.name == "Identity:0_scale")
-    )) if any(t.name == "Identity:0_scale" for t in onnx.load(qdq).graph.initializer) else 1 / 127
-    assert np.abs(ours - ref).max() <= scale * 1.0001

@@ -1,0 +1,146 @@
+"""Single-thread latency of the NumPy backend relative to LiteRT, per conformance model and variant.
+
+    python benchmarks/runtime_speed.py [--models mobilenet_v2,ds_cnn] [--variants int8,float32]
+                                       [--min-count 20] [--min-duration-ms 1000]
+
+Built like MLPerf loadgen's single-stream scenario: a *sample source* (seeded inputs drawn from the
+model's input range, cycled), a *system under test* (a callable running one inference) and
+*settings*; a run ends only when both the minimum query count and the minimum duration are met.
+Latencies are perf_counter_ns per query. A null system (a call that does nothing) measures the
+harness's own overhead. Systems:
+
+  numpy     - edgewise.runtime.load(path, backend="numpy"); BLAS limited to one thread;
+  builtin   - ai_edge_litert, BUILTIN_WITHOUT_DEFAULT_DELEGATES, num_threads=1 (the reference kernels);
+  xnnpack   - ai_edge_litert, default resolver (XNNPACK), num_threads=1.
+
+The table gives p50/p90/p99 and counts; the ratios are numpy p50 / LiteRT p50. The last line is
+one `key=value` record; the target is numpy <= 3x builtin on MobileNetV2-0.35, int8 and float32.
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # before NumPy loads its BLAS: single thread, like the LiteRT runs
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Callable, Dict, List, Optional  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from _conformance import conformance  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Settings:
+    min_query_count: int = 20
+    min_duration_ms: int = 1000
+    max_duration_ms: int = 20000  # a slow system stops here even if the count is not met
+
+    def to_dict(self) -> dict:
+        return {"min_query_count": self.min_query_count, "min_duration_ms": self.min_duration_ms,
+                "max_duration_ms": self.max_duration_ms}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Settings":
+        return cls(int(d["min_query_count"]), int(d["min_duration_ms"]), int(d["max_duration_ms"]))
+
+
+@dataclass(frozen=True)
+class Result:
+    system: str
+    count: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+
+    def to_dict(self) -> dict:
+        return {"system": self.system, "count": self.count, "p50_ms": self.p50_ms, "p90_ms": self.p90_ms,
+                "p99_ms": self.p99_ms}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Result":
+        return cls(d["system"], int(d["count"]), float(d["p50_ms"]), float(d["p90_ms"]), float(d["p99_ms"]))
+
+
+def run_single_stream(system: str, sut: Callable[[object], object], samples: List[object], s: Settings) -> Result:
+    sut(samples[0])  # warm-up query, not timed (first-call allocations, lazy imports)
+    lat: List[int] = []
+    start = time.perf_counter_ns()
+    min_ns, max_ns = s.min_duration_ms * 1_000_000, s.max_duration_ms * 1_000_000
+    while True:
+        elapsed = time.perf_counter_ns() - start
+        if (len(lat) >= s.min_query_count and elapsed >= min_ns) or (lat and elapsed >= max_ns):
+            break
+        x = samples[len(lat) % len(samples)]
+        t0 = time.perf_counter_ns()
+        sut(x)
+        lat.append(time.perf_counter_ns() - t0)
+    p50, p90, p99 = np.percentile(np.array(lat, np.float64) / 1e6, [50, 90, 99])
+    return Result(system, len(lat), float(p50), float(p90), float(p99))
+
+
+def _systems(path: str, oracles) -> Dict[str, Optional[Callable]]:
+    from edgewise.runtime import EdgewiseRuntimeError, load
+
+    systems: Dict[str, Optional[Callable]] = {}
+    try:
+        m = load(path, backend="numpy")
+        systems["numpy"] = lambda feeds: m.run(feeds)
+    except EdgewiseRuntimeError as e:
+        print(f"    numpy: {e}")
+        systems["numpy"] = None
+    for name, builtin in (("builtin", True), ("xnnpack", False)):
+        it = oracles.litert_interpreter(path, builtin=builtin, num_threads=1)
+        systems[name] = (lambda it_: lambda feeds: oracles.litert_run(it_, feeds))(it)
+    return systems
+
+
+def main(argv=None) -> Dict[str, Dict[str, Result]]:
+    models, convert, oracles = conformance()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", default=",".join(models.CONFORMANCE_MODELS))
+    ap.add_argument("--variants", default=",".join(convert.TFLITE_VARIANTS))
+    ap.add_argument("--min-count", type=int, default=20)
+    ap.add_argument("--min-duration-ms", type=int, default=1000)
+    args = ap.parse_args(argv)
+    settings = Settings(args.min_count, args.min_duration_ms)
+    store = convert.ModelStore()
+
+    null = run_single_stream("null", lambda x: None, [None], settings)
+    print(f"null system: p50 {null.p50_ms * 1e3:.2f} us over {null.count} queries (harness overhead)")
+    print(f"{'model':20s} {'variant':8s} {'system':8s} {'count':>6s} {'p50 ms':>9s} {'p90 ms':>9s} {'p99 ms':>9s}"
+          f" {'x builtin':>10s} {'x xnnpack':>10s}")
+    all_results: Dict[str, Dict[str, Result]] = {}
+    record: Dict[str, str] = {}
+    for name in args.models.split(","):
+        spec = models.CONFORMANCE_MODELS[name]
+        for variant in args.variants.split(","):
+            path = str(store.path(name, "tflite", variant))
+            systems = _systems(path, oracles)
+            ref_it = oracles.litert_interpreter(path, builtin=True)
+            rng = np.random.default_rng(0)
+            samples = [oracles.litert_inputs(ref_it, [spec.input.sample(rng)]) for _ in range(8)]
+            results = {sys_name: run_single_stream(sys_name, sut, samples, settings)
+                       for sys_name, sut in systems.items() if sut is not None}
+            all_results[f"{name}/{variant}"] = results
+            for sys_name, r in results.items():
+                ratio_b = ratio_x = ""
+                if sys_name == "numpy":
+                    ratio_b = f"{r.p50_ms / results['builtin'].p50_ms:.2f}"
+                    ratio_x = f"{r.p50_ms / results['xnnpack'].p50_ms:.2f}"
+                    record[f"{name}_{variant}_vs_builtin"] = ratio_b
+                    record[f"{name}_{variant}_vs_xnnpack"] = ratio_x
+                print(f"{name:20s} {variant:8s} {sys_name:8s} {r.count:6d} {r.p50_ms:9.3f} {r.p90_ms:9.3f} "
+                      f"{r.p99_ms:9.3f} {ratio_b:>10s} {ratio_x:>10s}", flush=True)
+            if "numpy" not in results:
+                record[f"{name}_{variant}_vs_builtin"] = "unsupported"
+    print("speed " + " ".join(f"{k}={v}" for k, v in record.items()))
+    return all_results
+
+
+if __name__ == "__main__":
+    main()
