@@ -151,6 +151,15 @@ def _convert(source_model, source_name: str, calib: np.ndarray, out_dir: str, qu
     return [(r, source_name) for r in done]
 
 
+def _conversion_detail(r) -> str:
+    checks = "; ".join(
+        f"{c.tensor}: {c.metric.replace('_', ' ')} {c.measured:.3g} <= {c.tolerance:.3g}"
+        + (f", top-1 agreement {c.top1_agreement:.3f}" if c.top1_agreement is not None else "")
+        for c in r.verification.outputs)
+    return f"{r.size_bytes} bytes, {r.sparsity.overall:.1%} zeros in weights; verified on " \
+           f"{r.verification.samples} samples ({checks})"
+
+
 def optimize(
     model,
     calib: Union[str, os.PathLike, Dataset, np.ndarray],
@@ -192,12 +201,14 @@ def optimize(
     verify = verify or VerifyConfig()
     steps: List[rs.Step] = []
 
-    def step(name: str, fn, accuracy=None):
+    def step(name: str, fn, accuracy=None, detail=None):
         say(name)
         t0 = time.perf_counter()
         result = fn()
         acc = accuracy(result) if accuracy else None
-        steps.append(rs.Step(name, time.perf_counter() - t0, acc))
+        if detail is None and hasattr(result, "verification"):
+            detail = _conversion_detail
+        steps.append(rs.Step(name, time.perf_counter() - t0, acc, detail(result) if detail else ""))
         return result
 
     calib_d = _dataset(calib, "calibration data", require_labels=False)
@@ -214,12 +225,17 @@ def optimize(
         if not train_d.has_labels:
             raise DataError(f"{train_d.source}: pruning fine-tunes on this data (the fine-tuning data: `train`, "
                             "else the calibration data) and needs its labels, array 'y'")
+        if os.path.isdir(loaded.source):
+            raise ValueError(f"{loaded.source}: a SavedModel runs as one opaque TFSMLayer, which cannot be pruned; "
+                             "save the model as .keras to prune it (convert-only works without --prune)")
         config = prune_config or PruneConfig(float(prune))
         if abs(config.target_sparsity - float(prune)) > 1e-12:
             raise ValueError(f"prune={prune} disagrees with prune_config.target_sparsity={config.target_sparsity}")
         result = step(f"prune to {prune:.0%} sparsity with fine-tuning",
                       lambda: prune_model(keras_model, train_d.x, train_d.labels(), config),
-                      accuracy=lambda r: keras_accuracy(r.model, eval_d))
+                      accuracy=lambda r: keras_accuracy(r.model, eval_d),
+                      detail=lambda r: f"{r.sparsity.overall:.1%} of {r.sparsity.total} prunable weights are zero "
+                                       f"after {r.steps} fine-tuning steps")
         pruning = rs.Pruning(result.config, result.sparsity, result.steps, result.history)
         source_model, source_name = result.model, "pruned"
         with atomic_path(os.path.join(out, "pruned.keras"), ".keras") as tmp:
@@ -231,7 +247,8 @@ def optimize(
     for conv, src in converted:
         name = os.path.basename(conv.path)
         acc = step(f"evaluate {name} on every backend", lambda: evaluate_artifact(conv.path, eval_d),
-                   accuracy=lambda a: a.accuracy)
+                   accuracy=lambda a: a.accuracy,
+                   detail=lambda a: ", ".join(f"{r.backend}: {r.status}" for r in a.results))
         for r in acc.results:
             if r.status != "ok":
                 say(f"{name} on {r.backend}: {r.status} ({r.error.splitlines()[0] if r.error else ''})")

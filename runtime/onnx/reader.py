@@ -15,7 +15,8 @@ from . import dtypes, schema
 from .message import decode
 from .model import Graph, LazyTensor, Node, OnnxModel, SparseTensor, TensorTable, TypeInfo, ValueInfo
 from .tensors import TensorContext, read_tensor
-from .wire import WireError
+from .truncation import locate
+from .wire import Truncated, WireError
 
 MAX_DEPTH = 32  # graphs nested in attributes (If/Loop/Scan bodies), and types nested in types
 
@@ -26,6 +27,11 @@ def read_model(data: bytes, source: str, base_dir: Optional[str] = None) -> Onnx
     ctx = TensorContext(source, base_dir)
     try:
         return _model(buf, ctx)
+    except Truncated as e:
+        where = locate(buf)
+        raise ModelFormatError(
+            source, f"truncated: the file ends inside {where} ({e})" if where else f"truncated ({e})"
+        ) from None
     except WireError as e:
         raise ModelFormatError(source, f"not a valid ONNX model: {e}") from None
     except RecursionError:

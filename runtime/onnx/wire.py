@@ -21,13 +21,17 @@ class WireError(ValueError):
     """Malformed protobuf bytes; the ONNX reader adds which message and which tensor."""
 
 
+class Truncated(WireError):
+    """A record runs past the end of its message (or of the file)."""
+
+
 def read_varint(buf, pos: int, end: int) -> Tuple[int, int]:
     """Decode one base-128 varint at `pos`: at most 10 bytes, value below 2**64."""
     result = 0
     shift = 0
     while True:
         if pos >= end:
-            raise WireError("truncated varint")
+            raise Truncated("truncated varint")
         b = buf[pos]
         pos += 1
         result |= (b & 0x7F) << shift
@@ -63,13 +67,13 @@ def iter_fields(buf, start: int, end: int) -> Iterator[Tuple[int, int, int, int]
         elif wt == FIXED64 or wt == FIXED32:
             n = 8 if wt == FIXED64 else 4
             if pos + n > end:
-                raise WireError(f"truncated fixed{n * 8} in field {field}")
+                raise Truncated(f"truncated fixed{n * 8} in field {field}")
             yield field, wt, pos, pos + n
             pos += n
         elif wt == LEN:
             n, pos = read_varint(buf, pos, end)
             if n > end - pos:
-                raise WireError(f"field {field} claims {n} bytes but only {end - pos} remain")
+                raise Truncated(f"field {field} claims {n} bytes but only {end - pos} remain")
             yield field, wt, pos, pos + n
             pos += n
         elif wt == START_GROUP:
@@ -100,7 +104,7 @@ def _skip_group(buf, pos: int, end: int, field: int) -> int:
         else:
             raise WireError(f"unexpected wire type {wt} in a group")
         if pos > end:
-            raise WireError("truncated group")
+            raise Truncated("truncated group")
     return pos
 
 
@@ -114,7 +118,7 @@ def unpack_varints(buf, start: int, end: int) -> np.ndarray:
         return np.zeros(0, np.uint64)
     stops = np.flatnonzero(a < 0x80)
     if stops.size == 0 or stops[-1] != a.size - 1:
-        raise WireError("truncated packed varint")
+        raise Truncated("truncated packed varint")
     starts = np.empty_like(stops)
     starts[0] = 0
     starts[1:] = stops[:-1] + 1

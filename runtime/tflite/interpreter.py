@@ -2,7 +2,8 @@
 
 Construction does all the checking and all the input-independent work: every operator must have a
 kernel that accepts its dtypes and options (else UnsupportedOpError before anything runs), constants are
-densified once, and each kernel precomputes its weights layout and requantization parameters. `invoke`
+densified once, ops whose inputs are all constant are evaluated once (constant folding), and each kernel
+precomputes its weights layout and requantization parameters. `invoke`
 then only walks the op list, freeing each intermediate after its last reader.
 """
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Interpreter:
             if tensors[i].is_constant and i not in sg.inputs:
                 self._constants[i] = tensors[i].dense_value()
         available = set(self._constants) | set(sg.inputs)
+        self._folded = set()
         self._steps = []
         for op in sg.operators:
             ctx = OpContext(op, tensors, self._constants, source)
@@ -60,7 +62,16 @@ class Interpreter:
                         source, f"operator {op.index} ({op.op}) reads {tensors[i].describe()} before any op writes it"
                     )
             available.update(op.outputs)
-            self._steps.append((op, builder(ctx)))
+            run = builder(ctx)
+            ins = [i for i in op.inputs if i >= 0]
+            if ins and all(i in self._constants for i in ins):
+                # Constant folding: e.g. DENSIFY of sparse weights, DEQUANTIZE of float16 weights, so
+                # that the consumer sees constant weights and can prepare them once.
+                for i, r in zip(op.outputs, run([self._constants.get(i) if i >= 0 else None for i in op.inputs])):
+                    self._constants[i] = r if r.dtype == tensors[i].dtype else r.astype(tensors[i].dtype)
+                    self._folded.add(i)
+                continue
+            self._steps.append((op, run))
         for i in sg.outputs:
             if i not in available:
                 raise ModelFormatError(source, f"output {tensors[i].describe()} is never computed")
@@ -110,4 +121,4 @@ class Interpreter:
         """Every tensor the graph computes (inputs and intermediates included), by tensor name."""
         env = self._run(feeds, keep_all=True)
         tensors = self._sg.tensors
-        return {tensors[i].name: v for i, v in env.items() if i not in self._constants}
+        return {tensors[i].name: v for i, v in env.items() if i not in self._constants or i in self._folded}

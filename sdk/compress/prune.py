@@ -16,6 +16,7 @@ from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
+from .prunable import PRUNABLE_WEIGHTS
 from .schedule import PolynomialDecay, Schedule, schedule_from_dict
 from .sparsity import SparsitySummary, keras_sparsity
 
@@ -139,7 +140,13 @@ def prune(model, x: np.ndarray, y: np.ndarray, config: PruneConfig,
     """Prune a copy of `model` to `config.target_sparsity` while fine-tuning on (x, y); `model` is untouched."""
     from .._extras import require
 
+    from .prunable import prunable_weights
+
     keras = require("keras", "pruning")
+    if not prunable_weights(model):
+        kinds = sorted({type(layer).__name__ for layer in model.layers})
+        raise ValueError(f"model {model.name!r} has no prunable layers (it has {kinds}; prunable are "
+                         f"{sorted(PRUNABLE_WEIGHTS)})")
     keras.utils.set_random_seed(config.seed)
     work = keras.models.clone_model(model)
     work.set_weights(model.get_weights())

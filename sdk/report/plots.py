@@ -32,13 +32,20 @@ def size_vs_accuracy(report: Report) -> bytes:
     if report.baseline.accuracy is not None:
         ax.scatter([report.baseline.size_bytes / 1024], [report.baseline.accuracy * 100], marker="*", s=160,
                    color="black", label="baseline (Keras)")
-    for a in report.artifacts:
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, a in enumerate(report.artifacts):
         if a.accuracy is None:
             continue
-        marker = "o" if a.format == "tflite" else "s"
-        ax.scatter([a.size_bytes / 1024], [a.accuracy * 100], marker=marker, s=60,
-                   label=f"{_label(a)} ({a.sparsity.overall:.0%} zeros)")
+        color = colors[i % len(colors)]
+        # TFLite as large rings, ONNX as small filled squares: coinciding points stay visible.
+        style = dict(marker="o", s=140, facecolors="none", edgecolors=color, linewidths=2) \
+            if a.format == "tflite" else dict(marker="s", s=40, color=color)
+        ax.scatter([a.size_bytes / 1024], [a.accuracy * 100], label=f"{_label(a)} ({a.sparsity.overall:.0%} zeros)",
+                   **style)
+    ticker = require("matplotlib.ticker", "the HTML report")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel("size (KiB, log scale)")
     ax.set_ylabel("held-out accuracy (%)")
     ax.set_title("Size vs accuracy")
@@ -64,8 +71,9 @@ def latency_percentiles(report: Report) -> bytes:
                color=color)
     ax.set_xticks(xs)
     ax.set_xticklabels([r[0] for r in rows], fontsize=7)
-    ax.set_ylabel("latency per inference (ms)")
-    ax.set_title("Latency percentiles (batch 1)")
+    ax.set_yscale("log")  # p99 on a shared machine can be 100x p50; a log axis keeps p50 readable
+    ax.set_ylabel("latency per inference (ms, log scale)")
+    ax.set_title("Latency percentiles per inference")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend()
     return _png(fig)

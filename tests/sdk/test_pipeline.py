@@ -77,3 +77,25 @@ def test_demo_end_to_end(demo):
     assert {"path", "format", "size_bytes", "accuracy", "sparsity", "latency_ms", "backend"} <= set(data["artifacts"][0])
     assert set(data["artifacts"][0]["latency_ms"]) >= {"p50", "p90", "p99"}
     assert (out / "report.html").is_file() and (out / "pruned.keras").is_file()
+
+
+def test_saved_model_folder_converts_but_does_not_prune(tmp_path, trained_model, digits):
+    folder = tmp_path / "saved"
+    trained_model.export(str(folder))
+    report = optimize(str(folder), digits.calibration, digits.heldout, quantize="int8", out_dir=tmp_path / "out",
+                      formats=("tflite",), include_float=False, benchmark=False)
+    assert report.baseline.path == str(folder)
+    assert report.artifacts[0].accuracy == pytest.approx(report.baseline.accuracy, abs=0.02)
+    with pytest.raises(ValueError, match="SavedModel .* cannot be pruned"):
+        optimize(str(folder), digits.calibration, digits.heldout, prune=0.5, train=digits.train,
+                 out_dir=tmp_path / "out2", benchmark=False)
+
+
+def test_prune_refuses_a_model_without_prunable_layers():
+    import keras
+
+    from edgewise.compress import PruneConfig, prune
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization()])
+    with pytest.raises(ValueError, match="no prunable layers .*BatchNormalization"):
+        prune(model, np.zeros((4, 4), np.float32), np.zeros(4, np.int64), PruneConfig(0.5))

@@ -1,0 +1,69 @@
+"""Ops the NumPy interpreter cannot run are refused at construction, by name, before anything runs."""
+from __future__ import annotations
+
+import pytest
+
+from edgewise.runtime.errors import UnsupportedOpError
+from edgewise.runtime.tflite import Interpreter, read_model, schema
+from edgewise.runtime.tflite.ops import KERNELS
+
+from .test_tflite_reader import repack
+
+UNKNOWN = [name for name in schema.BUILTIN_OPERATORS
+           if name not in KERNELS and name not in ("CUSTOM", "PLACEHOLDER_FOR_GREATER_OP_CODES")]
+
+
+def test_registry_only_names_real_ops():
+    assert set(KERNELS) <= set(schema.BUILTIN_OPERATORS)
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX", "MEAN", "DENSIFY"} <= set(KERNELS)
+
+
+def _with_first_op_replaced(data: bytes, code: int) -> bytes:
+    def edit(m):
+        idx = m.subgraphs[0].operators[0].opcodeIndex
+        m.operatorCodes[idx].builtinCode = code
+        m.operatorCodes[idx].deprecatedBuiltinCode = min(code, 127)
+
+    return repack(data, edit)
+
+
+def test_every_unknown_builtin_op_is_rejected_by_name(converted):
+    data = converted.get("demo", "float32")
+    assert UNKNOWN
+    for name in UNKNOWN:
+        bad = _with_first_op_replaced(data, schema.BUILTIN_OPERATORS.index(name))
+        model = read_model(bad, "m.tflite")  # still a valid file
+        with pytest.raises(UnsupportedOpError) as info:
+            Interpreter(model, "m.tflite")
+        err = info.value
+        assert err.op == name
+        assert err.node.startswith("#0 ")
+        assert f"op {name}" in str(err) and "m.tflite" in str(err) and "no NumPy kernel" in str(err)
+
+
+def test_custom_op_is_rejected_with_its_code(converted):
+    data = converted.get("demo", "float32")
+
+    def edit(m):
+        idx = m.subgraphs[0].operators[0].opcodeIndex
+        m.operatorCodes[idx].builtinCode = schema.BUILTIN_OPERATORS.index("CUSTOM")
+        m.operatorCodes[idx].deprecatedBuiltinCode = 32
+        m.operatorCodes[idx].customCode = b"MyFancyOp"
+
+    model = read_model(repack(data, edit), "m.tflite")
+    assert model.main.operators[0].display_name == "MyFancyOp"
+    with pytest.raises(UnsupportedOpError, match="MyFancyOp"):
+        Interpreter(model, "m.tflite")
+
+
+def test_unsupported_variant_is_rejected_before_running(converted):
+    """CONV_2D with a fused TANH: the op is known, the variant is not."""
+    data = converted.get("demo", "float32")
+
+    def edit(m):
+        m.subgraphs[0].operators[0].builtinOptions.fusedActivationFunction = 4  # TANH
+
+    model = read_model(repack(data, edit), "m.tflite")
+    assert model.main.operators[0].options["fused_activation_function"] == "TANH"
+    with pytest.raises(UnsupportedOpError, match="fused activation TANH"):
+        Interpreter(model, "m.tflite")
