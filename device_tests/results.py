@@ -11,30 +11,12 @@ import json
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import List, Optional, Union
 
+from ..fileio import write_json_atomic
 from .bench import BenchResult
-
-
-def write_json_atomic(path: Union[str, Path], obj) -> None:
-    """Write JSON through a temporary file in the same folder and os.replace it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1, allow_nan=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_result(result: BenchResult, path: Union[str, Path]) -> Path:

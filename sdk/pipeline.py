@@ -54,8 +54,9 @@ def load_keras_model(model, out_dir: str) -> LoadedModel:
     if isinstance(model, keras.Model):
         # Saved without optimizer state (an uncompiled copy), so the size is the model's, not Adam's.
         path = os.path.join(out_dir, "baseline.keras")
-        plain = keras.models.clone_model(model)
-        plain.set_weights(model.get_weights())
+        from .compress.prune import plain_copy
+
+        plain = plain_copy(model)
         with atomic_path(path, ".keras") as tmp:
             plain.save(tmp)
         return LoadedModel(model, path, os.path.getsize(path))

@@ -10,20 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .device_tests.sshd import start_sshd, stop_sshd
-
 CLI = [sys.executable, "-m", "edgewise.cli"]
 
 
 def edgewise(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    server = start_sshd(tmp_path_factory.mktemp("sshd-e2e"))
-    yield server
-    stop_sshd(server)
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import tempfile
 
+from ...fileio import write_bytes_atomic
 from ..errors import HostKeyError
 
 
@@ -40,16 +40,7 @@ def append_atomic(path: str, line: str) -> None:
         mode = os.stat(path).st_mode & 0o777
     if old and not old.endswith(b"\n"):
         old += b"\n"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".known_hosts-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(old + line.encode("utf-8") + b"\n")
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_bytes_atomic(path, old + line.encode("utf-8") + b"\n", mode=mode)
 
 
 def make_policy(paramiko, known_hosts: str, accept_new: bool):

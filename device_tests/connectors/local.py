@@ -2,31 +2,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from typing import Optional
 
 from ..errors import CommandTimeoutError
+from ...fileio import copy_file_atomic
 from .base import BaseConnector, CommandResult, LineCallback, LineSplitter
-
-
-def copy_atomic(src: str, dst: str) -> None:
-    """Copy `src` to `dst` through a temporary file in the destination folder and os.replace."""
-    folder = os.path.dirname(os.path.abspath(dst))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".edgewise-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
-            shutil.copyfileobj(f, out, 1 << 20)
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class LocalConnector(BaseConnector):
@@ -85,10 +69,10 @@ class LocalConnector(BaseConnector):
         return CommandResult(command, status, out.finish(), stderr)
 
     def put_file(self, local_path: str, remote_path: str) -> None:
-        copy_atomic(local_path, os.path.expanduser(remote_path))
+        copy_file_atomic(local_path, os.path.expanduser(remote_path))
 
     def get_file(self, remote_path: str, local_path: str) -> None:
-        copy_atomic(os.path.expanduser(remote_path), local_path)
+        copy_file_atomic(os.path.expanduser(remote_path), local_path)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -11,12 +11,12 @@ import posixpath
 import secrets
 import shlex
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import IO, Optional, Tuple
 from urllib.parse import urlsplit
 
+from ...fileio import write_bytes_atomic
 from ..errors import CommandTimeoutError, ConnectError, ConnectionLostError, HostKeyError
 from .base import BaseConnector, CommandResult, LineCallback, LineSplitter
 from .known_hosts import bad_key_error, host_entry_name, make_policy
@@ -143,11 +143,7 @@ class SSHConnector(BaseConnector):
             raise ConnectError(
                 f"{self.name}: could not read {remote_path}: {err.decode('utf-8', errors='replace').strip()[-500:]}"
             )
-        folder = os.path.dirname(os.path.abspath(local_path))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".edgewise-", suffix=".part")
-        with os.fdopen(fd, "wb") as f:
-            f.write(b"".join(out.chunks))
-        os.replace(tmp, local_path)
+        write_bytes_atomic(local_path, b"".join(out.chunks))
 
     # -- one exec channel ---------------------------------------------------------------------
     def _exec(

@@ -170,12 +170,9 @@ def strip(model, masks: Optional[List[np.ndarray]] = None):
     No wrapper layers remain, so the converters see an ordinary model; `masks` (one per prunable
     weight, in `prunable_weights` order) are applied once more so no optimizer update survives.
     """
-    from .._extras import require
     from .prunable import prunable_weights
 
-    keras = require("keras", "pruning")
-    plain = keras.models.clone_model(model)
-    plain.set_weights(model.get_weights())
+    plain = plain_copy(model)
     if masks is not None:
         weights = prunable_weights(plain)
         if len(weights) != len(masks):
@@ -184,4 +181,15 @@ def strip(model, masks: Optional[List[np.ndarray]] = None):
             if tuple(var.shape) != mask.shape:
                 raise ValueError(f"strip: mask for {layer}/{attr} has shape {mask.shape}, weight has {tuple(var.shape)}")
             var.assign(var.numpy() * mask)
+    return plain
+
+
+def plain_copy(model):
+    """A new, uncompiled model with the same architecture and weights (no optimizer state to save).
+
+    `keras.models.clone_model` re-compiles the clone when the source was compiled, and saving it
+    then stores Adam's two moments per weight, tripling the file.
+    """
+    plain = type(model).from_config(model.get_config())
+    plain.set_weights(model.get_weights())
     return plain

@@ -6,16 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .sshd import start_sshd, stop_sshd
-
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory):
-    server = start_sshd(tmp_path_factory.mktemp("sshd"))
-    yield server
-    stop_sshd(server)
 
 
 @pytest.fixture(scope="session")

@@ -56,6 +56,8 @@ def test_demo_end_to_end(demo):
     names = {a.path: a for a in report.artifacts}
     assert set(names) == {"model.tflite", "model.int8.tflite", "model.onnx", "model.int8.onnx"}
     assert report.baseline.accuracy >= 0.95
+    # baseline.keras holds the weights without optimizer state
+    assert report.baseline.size_bytes < 1.2 * 4 * report.baseline.parameters
     for a in report.artifacts:
         assert a.sparsity.overall >= 0.75, a.path
         assert a.accuracy is not None and a.accuracy >= report.baseline.accuracy - 0.03, a.path

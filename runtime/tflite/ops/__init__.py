@@ -18,6 +18,7 @@ from . import (  # noqa: F401  (imported for registration)
     reduce,
     reshape,
     resize,
+    rsqrt,
     slicing,
     softmax,
     space_batch,

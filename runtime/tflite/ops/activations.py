@@ -137,8 +137,3 @@ def build_gelu(ctx):
         return 0.5 * x64 * erfc64(-x64 * math.sqrt(0.5))
 
     return _unary(ctx, f, lambda *q: lut.lut_populate(lambda v: _gelu_f32(v, approx), *q))
-
-
-@register("RSQRT")
-def build_rsqrt(ctx):
-    return _unary(ctx, lambda x: 1.0 / np.sqrt(x.astype(np.float64)), None)

@@ -117,8 +117,24 @@ def build_div(ctx):
 
 @register("SQUARED_DIFFERENCE")
 def build_squared_difference(ctx):
-    ctx.require_dtypes(("float32",))
-    return _float(ctx, lambda a, b: np.square(a - b))
+    """int8: squared_difference.cc, scalar arithmetic with a 7-bit left shift and the square rescaled
+    by (2*max(s1, s2))^2 / (2^14 * s_out)."""
+    dt = ctx.require_dtypes(("float32", "int8"))
+    if dt == "float32":
+        return _float(ctx, lambda a, b: np.square(a - b))
+    (s1, z1), (s2, z2), (so, zo) = _check_int8(ctx)
+    twice_max = 2.0 * float(max(F32(s1), F32(s2)))
+    m1 = quant.quantize_multiplier(float(F32(s1)) / twice_max)
+    m2 = quant.quantize_multiplier(float(F32(s2)) / twice_max)
+    mo = quant.quantize_multiplier(twice_max * twice_max / float(F32((1 << 14) * F32(so))))
+
+    def run(ins):
+        a = quant.multiply_by_quantized_multiplier((ins[0].astype(np.int64) - z1) << 7, *m1)
+        b = quant.multiply_by_quantized_multiplier((ins[1].astype(np.int64) - z2) << 7, *m2)
+        y = quant.multiply_by_quantized_multiplier((a - b) * (a - b), *mo) + zo
+        return [np.clip(y, -128, 127).astype(np.int8)]
+
+    return run
 
 
 def _min_max(ctx, fn):

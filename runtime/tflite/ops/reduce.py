@@ -2,7 +2,8 @@
 
 int8 MEAN has two LiteRT paths, both reproduced:
 - keep_dims, 4-D, axes {1, 2}: optimized_integer_ops::Mean: float32 bias
-  out_zp - round(in_zp * s_in / s_out) and multiplier s_in / (n * s_out), applied to the raw sum;
+  out_zp - round(in_zp * s_in / s_out) and multiplier s_in / (n * s_out), applied to the raw sum, with
+  the vector loop's rounding on channels [0, 16*floor(C/16)) (see vector_paths);
 - otherwise reference_ops::QuantizedMeanOrSum: the multiplier s_in / s_out (double) is rescaled by
   2^k / n with k = floor(log2 n) (bounded), applied to sum(x) - in_zp * n.
 """
@@ -28,7 +29,9 @@ def mean_int8_hw(x, in_zp, s_in, s_out, out_zp):
     real = F32(s_in) / F32(F32(n) * F32(s_out))
     mult, shift = quant.quantize_multiplier(float(real))
     acc = x.astype(np.int64).sum(axis=(1, 2), keepdims=True)
-    y = quant.multiply_by_quantized_multiplier(acc, mult, shift) + bias
+    depth = x.shape[3]
+    vec = np.arange(depth) < (depth // 16) * 16  # MeanImpl's 16-channel vector loop, one thread
+    y = quant.requantize_lanes(acc, mult, shift, vec) + bias
     return np.clip(y, -128, 127).astype(np.int8)
 
 

@@ -93,6 +93,40 @@ def _shapes(keras, L):
     return keras.Model(x, y)
 
 
+@model("mobilenet_block", (12, 12, 3))
+def _mobilenet_block(keras, L):
+    x = keras.Input((12, 12, 3))
+    y = L.Conv2D(8, 3, strides=2, padding="same", use_bias=False)(x)
+    y = L.BatchNormalization()(y)
+    y = L.ReLU(6.0)(y)
+    for stride, ch in ((1, 16), (2, 24), (1, 24)):
+        y = L.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(y)
+        y = L.BatchNormalization()(y)
+        y = L.ReLU(6.0)(y)
+        y = L.Conv2D(ch, 1, use_bias=False)(y)
+        y = L.BatchNormalization()(y)
+        y = L.ReLU()(y)
+    y = L.GlobalAveragePooling2D(keepdims=True)(y)
+    y = L.Flatten()(y)
+    y = L.Dropout(0.1)(y)
+    y = L.Dense(10, activation="softmax")(y)
+    return keras.Model(x, y)
+
+
+@model("transformer_block", (6, 16))
+def _transformer_block(keras, L):
+    x = keras.Input((6, 16))
+    h = L.LayerNormalization()(x)
+    h = L.MultiHeadAttention(num_heads=2, key_dim=8)(h, h)
+    x2 = L.Add()([x, h])
+    h = L.LayerNormalization()(x2)
+    h = L.Dense(32, activation="gelu")(h)
+    h = L.Dense(16)(h)
+    y = L.Add()([x2, h])
+    y = L.GlobalAveragePooling1D()(y)
+    return keras.Model(x, y)
+
+
 class Converted:
     """Builds and converts each model once; `get(name, kind)` returns the .tflite bytes."""
 
@@ -133,8 +167,12 @@ class Converted:
         rng = np.random.default_rng(3)
         for layer in m.layers:
             for w in layer.weights:
-                if w.path.endswith("bias"):
+                if w.path.endswith("bias") or w.path.endswith("beta"):
                     w.assign(rng.uniform(-0.3, 0.3, w.shape).astype(np.float32))
+                elif w.path.endswith("moving_variance") or w.path.endswith("gamma"):
+                    w.assign(rng.uniform(0.5, 1.5, w.shape).astype(np.float32))
+                elif w.path.endswith("moving_mean"):
+                    w.assign(rng.uniform(-0.2, 0.2, w.shape).astype(np.float32))
 
 
 @pytest.fixture(scope="session")

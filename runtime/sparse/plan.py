@@ -1,0 +1,292 @@
+"""Choosing, per layer at load time, the fastest way to compute y = x @ W.T for a constant W.
+
+`plan_matmul` measures W's density and zero pattern (`structure.analyze`), estimates the cost of
+the dense path and of each sparse layout the pattern allows with the cost model below, and, when
+the layer is large enough for the choice to matter, times the best sparse candidate against the
+dense path on this device (minimum over alternating runs, within `time_budget_ms`). Sparse is
+chosen only if it is faster. Because BLAS gains more from a larger batch than the gathers do, the
+plan also records `max_batch`: larger batches fall back to the dense path (built on first use).
+
+Cost model (ns; single thread, AMD EPYC 7B13 class x86 with OpenBLAS, NumPy 2.4; the benchmark
+benchmarks/sparse_speed.py reprints the measured figures):
+  dense float32: out*in*(0.03 + 0.04*batch)        (1024x1024 sgemv ~70 us; batch 8 ~350 us)
+  dense float64: twice float32;  int64 (no BLAS): 1.0 per multiply-add
+  CSR:    batch * nnz * 1.15                       (gather 0.7 + multiply 0.15 + reduceat 0.3)
+  ELL:    batch * (0.6 * slots + 0.15 * slots*bh*bw)   (one gathered x block per slot)
+  each kernel also pays ~8 us of NumPy call overhead.
+From which the density thresholds at batch 1 for a 1024x1024 float32 layer: CSR pays off below
+~6 % density (94 % sparsity); 16x1 / 8x8 blocks below ~35 % kept; 4x4 below ~25 %; 2:4 never
+(its gather touches half of W, dense BLAS wins). int8 layers whose dense path needs float64 gain
+twice as much.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+
+from . import kernels
+from .exact import exact_dtype
+from .structure import Structure, analyze
+
+KINDS = ("dense", "csr", "nm", "block")
+OVERHEAD_NS = 8000.0
+TIMING_MIN_NS = 20000.0  # below this estimated dense time, a wrong pick costs less than timing it
+MAX_BATCH_PROBE = 4096
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    """What `edgewise inspect` reports for one planned weight matrix."""
+
+    name: str
+    kind: str
+    structure: str
+    shape: Tuple[int, int]
+    density: float
+    dtype: str
+    nbytes: int
+    dense_nbytes: int
+    max_batch: Optional[int]  # larger batches run dense; None: no limit
+    dense_us: float
+    chosen_us: float
+    measured: bool  # True: dense_us / chosen_us timed at load, False: cost-model estimates
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["shape"] = list(self.shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PlanInfo":
+        d = dict(d)
+        d["shape"] = (int(d["shape"][0]), int(d["shape"][1]))
+        return cls(**d)
+
+
+def _dense_ns(shape, batch: int, dtype: np.dtype) -> float:
+    macs = shape[0] * shape[1]
+    if dtype == np.int64:
+        return OVERHEAD_NS + 1.0 * macs * batch
+    per = 0.03 + 0.04 * batch
+    return OVERHEAD_NS + macs * per * (2.0 if dtype == np.float64 else 1.0)
+
+
+def _layout_ns(layout, batch: int) -> float:
+    if isinstance(layout, kernels.Csr):
+        return OVERHEAD_NS + 1.15 * layout.values.size * batch
+    if isinstance(layout, kernels.Ell):
+        slots = layout.cols.size
+        return OVERHEAD_NS + batch * (0.6 * slots + 0.15 * layout.values.size)
+    return _dense_ns((layout.wt.shape[1], layout.wt.shape[0]), batch, layout.wt.dtype)
+
+
+def _kernel(layout) -> Callable:
+    if isinstance(layout, kernels.Csr):
+        return kernels.csr_matmul
+    if isinstance(layout, kernels.Ell):
+        return kernels.ell_matmul
+    return kernels.dense_matmul
+
+
+def _densify(layout, shape, dtype) -> np.ndarray:
+    if isinstance(layout, kernels.Dense):
+        return layout.wt.T
+    w = np.zeros(shape, dtype)
+    if isinstance(layout, kernels.Csr):
+        counts = np.diff(np.append(layout.starts, layout.values.size))
+        w[np.repeat(layout.rows, counts), layout.cols] = layout.values
+        return w
+    r_count, bh, kbw = layout.values.shape
+    blocks = layout.values.reshape(r_count, bh, -1, layout.bw)  # (R, bh, K, bw)
+    view = w.reshape(r_count, bh, shape[1] // layout.bw, layout.bw)
+    r_idx = np.repeat(np.arange(r_count), layout.cols.shape[1])
+    # Padding slots hold zero blocks at column 0; adding (not assigning) keeps a real block there.
+    np.add.at(view, (r_idx, slice(None), layout.cols.ravel(), slice(None)),
+              blocks.transpose(0, 2, 1, 3).reshape(-1, bh, layout.bw))
+    return w
+
+
+def _best_time_ns(fn: Callable, x: np.ndarray, reps: int) -> float:
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter_ns()
+        fn(x)
+        best = min(best, time.perf_counter_ns() - t0)
+    return best
+
+
+class MatmulPlan:
+    """y = plan(x) computes x @ W.T for x of shape (batch, in); W (out, in) was fixed at load.
+
+    Float plans return W's float dtype (float32 for float32 weights). Exact-integer plans take
+    integer-valued x (any int or float dtype, |x| <= x_abs_max) and return int64, bit-identical
+    to the integer product.
+    """
+
+    def __init__(self, name: str, kind: str, structure: Structure, layout, dtype: np.dtype,
+                 exact_int: bool, x_abs_max: int, max_batch: Optional[int],
+                 dense_ns: float, chosen_ns: float, measured: bool, dense_layout=None):
+        self.name = name
+        self.kind = kind
+        self.structure = structure
+        self.dtype = dtype
+        self.exact_int = exact_int
+        self.x_abs_max = x_abs_max
+        self.max_batch = max_batch
+        self._layout = layout
+        self._kernel = _kernel(layout)
+        self._dense = dense_layout if kind != "dense" else layout
+        self._dense_ns = dense_ns
+        self._chosen_ns = chosen_ns
+        self._measured = measured
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        return self.structure.shape
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out, cin = self.shape
+        if x.ndim != 2 or x.shape[1] != cin:
+            raise ValueError(f"{self.name}: input of shape {x.shape} does not fit weights {self.shape}; "
+                             f"expected (batch, {cin})")
+        if self.exact_int:
+            if x.size and float(np.abs(x).max()) > self.x_abs_max:
+                raise ValueError(f"{self.name}: input magnitude {float(np.abs(x).max())} exceeds the "
+                                 f"bound {self.x_abs_max} the exact plan was made for")
+        xc = np.ascontiguousarray(x, dtype=self.dtype)
+        if self.max_batch is not None and x.shape[0] > self.max_batch:
+            if self._dense is None:
+                self._dense = kernels.Dense(np.ascontiguousarray(_densify(self._layout, self.shape, self.dtype).T))
+            y = kernels.dense_matmul(xc, self._dense)
+        else:
+            y = self._kernel(xc, self._layout)
+        return y.astype(np.int64) if self.exact_int else y
+
+    @property
+    def nbytes(self) -> int:
+        return self._layout.nbytes
+
+    def describe(self) -> PlanInfo:
+        out, cin = self.shape
+        return PlanInfo(
+            name=self.name,
+            kind=self.kind,
+            structure=self.structure.label,
+            shape=self.shape,
+            density=self.structure.density,
+            dtype=str(self.dtype),
+            nbytes=self.nbytes,
+            dense_nbytes=out * cin * self.dtype.itemsize,
+            max_batch=self.max_batch,
+            dense_us=self._dense_ns / 1e3,
+            chosen_us=self._chosen_ns / 1e3,
+            measured=self._measured,
+        )
+
+    def __repr__(self) -> str:
+        i = self.describe()
+        return (f"MatmulPlan({i.name!r}, kind={i.kind}, structure={i.structure}, shape={i.shape}, "
+                f"density={i.density:.3f}, dtype={i.dtype})")
+
+
+def _candidates(w: np.ndarray, s: Structure, dtype) -> dict:
+    out = {}
+    if 0 < s.nnz < w.size:
+        out["csr"] = lambda: kernels.csr_layout(w, dtype)
+    if s.nm is not None:
+        out["nm"] = lambda: kernels.nm_layout(w, s.nm[0], s.nm[1], dtype)
+    if s.block is not None:
+        out["block"] = lambda: kernels.block_layout(w, s.block[0], s.block[1], dtype)
+    return out
+
+
+def _estimate_ns(kind: str, s: Structure, batch: int) -> float:
+    out, cin = s.shape
+    if kind == "csr":
+        return OVERHEAD_NS + 1.15 * s.nnz * batch
+    if kind == "nm":
+        slots = out * cin * s.nm[0] // s.nm[1]
+        return OVERHEAD_NS + batch * 0.75 * slots
+    bh, bw = s.block
+    kept = s.nnz / s.block_fill / (bh * bw)
+    slots = kept * 1.3  # ELL pads each strip to the fullest one; ~1.3x for random strips
+    return OVERHEAD_NS + batch * (0.6 * slots + 0.15 * slots * bh * bw)
+
+
+def _max_batch(kind: str, s: Structure, layout, dtype, hint: int, correction: float) -> Optional[int]:
+    """Largest power-of-two batch at which sparse is still estimated faster (None: all probed)."""
+    best = hint
+    b = hint
+    while b <= MAX_BATCH_PROBE:
+        if _layout_ns(layout, b) * correction >= _dense_ns(s.shape, b, dtype):
+            return best if b > hint else hint
+        best = b
+        b *= 2
+    return None
+
+
+def plan_matmul(w: np.ndarray, *, exact_int: bool, x_abs_max: int = 255, kind: str = "auto",
+                name: str = "weights", batch_hint: int = 1, calibrate: bool = True,
+                time_budget_ms: float = 5.0) -> MatmulPlan:
+    """Plan y = x @ W.T for a constant W of shape (out, in), e.g. TFLite FULLY_CONNECTED weights.
+
+    exact_int: W is an integer array and x holds integers with |x| <= x_abs_max (for int8 models,
+        x - input_zero_point, so 255); the plan's result is the exact integer product, int64.
+        Otherwise W is float (or cast to float32) and so is the result.
+    kind: "auto" to choose by measurement, or one of "dense", "csr", "nm", "block" to force a
+        layout (tests, benchmarks); forcing "nm" or "block" needs W to have that pattern.
+    name: used in error messages and describe(): say the model, op and tensor.
+    batch_hint: the batch the choice is timed at; calibrate=False uses the cost model alone.
+    """
+    if kind not in KINDS + ("auto",):
+        raise ValueError(f"{name}: unknown plan kind {kind!r}; expected one of {('auto',) + KINDS}")
+    if w.ndim != 2:
+        raise ValueError(f"{name}: weights must be a 2-D (out, in) matrix, got shape {w.shape}")
+    if exact_int:
+        if w.dtype.kind not in "iu":
+            raise ValueError(f"{name}: exact_int needs integer weights, got {w.dtype}")
+        dtype = exact_dtype(w, x_abs_max)
+    else:
+        dtype = np.dtype(w.dtype if w.dtype in (np.float32, np.float64) else np.float32)
+    s = analyze(w)
+    builders = _candidates(w, s, dtype)
+    dense_est = _dense_ns(s.shape, batch_hint, dtype)
+
+    if kind == "dense" or (kind == "auto" and not builders):
+        layout = kernels.dense_layout(w, dtype)
+        return MatmulPlan(name, "dense", s, layout, dtype, exact_int, x_abs_max, None,
+                          dense_est, dense_est, False)
+    if kind != "auto":
+        if kind not in builders:
+            raise ValueError(f"{name}: cannot force kind {kind!r}: weights are {s.label} "
+                             f"(density {s.density:.3f})")
+        layout = builders[kind]()
+        est = _layout_ns(layout, batch_hint)
+        return MatmulPlan(name, kind, s, layout, dtype, exact_int, x_abs_max, None, dense_est, est, False)
+
+    best = min(builders, key=lambda k: _estimate_ns(k, s, batch_hint))
+    layout = builders[best]()
+    sparse_est = _layout_ns(layout, batch_hint)
+    if not calibrate or dense_est < TIMING_MIN_NS:
+        if sparse_est >= dense_est:
+            return MatmulPlan(name, "dense", s, kernels.dense_layout(w, dtype), dtype, exact_int,
+                              x_abs_max, None, dense_est, dense_est, False)
+        mb = _max_batch(best, s, layout, dtype, batch_hint, 1.0)
+        return MatmulPlan(name, best, s, layout, dtype, exact_int, x_abs_max, mb, dense_est, sparse_est, False)
+
+    dense = kernels.dense_layout(w, dtype)
+    x = np.random.default_rng(0).integers(-8, 9, (batch_hint, s.shape[1])).astype(dtype)
+    fn_s, fn_d = _kernel(layout), kernels.dense_matmul
+    reps = max(2, min(25, int(time_budget_ms * 1e6 / (2 * max(dense_est, sparse_est)))))
+    t_s = t_d = float("inf")
+    for _ in range(reps):
+        t_s = min(t_s, _best_time_ns(lambda a: fn_s(a, layout), x, 1))
+        t_d = min(t_d, _best_time_ns(lambda a: fn_d(a, dense), x, 1))
+    if t_s >= t_d:
+        return MatmulPlan(name, "dense", s, dense, dtype, exact_int, x_abs_max, None, t_d, t_d, True)
+    correction = (t_s / t_d) / (sparse_est / dense_est)
+    mb = _max_batch(best, s, layout, dtype, batch_hint, correction)
+    return MatmulPlan(name, best, s, layout, dtype, exact_int, x_abs_max, mb, t_d, t_s, True)
