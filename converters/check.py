@@ -60,7 +60,7 @@ def _run(artifact: str, x: np.ndarray):
 
 
 def verify_artifact(artifact: "str | os.PathLike", reference, x: np.ndarray, precision: str,
-                    config: VerifyConfig = VerifyConfig(), label: Optional[str] = None) -> Verification:
+                    config: Optional[VerifyConfig] = None, label: Optional[str] = None) -> Verification:
     """Run `artifact` and `reference` (a Keras model or a model file) on `x`; raise ConversionError on mismatch.
 
     `precision` is "float32" or "int8". `label` names the artifact in errors when `artifact` is
@@ -68,6 +68,7 @@ def verify_artifact(artifact: "str | os.PathLike", reference, x: np.ndarray, pre
     """
     artifact = os.fspath(artifact)
     label = label or artifact
+    config = config or VerifyConfig()
     if precision not in ("float32", "int8"):
         raise ValueError(f"precision must be 'float32' or 'int8', got {precision!r}")
     x = np.asarray(x, np.float32)[: config.samples]

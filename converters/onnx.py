@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Optional
 
 import numpy as np
 
@@ -23,7 +24,7 @@ CALIBRATION_BATCH = 32
 
 
 def keras_to_onnx(model, path: "str | os.PathLike", calibration: np.ndarray, *,
-                  verify: VerifyConfig = VerifyConfig()) -> ConversionResult:
+                  verify: Optional[VerifyConfig] = None) -> ConversionResult:
     """Export `model` to float ONNX at `path`, verified against `model` on `calibration` samples."""
     label = os.fspath(path)
     t0 = time.perf_counter()
@@ -58,7 +59,7 @@ def _reader(input_name: str, calib: np.ndarray):
 
 
 def quantize_onnx_int8(source: "str | os.PathLike", path: "str | os.PathLike", calibration: np.ndarray, *,
-                       verify: VerifyConfig = VerifyConfig()) -> ConversionResult:
+                       verify: Optional[VerifyConfig] = None) -> ConversionResult:
     """Quantize the float ONNX file `source` to int8 QDQ at `path`, verified against `source`."""
     onnx = require("onnx", "ONNX int8 quantization")
     quant = require("onnxruntime.quantization", "ONNX int8 quantization")

@@ -46,7 +46,7 @@ def _convert(model, precision: str, calib: Optional[np.ndarray], label: str) -> 
 
 
 def keras_to_tflite(model, path: "str | os.PathLike", calibration: np.ndarray, *, precision: str = "float32",
-                    verify: VerifyConfig = VerifyConfig()) -> ConversionResult:
+                    verify: Optional[VerifyConfig] = None) -> ConversionResult:
     """Convert `model` to `path` and check it against `model` on `calibration` samples.
 
     `calibration` sets the int8 ranges and is the verification set for both precisions. On any

@@ -60,6 +60,16 @@ class TensorSpec:
         q = self.quantization
         return q.zero_point[0] if q is not None and len(q.zero_point) == 1 else None
 
+    def __str__(self) -> str:
+        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
+        text = f"{self.name} ({dims}) {self.dtype}"
+        q = self.quantization
+        if q is not None and q.per_channel:
+            text += f" per-channel scales ({len(q.scale)}, axis {q.axis})"
+        elif q is not None:
+            text += f" scale {q.scale[0]:.6g} zero point {q.zero_point[0]}"
+        return text
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,

@@ -54,7 +54,7 @@ def cmd_optimize(args) -> int:
 
     report = optimize(
         args.model, args.calib, args.eval, prune=args.prune, quantize=args.quantize, out_dir=args.out,
-        progress=_progress(args),
+        progress=_progress(args), train=args.train,
     )
     if args.json:
         _print_json(report.to_dict())
@@ -163,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("model", help="a .keras file or a SavedModel folder")
     o.add_argument("--calib", required=True, help=".npz with array x: calibration inputs")
     o.add_argument("--eval", required=True, help=".npz with arrays x and y: held-out data for accuracy")
+    o.add_argument("--train", help=".npz with x and y to fine-tune on while pruning (default: the --calib data)")
     o.add_argument("--prune", type=float, default=None, metavar="SPARSITY", help="target sparsity in [0, 1)")
     o.add_argument("--quantize", choices=["int8"], default=None)
     o.add_argument("--out", required=True, help="output folder")

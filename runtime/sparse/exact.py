@@ -24,7 +24,8 @@ def row_abs_sum_max(w: np.ndarray) -> int:
     """S = max_i sum_j |w_ij|, computed in int64 (exact for any int8..int32 weights)."""
     if w.size == 0:
         return 0
-    return int(np.abs(w.astype(np.int64)).sum(axis=1).max())
+    wide = np.int16 if w.dtype.itemsize == 1 else np.int64  # abs(-128) does not fit int8
+    return int(np.abs(w.astype(wide)).sum(axis=1, dtype=np.int64).max())
 
 
 def exact_dtype(w: np.ndarray, x_abs_max: int) -> np.dtype:

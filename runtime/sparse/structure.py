@@ -9,7 +9,8 @@ unstructured sparsity:
   used), so a randomly sparse matrix is not mistaken for a loose 7:16 pattern.
 * bh x bw blocks (tfmot's `block_size` pruning, TFLite block sparsity): the non-zeros lie in aligned
   blocks. Accepted when the non-zero blocks are at least `FILL` full; zeros inside a kept block
-  (weights that quantize to 0) are allowed. The largest such block is reported.
+  (weights that quantize to 0) are allowed, and the kept blocks must cover at most half of W (a
+  nearly dense matrix is trivially "full blocks"). The largest such block is reported.
 
 Block detection grows blocks by doubling from 1x1 and stops in a direction as soon as the fill
 drops, so a random pattern is rejected after two cheap reductions over the mask.
@@ -73,9 +74,31 @@ class Structure:
 
 
 def block_mask(mask: np.ndarray, bh: int, bw: int) -> np.ndarray:
-    """(out/bh, in/bw) booleans: which aligned bh x bw blocks hold a non-zero."""
-    out, cin = mask.shape
-    return mask.reshape(out // bh, bh, cin // bw, bw).any(axis=(1, 3))
+    """(out/bh, in/bw) booleans: which aligned bh x bw blocks hold a non-zero (bh, bw powers of 2).
+
+    Reads bw adjacent booleans as one unsigned integer (non-zero iff any is set) and ORs strided row
+    slices: two passes over the mask, where a 4-D `.any(axis=(1, 3))` costs ~50x more.
+    """
+    m = np.ascontiguousarray(mask)
+    if bw > 1:
+        u = m.view(np.dtype("u%d" % min(bw, 8)))
+        while u.shape[1] > m.shape[1] // bw:
+            u = u[:, 0::2] | u[:, 1::2]
+        m = u != 0
+    if bh > 1:
+        rows = m[0::bh].copy()
+        for i in range(1, bh):
+            rows |= m[i::bh]
+        m = rows
+    return m
+
+
+def group_counts(mask: np.ndarray, m: int) -> np.ndarray:
+    """(out, in/m) uint8: non-zeros in each group of m consecutive inputs (m a power of 2)."""
+    c = np.ascontiguousarray(mask).view(np.uint8)
+    while c.shape[1] > mask.shape[1] // m:
+        c = c[:, 0::2] + c[:, 1::2]
+    return c
 
 
 def _nm(mask: np.ndarray, nnz: int) -> Optional[Tuple[int, int]]:
@@ -84,7 +107,7 @@ def _nm(mask: np.ndarray, nnz: int) -> Optional[Tuple[int, int]]:
     for m in NM_GROUPS:
         if cin % m or cin < m:
             continue
-        n = int(mask.reshape(out, cin // m, m).sum(axis=2, dtype=np.int32).max(initial=0))
+        n = int(group_counts(mask, m).max(initial=0))
         if n == 0 or 2 * n > m or nnz < FILL * out * cin * n / m:
             continue
         if best is None or n * best[1] < best[0] * m:
@@ -105,7 +128,7 @@ def _block(mask: np.ndarray, nnz: int) -> Tuple[Optional[Tuple[int, int]], float
             seen.add((nbh, nbw))
             kept = int(np.count_nonzero(block_mask(mask, nbh, nbw)))
             fill = nnz / (kept * nbh * nbw)
-            if fill < FILL:
+            if fill < FILL or kept * nbh * nbw * 2 > out * cin:
                 continue
             frontier.append((nbh, nbw))
             if best is None or nbh * nbw > best[0] * best[1]:

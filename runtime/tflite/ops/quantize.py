@@ -2,7 +2,8 @@
 dequantize.cc).
 
 float -> int: round(x / scale) + zero_point with the division in double and halves away from zero
-(optimized_ops::AffineQuantize); int -> int: MultiplyByQuantizedMultiplier(x - zp_in, in_scale/out_scale), int8 -> int8 with the
+(optimized_ops::AffineQuantize's scalar tail), and x * float32(1/scale) rounded half to even in its
+8-lane vector loop; int -> int: MultiplyByQuantizedMultiplier(x - zp_in, in_scale/out_scale), int8 -> int8 with the
 rounding of the 16-lane vector loop for all but the tail (vector_paths).
 """
 from __future__ import annotations
@@ -34,12 +35,19 @@ def build_quantize(ctx):
         zp = np.asarray(out_q.zero_point, np.int64)
         axis = out_q.quantized_dimension if out_q.per_channel else None
 
+        vector = dst in ("int8", "uint8") and axis is None
+        inv = np.float32(1.0 / float(scale[0])) if vector else None
+
         def run_float(ins):
             x = ins[0].astype(np.float64)
             s, z = scale, zp
             if axis is not None:
                 s, z = s.reshape(_axis_shape(x.ndim, axis, -1)), z.reshape(_axis_shape(x.ndim, axis, -1))
             q = quant.round_half_away(x / s)
+            if vector and x.size >= 8:
+                # the 8-lane loop of optimized_ops::AffineQuantize: x * float32(1/scale), rounded to even
+                qv = np.rint((ins[0].astype(np.float32) * inv).astype(np.float32)).astype(np.float64)
+                q = np.where(vp.flat_vector_mask(x.size, 8).reshape(x.shape), qv, q)
             q = np.clip(np.nan_to_num(q, nan=0.0, posinf=hi, neginf=lo), lo - 1, hi + 1).astype(np.int64) + z
             return [np.clip(q, lo, hi).astype(dst)]
 
