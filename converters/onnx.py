@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from .._extras import require
-from .atomic import atomic_path
+from ..fileio import atomic_path
 from .check import check_calibration, ensure_called, verify_artifact
 from .errors import ConversionError
 from .result import ConversionResult, VerifyConfig

@@ -18,7 +18,7 @@ class DataError(ValueError):
     """A data file or array is missing, malformed, or inconsistent."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value to compare by
 class Dataset:
     """Inputs `x` (first axis = samples) and optional integer class labels `y`."""
 
@@ -104,15 +104,15 @@ def save_npz(path: "str | os.PathLike", data: Dataset) -> None:
     """Write a dataset as `.npz` (atomically), the format `load_npz` reads."""
     import io
 
-    from .converters.atomic import atomic_write_bytes
+    from .fileio import write_bytes_atomic
 
     buf = io.BytesIO()
     arrays = {"x": data.x} if data.y is None else {"x": data.x, "y": data.y}
     np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    write_bytes_atomic(path, buf.getvalue())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DigitsSplits:
     """The demo data: train (fit and fine-tune), calibration (quantize, verify), held-out (accuracy)."""
 

@@ -57,7 +57,8 @@ def run_demo(out_dir: "str | os.PathLike" = "out", progress: Optional[Callable[[
     say(f"train the demo CNN ({len(splits.train)} images, {EPOCHS} epochs)")
     t0 = time.perf_counter()
     model = train_model(splits)
-    train_step = Step("train the demo CNN", time.perf_counter() - t0, None, f"{EPOCHS} epochs on {len(splits.train)} images")
+    train_step = Step("train the demo CNN", time.perf_counter() - t0, None,
+                      f"{EPOCHS} epochs on {len(splits.train)} images")
     report = optimize(model, splits.calibration, splits.heldout, prune=DEMO_SPARSITY, quantize="int8",
                       out_dir=out_dir, progress=say, train=splits.train, benchmark=benchmark)
     report = dataclasses.replace(report, steps=(train_step,) + report.steps)

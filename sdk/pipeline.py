@@ -18,7 +18,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ._extras import require
-from .converters.atomic import atomic_path
+from .fileio import atomic_path
 from .data import Dataset, DataError, load_npz
 from .evaluate import evaluate_artifact, keras_accuracy
 from .report import schema as rs

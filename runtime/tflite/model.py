@@ -206,7 +206,7 @@ def _read_tensor(t: Table, sg: int, idx: int, buffers, buf: Buffer) -> Tensor:
     bidx = t.scalar(2, "u32", 0)
     if bidx >= len(buffers):
         raise buf.fail(f"{what}: buffer index {bidx} out of range (the model has {len(buffers)} buffers)")
-    sparsity = read_sparsity(t.table(6, "sparsity"), shape, what, buf)
+    sparsity = read_sparsity(t.table(6, "sparsity"), shape, what, buf, np.dtype(np_name or np.uint8).itemsize)
     data = None
     loc = buffers[bidx]
     if loc is not None:

@@ -42,9 +42,14 @@ def quantize_multipliers(ms: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
 def saturating_rounding_doubling_high_mul(a, b):
     """gemmlowp SaturatingRoundingDoublingHighMul for int32 a, b (as int64 arrays): round(a*b / 2^31)."""
     ab = np.asarray(a, np.int64) * np.asarray(b, np.int64)
-    t = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
-    res = np.where(t >= 0, t >> 31, -((-t) >> 31))  # C integer division truncates toward zero
-    return np.where((np.asarray(a) == INT32_MIN) & (np.asarray(b) == INT32_MIN), INT32_MAX, res)
+    neg = ab < 0
+    ab += 1 << 30
+    ab -= neg * np.int64((1 << 31) - 1)  # nudge 1 - 2^30 for negative products
+    # C integer division truncates toward zero: floor, plus one where a negative value is inexact
+    res = (ab >> 31) + (neg & ((ab & 0x7FFFFFFF) != 0))
+    if np.any(np.asarray(b) == INT32_MIN):
+        res = np.where((np.asarray(a) == INT32_MIN) & (np.asarray(b) == INT32_MIN), INT32_MAX, res)
+    return res
 
 
 def rounding_divide_by_pot(x, exponent):
@@ -60,10 +65,11 @@ def rounding_divide_by_pot(x, exponent):
 def multiply_by_quantized_multiplier(x, multiplier, shift):
     """MultiplyByQuantizedMultiplier(int32 x, q, shift) with per-element or per-channel q and shift."""
     shift = np.asarray(shift, np.int64)
-    left = np.maximum(shift, 0)
     right = np.maximum(-shift, 0)
-    x = np.asarray(x, np.int64) << left
-    x = ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)  # the C code multiplies in int32, which wraps
+    x = np.asarray(x, np.int64)
+    if np.any(shift > 0):
+        x = np.asarray(x << np.maximum(shift, 0), np.int64)
+        x = ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)  # the C code multiplies in int32, which wraps
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, multiplier), right)
 
 
@@ -113,17 +119,24 @@ def multiply_by_quantized_multiplier_ruy(x, multiplier, shift):
     adding half) instead of gemmlowp's half-away-from-zero. Differs from
     `multiply_by_quantized_multiplier` only on exact ties of a negative value."""
     shift = np.asarray(shift, np.int64)
-    left = np.maximum(shift, 0)
     right = np.maximum(-shift, 0)
-    x = np.asarray(x, np.int64) << left
-    x = ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
-    t = (x * np.asarray(multiplier, np.int64) + (1 << 30)) >> 31
-    return (t + ((np.int64(1) << right) >> 1)) >> right
+    x = np.asarray(x, np.int64)
+    if np.any(shift > 0):
+        x = np.asarray(x << np.maximum(shift, 0), np.int64)
+        x = ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+    t = x * np.asarray(multiplier, np.int64)
+    t += 1 << 30
+    t >>= 31
+    t += (np.int64(1) << right) >> 1
+    t >>= right
+    return t
 
 
 def requantize_lanes(acc, multiplier, shift, vector_mask):
     """Per-element choice between LiteRT's vector-loop rounding (vqrdmulh + vrshl, halves up) and its
     scalar tail (gemmlowp, halves away from zero); `vector_mask` broadcasts against `acc`."""
+    if np.all(vector_mask):
+        return multiply_by_quantized_multiplier_ruy(acc, multiplier, shift)
     scalar = multiply_by_quantized_multiplier(acc, multiplier, shift)
     if not np.any(vector_mask):
         return scalar

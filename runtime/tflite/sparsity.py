@@ -53,8 +53,10 @@ def level_sizes(shape, traversal_order, block_map, block_sizes):
     return [shape[t] // blocked.get(t, 1) if t < rank else block_sizes[t - rank] for t in traversal_order]
 
 
-def read_sparsity(t, shape, what: str, buf) -> Optional[Sparsity]:
-    """Decode and check a `SparsityParameters` table; the arithmetic only, nothing is allocated."""
+def read_sparsity(t, shape, what: str, buf, itemsize: int = 1) -> Optional[Sparsity]:
+    """Decode and check a `SparsityParameters` table; the arithmetic only, nothing is allocated. A dense
+    size out of all proportion to the file (over 64 times its size and 256 MiB) is refused, so that
+    densifying cannot be made to allocate what the file does not justify."""
     if t is None:
         return None
     order, bmap = t.ints(0, "traversal_order"), t.ints(1, "block_map")
@@ -94,6 +96,10 @@ def read_sparsity(t, shape, what: str, buf) -> Optional[Sparsity]:
         if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= size):
             raise buf.fail(f"{what}: sparsity level {i} has array_indices outside [0, {size})")
         nodes = int(seg[-1])
+    dense_bytes = math.prod(shape) * itemsize
+    if dense_bytes > max(64 * buf.size, 1 << 28):
+        raise buf.fail(f"{what}: a sparse tensor of shape {shape} would densify to {dense_bytes} bytes, "
+                       f"implausible for a {buf.size}-byte file")
     return Sparsity(order, bmap, tuple(dims), nodes)
 
 

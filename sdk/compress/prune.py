@@ -179,7 +179,8 @@ def strip(model, masks: Optional[List[np.ndarray]] = None):
             raise ValueError(f"strip: {len(masks)} masks for {len(weights)} prunable weights of {model.name!r}")
         for (layer, attr, var), mask in zip(weights, masks):
             if tuple(var.shape) != mask.shape:
-                raise ValueError(f"strip: mask for {layer}/{attr} has shape {mask.shape}, weight has {tuple(var.shape)}")
+                raise ValueError(f"strip: mask for {layer}/{attr} has shape {mask.shape}, "
+                                 f"weight has {tuple(var.shape)}")
             var.assign(var.numpy() * mask)
     return plain
 

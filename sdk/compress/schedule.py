@@ -63,7 +63,8 @@ class PolynomialDecay:
         _check(self.target_sparsity, self.begin_step, self.end_step, self.frequency)
         _check(self.initial_sparsity, self.begin_step, self.end_step, self.frequency)
         if self.end_step <= self.begin_step:
-            raise ValueError(f"PolynomialDecay: end_step ({self.end_step}) must be after begin_step ({self.begin_step})")
+            raise ValueError(f"PolynomialDecay: end_step ({self.end_step}) must be after "
+                             f"begin_step ({self.begin_step})")
 
     def sparsity_at(self, step: int) -> float:
         t = min(max(step, self.begin_step), self.end_step)

@@ -10,9 +10,9 @@ from .text import summary_table
 
 def write_json(report: Report, path: "str | os.PathLike") -> None:
     """Write report.json atomically."""
-    from ..converters.atomic import atomic_write_text
+    from ..fileio import write_text_atomic
 
-    atomic_write_text(path, json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n")
+    write_text_atomic(path, json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n")
 
 
 def read_json(path: "str | os.PathLike") -> Report:
@@ -23,10 +23,10 @@ def read_json(path: "str | os.PathLike") -> Report:
 
 def write_html(report: Report, path: "str | os.PathLike") -> None:
     """Write the self-contained report.html atomically (needs matplotlib)."""
-    from ..converters.atomic import atomic_write_text
+    from ..fileio import write_text_atomic
     from .html import render_html
 
-    atomic_write_text(path, render_html(report))
+    write_text_atomic(path, render_html(report))
 
 
 __all__ = ["Report", "ArtifactReport", "Baseline", "Benchmark", "Latency", "Pruning", "Step", "summary_table",

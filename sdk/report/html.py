@@ -51,7 +51,13 @@ def render_html(report: Report) -> str:
     steps = "".join(f"<tr><td>{_e(s.name)}</td><td>{s.duration_s:.2f} s</td><td>{_pct(s.accuracy)}</td>"
                     f"<td style='text-align:left'>{_e(s.detail)}</td></tr>" for s in report.steps)
     bench = next((a.benchmark for a in report.artifacts if a.benchmark is not None and a.benchmark.record), None)
-    device = f"<p>Benchmarked on <b>{_e(bench.device)}</b>.</p>" if bench else ""
+    device = ""
+    if bench:
+        f = bench.record.get("device_facts") or {}
+        what = ", ".join(_e(v) for v in (f.get("cpu_model"), f.get("cpu_cores") and f"{f['cpu_cores']} cores",
+                                          f.get("machine"), f.get("os"), f.get("python_version")
+                                          and f"Python {f['python_version']}") if v)
+        device = f"<p>Benchmarked on <b>{_e(bench.device)}</b>{': ' + what if what else ''}.</p>"
     env = "".join(f"<tr><td>{_e(k)}</td><td style='text-align:left'>{_e(v)}</td></tr>" for k, v in report.environment)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>edgewise report</title><style>{_CSS}</style></head><body>

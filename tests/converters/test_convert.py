@@ -8,6 +8,8 @@ from edgewise.converters import ConversionResult, file_sparsity, read_weights
 
 from ..sdk.trained import TARGET_SPARSITY
 
+pytestmark = pytest.mark.host
+
 
 def test_four_artifacts_written_and_verified(artifacts, digits):
     for name, r in artifacts.items():

@@ -8,6 +8,8 @@ from edgewise.converters import (
     ConversionError, VerifyConfig, keras_to_onnx, keras_to_tflite, quantize_onnx_int8, verify_artifact,
 )
 
+pytestmark = pytest.mark.host
+
 
 @pytest.fixture(scope="module")
 def wrong_int8_tflite(tmp_path_factory, other_model, digits):

@@ -26,6 +26,7 @@ from .conformance.convert import TFLITE_VARIANTS
 from .conformance.fixtures import model_store  # noqa: F401  (pytest fixture)
 from .conformance.models import CONFORMANCE_MODELS
 from .conformance.oracles import (
+    litert_first_divergence,
     litert_inputs,
     litert_interpreter,
     litert_run,
@@ -78,13 +79,15 @@ def test_numpy_matches_litert_builtin(model_store, name, variant):  # noqa: F811
             assert g.dtype == e.dtype and g.shape == e.shape, f"output {i}: {g.dtype}{g.shape} vs LiteRT {e.dtype}{e.shape}"
             if e.dtype.kind in "iu":
                 n_diff = int(np.count_nonzero(g != e))
-                assert n_diff == 0, (
-                    f"{name}/{variant} output {i}: {n_diff} of {e.size} integers differ from LiteRT builtin "
-                    f"(max {max_step_difference(g, e)} steps)"
-                )
+                ok = n_diff == 0
+                what = f"{n_diff} of {e.size} integers differ from LiteRT builtin (max {max_step_difference(g, e)} steps)"
             else:
                 err = relative_error(g, e)
-                assert err <= FLOAT_RTOL, f"{name}/{variant} output {i}: relative error {err:.3g} > {FLOAT_RTOL}"
+                ok = err <= FLOAT_RTOL
+                what = f"relative error {err:.3g} > {FLOAT_RTOL}"
+            if not ok:
+                first = litert_first_divergence(path, feeds, model.run(feeds, keep_intermediates=True), FLOAT_RTOL)
+                pytest.fail(f"{name}/{variant} output {i}: {what}; first divergence: {first}")
 
 
 @pytest.mark.parametrize("name, variant", list(_cases()))

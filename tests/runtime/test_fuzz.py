@@ -42,12 +42,12 @@ from .conformance.fixtures import model_store  # noqa: F401  (pytest fixture)
 from .conformance.mutations import KINDS, mutate
 
 # (model, variant, mutants): small files, so that most mutations land in structure, not weights;
-# each reader gets ~3000 cases, about 5 s at the readers' current speed.
+# each reader gets ~3300 cases, about 10 s at the readers' current speed.
 BASES = {
     "tflite": [("demo_cnn", "float32", 1000), ("demo_cnn", "int8", 900), ("mlp", "dynamic", 900),
-               ("transformer", "int8", 200)],
+               ("ds_cnn", "int8", 300), ("transformer", "int8", 200)],
     "onnx": [("demo_cnn", "float32", 1000), ("demo_cnn", "qdq", 800), ("mlp", "qdq", 900),
-             ("transformer", "float32", 300)],
+             ("ds_cnn", "qdq", 200), ("transformer", "float32", 300)],
 }
 READERS = {"tflite": read_tflite, "onnx": read_onnx}
 CHILD_CASES = 300  # accepted mutants per format that go through load + run in child processes

@@ -4,6 +4,8 @@ import pytest
 
 from edgewise.data import DataError, Dataset, load_digits_splits, load_npz, save_npz
 
+pytestmark = pytest.mark.host
+
 
 def test_round_trip(tmp_path):
     x = np.random.default_rng(0).random((5, 8, 8, 1)).astype(np.float64)

@@ -5,6 +5,8 @@ import pytest
 from edgewise.data import Dataset
 from edgewise.evaluate import accuracy_of, evaluate_artifact, evaluate_backend, keras_accuracy, predict
 
+pytestmark = pytest.mark.host
+
 
 @pytest.fixture(scope="module")
 def int8_tflite(tmp_path_factory, pruned, digits):

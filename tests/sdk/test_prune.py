@@ -9,6 +9,8 @@ from edgewise.compress import (
 
 from .trained import TARGET_SPARSITY
 
+pytestmark = pytest.mark.host
+
 
 def test_magnitude_mask_zeros_exactly_the_smallest():
     w = np.random.default_rng(0).normal(size=(7, 11)).astype(np.float32)

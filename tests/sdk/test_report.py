@@ -3,7 +3,11 @@ import base64
 import json
 import re
 
+import pytest
+
 from edgewise.report import Report, read_json, summary_table, write_html, write_json
+
+pytestmark = pytest.mark.host
 
 
 def test_round_trip_through_json(demo, tmp_path):

@@ -40,20 +40,27 @@ def add_sub_int8(x1, x2, p, sign):
     (m1, sh1), (m2, sh2), (mo, sho), z1, z2, zo, lo, hi = p
     a1 = x1.astype(np.int64) - z1
     a2 = x2.astype(np.int64) - z2
-    t1 = quant.multiply_by_quantized_multiplier(a1 << LEFT_SHIFT, m1, sh1)
-    t2 = quant.multiply_by_quantized_multiplier(a2 << LEFT_SHIFT, m2, sh2)
-    y = quant.multiply_by_quantized_multiplier(t1 + sign * t2, mo, sho)
-    if sign > 0:
+
+    def scalar():
+        t1 = quant.multiply_by_quantized_multiplier(a1 << LEFT_SHIFT, m1, sh1)
+        t2 = quant.multiply_by_quantized_multiplier(a2 << LEFT_SHIFT, m2, sh2)
+        return quant.multiply_by_quantized_multiplier(t1 + sign * t2, mo, sho)
+
+    if sign < 0:
+        y = scalar()
+    else:
         kind, vec, _ = vp.broadcast_lanes(x1.shape, x2.shape, 16, 8)
-        if vec.any():
+
+        def vector():
             if kind == "elementwise":
                 v1 = vp.vqrdmulh(vp.vshl(a1, LEFT_SHIFT + sh1), m1)
                 v2 = vp.vqrdmulh(vp.vshl(a2, LEFT_SHIFT + sh2), m2)
             else:
                 v1 = vp.vshl(vp.vqrdmulh(vp.vshl(a1, LEFT_SHIFT), m1), sh1)
                 v2 = vp.vshl(vp.vqrdmulh(vp.vshl(a2, LEFT_SHIFT), m2), sh2)
-            yv = quant.rounding_divide_by_pot(vp.vqrdmulh(v1 + v2, mo), -sho)
-            y = np.where(vec, yv, y)
+            return quant.rounding_divide_by_pot(vp.vqrdmulh(v1 + v2, mo), -sho)
+
+        y = vp.select(vec, vector, scalar)
     return np.clip(y + zo, lo, hi).astype(np.int8)
 
 
@@ -99,11 +106,12 @@ def build_mul(ctx):
 
     def run(ins):
         prod = (ins[0].astype(np.int64) - z1) * (ins[1].astype(np.int64) - z2)
-        y = quant.multiply_by_quantized_multiplier(prod, mult, shift)
         _, vec, _ = vp.broadcast_lanes(ins[0].shape, ins[1].shape, 16, 16)
-        if vec.any():
-            yv = quant.rounding_divide_by_pot(vp.vqrdmulh(vp.vshl(prod, max(shift, 0)), mult), max(-shift, 0))
-            y = np.where(vec, yv, y)
+        y = vp.select(
+            vec,
+            lambda: quant.rounding_divide_by_pot(vp.vqrdmulh(vp.vshl(prod, max(shift, 0)), mult), max(-shift, 0)),
+            lambda: quant.multiply_by_quantized_multiplier(prod, mult, shift),
+        )
         return [np.clip(y + zo, lo, hi).astype(np.int8)]
 
     return run

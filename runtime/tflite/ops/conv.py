@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import quant
 from .common import gemm_dtype, out_size_and_pad, pad_hw, windows
+from .hybrid import asymmetric_quantize_rows, is_per_channel, symmetric_quantize_rows, weight_scales
 from .registry import register
 
 
@@ -56,6 +57,8 @@ def conv_float(x, w2, bias, geometry, act):
 def _im2col(x, geometry, pad_value):
     kh, kw, sh, sw, dh, dw, padding = geometry
     n, h, w, c = x.shape
+    if kh == kw == 1:
+        return x[:, ::sh, ::sw, :]  # a 1x1 kernel needs no patches (and never pads)
     oh, pt, pb = out_size_and_pad(padding, h, kh, sh, dh)
     ow, pl, pr = out_size_and_pad(padding, w, kw, sw, dw)
     xp = pad_hw(x, (pt, pb), (pl, pr), pad_value)
@@ -81,8 +84,10 @@ def build_conv2d(ctx):
         raise ctx.unsupported("bias computed at run time")
     dt = ctx.require_dtypes(("float32", "int8"))
     if dt == "float32":
+        if ctx.inputs[1].dtype == "int8":
+            return _hybrid(ctx, w, bias, geometry, act)
         if ctx.inputs[1].dtype != "float32":
-            raise ctx.unsupported(f"float32 input with {ctx.inputs[1].dtype} weights (hybrid quantization)")
+            raise ctx.unsupported(f"float32 input with {ctx.inputs[1].dtype} weights")
         w2 = np.ascontiguousarray(w.reshape(n_out, -1).T)
         b = None if bias is None else bias.astype(np.float32)
         return lambda ins: [conv_float(ins[0], w2, b, geometry, act)]
@@ -97,3 +102,26 @@ def build_conv2d(ctx):
     w2 = np.ascontiguousarray(w.reshape(n_out, -1).T.astype(gdt))
     b = None if bias is None else bias.astype(np.int64)
     return lambda ins: [conv_int(ins[0], w2, b, x_zp, gdt, geometry, mult, shift, y_zp, lo, hi, np.int8)]
+
+
+def _hybrid(ctx, w, bias, geometry, act):
+    """conv.cc EvalHybridPerChannel (scales differ: asymmetric rows) or EvalHybrid (symmetric rows);
+    a row is one batch element's whole input image. out = acc * row_scale * weight_scale[c] + bias."""
+    n_out = w.shape[0]
+    scales = weight_scales(ctx, ctx.inputs[1], n_out)
+    quantize_rows = asymmetric_quantize_rows if is_per_channel(scales) else symmetric_quantize_rows
+    w2 = np.ascontiguousarray(w.reshape(n_out, -1).T.astype(np.float64))
+    b = None if bias is None else bias.astype(np.float64)
+
+    def run(ins):
+        x = ins[0]
+        q, sf, offset = quantize_rows(x.reshape(len(x), -1).astype(np.float32))
+        xq = (q - offset[:, None]).astype(np.float64).reshape(x.shape)
+        acc = _im2col(xq, geometry, 0) @ w2
+        scale = (sf[:, None] * scales[None, :]).astype(np.float32).astype(np.float64)
+        y = acc * scale[:, None, None, :]
+        if b is not None:
+            y = y + b
+        return [quant.float_activation(y.astype(np.float32), act)]
+
+    return run

@@ -11,6 +11,7 @@ import numpy as np
 from .. import quant
 from .common import out_size_and_pad, pad_hw
 from .conv import per_channel_requant, requantize_output
+from .hybrid import asymmetric_quantize_rows, weight_scales
 from .registry import register
 
 
@@ -24,10 +25,12 @@ def depthwise_acc(x, w, mult_channels: int, geometry, acc_dtype):
     if mult_channels > 1:
         xp = np.repeat(xp, mult_channels, axis=3)
     acc = np.zeros((n, oh, ow, c * mult_channels), acc_dtype)
+    tmp = np.empty_like(acc)
     for i in range(kh):
         for j in range(kw):
             y0, x0 = i * dh, j * dw
-            acc += xp[:, y0:y0 + (oh - 1) * sh + 1:sh, x0:x0 + (ow - 1) * sw + 1:sw, :] * w[i, j]
+            np.multiply(xp[:, y0:y0 + (oh - 1) * sh + 1:sh, x0:x0 + (ow - 1) * sw + 1:sw, :], w[i, j], out=tmp)
+            acc += tmp
     return acc
 
 
@@ -54,6 +57,8 @@ def build_depthwise(ctx):
         raise ctx.unsupported("bias computed at run time")
     dt = ctx.require_dtypes(("float32", "int8"))
     if dt == "float32":
+        if ctx.inputs[1].dtype == "int8":
+            return _hybrid(ctx, w, bias, m, geometry, act)
         if ctx.inputs[1].dtype != "float32":
             raise ctx.unsupported(f"float32 input with {ctx.inputs[1].dtype} weights")
         wf = w[0].astype(np.float32)
@@ -82,3 +87,24 @@ def build_depthwise(ctx):
         return [requantize_output(acc, mult, shift, y_zp, lo, hi, np.int8)]
 
     return run_int
+
+
+def _hybrid(ctx, w, bias, m, geometry, act):
+    """depthwise_conv.cc EvalHybridPerChannel: asymmetric rows (one per batch element)."""
+    n_out = w.shape[3]
+    scales = weight_scales(ctx, ctx.inputs[1], n_out)
+    wi = w[0].astype(np.int64)
+    b = None if bias is None else bias.astype(np.float64)
+
+    def run(ins):
+        x = ins[0]
+        q, sf, offset = asymmetric_quantize_rows(x.reshape(len(x), -1).astype(np.float32))
+        xq = (q - offset[:, None]).reshape(x.shape)
+        acc = depthwise_acc(xq, wi, m, geometry, np.int64).astype(np.float64)
+        scale = (sf[:, None] * scales[None, :]).astype(np.float32).astype(np.float64)
+        y = acc * scale[:, None, None, :]
+        if b is not None:
+            y = y + b
+        return [quant.float_activation(y.astype(np.float32), act)]
+
+    return run

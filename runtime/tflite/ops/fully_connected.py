@@ -9,6 +9,7 @@ import numpy as np
 from .. import quant
 from .common import gemm_dtype
 from .conv import per_channel_requant, requantize_output
+from .hybrid import asymmetric_quantize_rows, symmetric_quantize_rows, weight_scales
 from .registry import register
 
 
@@ -36,8 +37,10 @@ def build_fully_connected(ctx):
         raise ctx.unsupported("bias computed at run time")
     dt = ctx.require_dtypes(("float32", "int8"))
     if dt == "float32":
+        if ctx.inputs[1].dtype == "int8":
+            return _hybrid(ctx, w, bias, act, keep)
         if ctx.inputs[1].dtype != "float32":
-            raise ctx.unsupported(f"float32 input with {ctx.inputs[1].dtype} weights (hybrid quantization)")
+            raise ctx.unsupported(f"float32 input with {ctx.inputs[1].dtype} weights")
         wt = np.ascontiguousarray(w.T.astype(np.float32))
         b = None if bias is None else bias.astype(np.float32)
 
@@ -68,3 +71,30 @@ def build_fully_connected(ctx):
         return [y.reshape(_out_shape(x.shape, n_units, keep))]
 
     return run_int
+
+
+def _hybrid(ctx, w, bias, act, keep):
+    """EvalHybrid: rows quantized (asymmetric when asymmetric_quantize_inputs), integer dot products,
+    out = bias + dot * row_scale * weight_scale."""
+    n_units, k = w.shape
+    scales = weight_scales(ctx, ctx.inputs[1], n_units)
+    per_channel = len(ctx.inputs[1].quantization.scale) > 1
+    asym = bool(ctx.options.get("asymmetric_quantize_inputs", False))
+    wt = np.ascontiguousarray(w.T.astype(np.float64))
+    b = None if bias is None else bias.astype(np.float64)
+
+    def run(ins):
+        x = ins[0]
+        rows = x.reshape(-1, k).astype(np.float32)
+        q, sf, offset = (asymmetric_quantize_rows if asym else symmetric_quantize_rows)(rows)
+        dot = (q - offset[:, None]).astype(np.float64) @ wt
+        if per_channel:
+            scale = (sf[:, None] * scales[None, :]).astype(np.float32)
+        else:
+            scale = (sf * scales[0]).astype(np.float32)[:, None]
+        y = dot * scale.astype(np.float64)
+        if b is not None:
+            y = y + b
+        return [quant.float_activation(y.astype(np.float32), act).reshape(_out_shape(x.shape, n_units, keep))]
+
+    return run

@@ -48,7 +48,7 @@ def build_quantize(ctx):
                 # the 8-lane loop of optimized_ops::AffineQuantize: x * float32(1/scale), rounded to even
                 qv = np.rint((ins[0].astype(np.float32) * inv).astype(np.float32)).astype(np.float64)
                 q = np.where(vp.flat_vector_mask(x.size, 8).reshape(x.shape), qv, q)
-            q = np.clip(np.nan_to_num(q, nan=0.0, posinf=hi, neginf=lo), lo - 1, hi + 1).astype(np.int64) + z
+            q = np.clip(np.nan_to_num(q, nan=0.0), -(1 << 40), 1 << 40).astype(np.int64) + z
             return [np.clip(q, lo, hi).astype(dst)]
 
         return run_float
@@ -65,7 +65,7 @@ def build_quantize(ctx):
         y = quant.multiply_by_quantized_multiplier(x, mult, shift)
         if vector and x.size >= 16:
             vec = vp.flat_vector_mask(x.size, 16).reshape(x.shape)
-            y = np.where(vec, vp.mbqm_4rows(x, mult, shift), y)
+            y = vp.select(vec, lambda: vp.mbqm_4rows(x, mult, shift), lambda: y)
         return [np.clip(y + z_out, lo, hi).astype(dst)]
 
     return run_requant

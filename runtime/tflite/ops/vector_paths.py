@@ -29,8 +29,12 @@ def wrap32(x):
 def vqrdmulh(a, b):
     """NEON vqrdmulhq_s32: saturate(round_half_up(2*a*b / 2^32))."""
     a = np.asarray(a, np.int64)
-    r = (a * np.asarray(b, np.int64) + (1 << 30)) >> 31
-    return np.where((a == INT32_MIN) & (np.asarray(b) == INT32_MIN), INT32_MAX, r)
+    r = a * np.asarray(b, np.int64)
+    r += 1 << 30
+    r >>= 31
+    if np.any(np.asarray(b) == INT32_MIN):
+        r = np.where((a == INT32_MIN) & (np.asarray(b) == INT32_MIN), INT32_MAX, r)
+    return r
 
 
 def vshl(x, n: int):
@@ -105,3 +109,12 @@ def broadcast_lanes(shape1, shape2, elementwise_block: int, scalar_block: int):
         return "elementwise", (pos < (y[4] // elementwise_block) * elementwise_block).reshape(out_shape), swap
     pos = np.arange(size) % y[3]
     return "scalar", (pos < (y[3] // scalar_block) * scalar_block).reshape(out_shape), swap
+
+
+def select(vector_mask, vector_fn, scalar_fn):
+    """vector_fn() where the mask is set, scalar_fn() elsewhere, computing only what is needed."""
+    if vector_mask.all():
+        return vector_fn()
+    if not vector_mask.any():
+        return scalar_fn()
+    return np.where(vector_mask, vector_fn(), scalar_fn())

@@ -25,7 +25,7 @@ import os
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, Optional
 
 import numpy as np
 
@@ -143,7 +143,6 @@ class ModelStore:
 
     def __init__(self, cache_dir: Optional[Path] = None):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self.conversion_seconds: Dict[Tuple[str, str], float] = {}
 
     def _file(self, name: str, fmt: str, variant: str) -> Path:
         ext = "tflite" if fmt == "tflite" else "onnx"
@@ -157,10 +156,7 @@ class ModelStore:
         target = self._file(name, fmt, variant)
         if target.is_file():
             return target
-        import time
-
         spec = CONFORMANCE_MODELS[name]
-        t0 = time.perf_counter()
         # Keras prints a page of "Saved artifact ..." per export; keep the test log readable.
         with contextlib.redirect_stdout(io.StringIO()):
             if fmt == "tflite":
@@ -168,7 +164,6 @@ class ModelStore:
             else:
                 with tempfile.TemporaryDirectory(prefix="edgewise-onnx-") as tmp:
                     files = convert_onnx(spec, Path(tmp))
-        self.conversion_seconds[(name, fmt)] = time.perf_counter() - t0
         for v, data in files.items():
             _atomic_write(self._file(name, fmt, v), data)
         return target

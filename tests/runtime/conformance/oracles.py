@@ -94,3 +94,39 @@ def ort_session(path, optimized: bool = True):
 
 def ort_run(sess, feeds: Sequence[np.ndarray]) -> List[np.ndarray]:
     return sess.run(None, {i.name: x for i, x in zip(sess.get_inputs(), feeds)})
+
+
+def litert_first_divergence(path, feeds: Sequence[np.ndarray], intermediates, rtol: float) -> str:
+    """Where the backend first leaves LiteRT's builtin kernels, for a failure message.
+
+    Runs LiteRT with experimental_preserve_all_tensors and walks the ops in execution order,
+    comparing each op's first output with `intermediates` (the backend's tensors by name, from
+    run(keep_intermediates=True)): integers must be equal, floats within `rtol`.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    it = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    litert_run(it, feeds)
+    details = {d["index"]: d for d in it.get_tensor_details()}
+    for op in it._get_ops_details():  # the only API that lists ops in execution order
+        out = op["outputs"][0]
+        d = details[out]
+        ref = it.get_tensor(out)
+        got = intermediates.get(d["name"])
+        where = f"op #{op['index']} {op['op_name']}, output {d['name']!r} {ref.dtype}{tuple(ref.shape)}"
+        if got is None:
+            return f"{where}: not among the backend's intermediates"
+        got = np.asarray(got)
+        if got.shape != ref.shape:
+            return f"{where}: backend shape {got.shape}"
+        if ref.dtype.kind in "iu":
+            n = int(np.count_nonzero(got != ref))
+            if n:
+                ins = [(details[i]["name"], details[i]["quantization"]) for i in op["inputs"] if i >= 0]
+                return (f"{where}: {n} of {ref.size} values differ (max {max_step_difference(got, ref)} steps); "
+                        f"quantization in {ins}, out {d['quantization']}")
+        elif ref.dtype.kind == "f" and relative_error(got, ref) > rtol:
+            return f"{where}: relative error {relative_error(got, ref):.3g}"
+    return "no intermediate differs"

@@ -277,7 +277,7 @@ def test_wire_level_errors():
 def test_deep_nesting_is_a_format_error_not_a_recursion_error():
     body = helper.make_graph([], "leaf", [], [])
     for i in range(40):
-        node = helper.make_node("If", ["c"], [], then_branch=body, else_branch=body)
+        node = helper.make_node("If", ["c"], [], then_branch=body, else_branch=helper.make_graph([], "e", [], []))
         body = helper.make_graph([node], f"level{i}", [], [])
     data = helper.make_model(body).SerializeToString()
     with pytest.raises(ModelFormatError, match="nested more than 32 deep"):

@@ -1,7 +1,7 @@
 """Tiny Keras models per op family, converted with the real TFLiteConverter, and the LiteRT oracle.
 
-Every model is built and converted once per session (float32, and full int8 with a representative
-dataset and int8 input/output). LiteRT runs with BUILTIN_WITHOUT_DEFAULT_DELEGATES: its builtin
+Every model is built and converted once per session (float32; full int8 with a representative
+dataset and int8 input/output; "dynamic": int8 weights, float activations). LiteRT runs with BUILTIN_WITHOUT_DEFAULT_DELEGATES: its builtin
 kernels are the reference the NumPy interpreter must match, bit for bit for int8.
 """
 from __future__ import annotations
@@ -127,6 +127,38 @@ def _transformer_block(keras, L):
     return keras.Model(x, y)
 
 
+@model("hybrid", (8, 8, 16))
+def _hybrid(keras, L):
+    """Weights of at least 1024 values, so that dynamic-range quantization makes them int8."""
+    x = keras.Input((8, 8, 16))
+    y = L.Conv2D(64, 3, padding="same", activation="relu")(x)
+    y = L.DepthwiseConv2D(5, padding="same", activation="relu6")(y)
+    y = L.Conv2D(48, 1, strides=2)(y)
+    y = L.Reshape((16, 48))(y)
+    y = L.Dense(40, activation="relu")(y)
+    y = L.Flatten()(y)
+    y = L.Dense(24)(y)
+    return keras.Model(x, y)
+
+
+@model("tensor_ops", (6, 8))
+def _tensor_ops(keras, L):
+    """Slicing, splitting, gathering and float elementwise ops, through keras.ops."""
+    ops = keras.ops
+    x = keras.Input((6, 8))
+    a, b = L.Lambda(lambda t: ops.split(t, 2, axis=-1))(x)
+    d = L.Lambda(lambda t: t[0] / (ops.abs(t[1]) + 1.0))([a, b])
+    q = L.Lambda(lambda t: ops.rsqrt(ops.square(t[0] - t[1]) + 0.5))([a, b])
+    g = L.Lambda(lambda t: ops.take(t, [5, 0, 2], axis=1))(x)
+    rows = L.Lambda(lambda t: ops.unstack(t, axis=1))(x)
+    r = L.Lambda(lambda t: ops.stack([t[0] - t[3], ops.maximum(t[1], t[2]), ops.minimum(t[4], t[5])], axis=1))(rows)
+    s = L.Lambda(lambda t: ops.expand_dims(ops.squeeze(t[:, 1:4, 2:6][:, :1], axis=1), -1))(x)
+    y = L.Concatenate(axis=1)([d, q])
+    y = L.Lambda(lambda t: ops.transpose(t, (0, 2, 1)))(y)
+    out = L.Concatenate()([L.Flatten()(y), L.Flatten()(g), L.Flatten()(r), L.Flatten()(s)])
+    return keras.Model(x, out)
+
+
 class Converted:
     """Builds and converts each model once; `get(name, kind)` returns the .tflite bytes."""
 
@@ -156,6 +188,8 @@ class Converted:
             conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             conv.inference_input_type = tf.int8
             conv.inference_output_type = tf.int8
+        elif kind == "dynamic":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
         elif kind != "float32":
             raise ValueError(kind)
         return conv.convert()

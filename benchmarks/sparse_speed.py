@@ -1,0 +1,236 @@
+"""Sparse vs dense: latency of an FC-heavy model whose weights are pruned, single thread.
+
+    python benchmarks/sparse_speed.py [--size 1024] [--layers 3] [--batches 1,8]
+                                      [--min-count 50] [--min-duration-ms 300]
+
+The model is `--layers` fully-connected layers of size x size (bias, ReLU; the int8 variant
+requantizes to int8 between layers as TFLite's FULLY_CONNECTED does). Weights are random, pruned to
+each pattern: 0/50/70/90/95 % unstructured, 2:4, 90 % in 4x4 blocks and 90 % in 16x1 blocks.
+
+Following MLPerf loadgen: the settings are a minimum query count and a minimum duration (a run ends
+when both are met), the sample source cycles through pre-made inputs, and each system under test
+is timed per query with perf_counter_ns; p50 / p90 / p99 and the count are reported. The systems of
+one row take turns query by query, so a noisy neighbour slows them alike. A null system
+(returns its input) measures the harness's own overhead. Systems:
+
+  dense     - every layer through plan_matmul(kind="dense"): x @ W.T, one BLAS call. For int8
+              this already uses float32 when pruning made it exact (see runtime/sparse/exact.py);
+  backend   - (int8 only) the NumPy backend's dense FULLY_CONNECTED as written before sparse
+              plans: float32 only if k * 255 * max|w| < 2^24, else float64 (runtime/tflite/ops);
+  sparse    - the best sparse layout forced on every layer, whether or not it is faster;
+  plan      - plan_matmul(kind="auto"): what the runtime would run.
+
+The last line is one `key=value` record; fc_90pct_speedup is dense / plan at 90 % unstructured,
+float32, batch 1 (the runtime issue's target is >= 3).
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+             "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"  # before NumPy loads its BLAS
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable, Dict, List, Optional, Tuple  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from edgewise.runtime.sparse import plan_matmul  # noqa: E402
+from tests.runtime.sparse._weights import blocks, n_of_m, unstructured  # noqa: E402
+
+PATTERNS = ("0%", "50%", "70%", "90%", "95%", "2:4", "4x4@90%", "16x1@90%")
+
+
+@dataclass(frozen=True)
+class Settings:
+    min_count: int = 50
+    min_duration_ms: float = 300.0
+
+    def to_dict(self) -> dict:
+        return {"min_count": self.min_count, "min_duration_ms": self.min_duration_ms}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Settings":
+        return cls(int(d["min_count"]), float(d["min_duration_ms"]))
+
+
+@dataclass(frozen=True)
+class Latency:
+    system: str
+    count: int
+    p50_us: float
+    p90_us: float
+    p99_us: float
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Latency":
+        return cls(d["system"], int(d["count"]), float(d["p50_us"]), float(d["p90_us"]), float(d["p99_us"]))
+
+
+def run(systems: Dict[str, Callable], samples: List[np.ndarray], s: Settings) -> Dict[str, Latency]:
+    """Time the systems round-robin, one query each in turn, until every one has min_count queries
+    and min_duration has passed: on a shared machine, load from other processes then falls on
+    all systems alike instead of on whichever ran during a busy second."""
+    for sut in systems.values():
+        sut(samples[0])  # warm-up: first-use allocations and lazily built layouts
+    lat: Dict[str, List[int]] = {name: [] for name in systems}
+    start = time.perf_counter_ns()
+    i = 0
+    while i < s.min_count or time.perf_counter_ns() - start < s.min_duration_ms * 1e6:
+        x = samples[i % len(samples)]
+        for name, sut in systems.items():
+            t0 = time.perf_counter_ns()
+            sut(x)
+            lat[name].append(time.perf_counter_ns() - t0)
+        i += 1
+    out = {}
+    for name, ns in lat.items():
+        p50, p90, p99 = np.percentile(np.array(ns) / 1e3, [50, 90, 99])
+        out[name] = Latency(name, len(ns), float(p50), float(p90), float(p99))
+    return out
+
+
+def weights(pattern: str, rng, size: int, integer: bool) -> np.ndarray:
+    shape = (size, size)
+    if pattern == "2:4":
+        return n_of_m(rng, shape, 2, 4, integer)
+    if "@" in pattern:
+        bh, bw = (int(v) for v in pattern.split("@")[0].split("x"))
+        return blocks(rng, shape, bh, bw, float(pattern.split("@")[1].rstrip("%")) / 100, integer)
+    return unstructured(rng, shape, float(pattern.rstrip("%")) / 100, integer)
+
+
+def _sparse_kind(pattern: str) -> str:
+    return "nm" if pattern == "2:4" else "block" if "@" in pattern else "csr"
+
+
+def float_model(ws, kind: str):
+    plans = [plan_matmul(w, exact_int=False, kind=kind, name=f"fc{i}") for i, w in enumerate(ws)]
+    biases = [np.full(w.shape[0], 0.01, np.float32) for w in ws]
+
+    def sut(x):
+        for p, b in zip(plans, biases):
+            x = np.maximum(p(x) + b, 0)
+        return x
+    return sut, plans
+
+
+def _requant(acc: np.ndarray, scale: float) -> np.ndarray:
+    return np.clip(np.rint(acc * scale), -128, 127).astype(np.int8)
+
+
+def int8_model(ws, kind: str, scales):
+    plans = [plan_matmul(w, exact_int=True, x_abs_max=255, kind=kind, name=f"fc{i}") for i, w in enumerate(ws)]
+
+    def sut(x):
+        for p, sc in zip(plans, scales):
+            x = _requant(p(x.astype(np.int32) + 128), sc)  # input zero point -128
+        return x
+    return sut, plans
+
+
+def int8_backend_model(ws, scales):
+    """The NumPy backend's dense int8 FULLY_CONNECTED (runtime/tflite/ops/fully_connected.py)."""
+    layers = []
+    for w in ws:
+        k = w.shape[1]
+        gdt = np.float32 if k * 255 * int(np.abs(w.astype(np.int32)).max(initial=0)) < (1 << 24) else np.float64
+        layers.append((gdt, np.ascontiguousarray(w.T.astype(gdt))))
+
+    def sut(x):
+        for (gdt, wt), sc in zip(layers, scales):
+            acc = ((x.astype(gdt) - gdt(-128)) @ wt).astype(np.int64)
+            x = _requant(acc, sc)
+        return x
+    return sut
+
+
+def bench_pattern(pattern: str, batch: int, variant: str, size: int, layers: int,
+                  s: Settings) -> Tuple[Dict[str, Latency], List[str], float]:
+    rng = np.random.default_rng(0)
+    integer = variant == "int8"
+    ws = [weights(pattern, rng, size, integer) for _ in range(layers)]
+    if integer:
+        samples = [rng.integers(-128, 128, (batch, size)).astype(np.int8) for _ in range(8)]
+        # keep activations spread over int8: scale by 1 / (typical |acc| / 64)
+        scales = [64.0 / max(1.0, float(np.sqrt(np.count_nonzero(w, axis=1).mean())) * 127 * 75) for w in ws]
+    else:
+        samples = [rng.standard_normal((batch, size)).astype(np.float32) for _ in range(8)]
+    make = (lambda kind: int8_model(ws, kind, scales)) if integer else (lambda kind: float_model(ws, kind))
+    t0 = time.perf_counter()
+    plan_sut, plans = make("auto")
+    load_ms = (time.perf_counter() - t0) * 1e3 / layers
+    kinds = [p.kind for p in plans]
+    dense_sut, _ = make("dense")
+    systems = {"dense": dense_sut}
+    if integer:
+        systems["backend"] = int8_backend_model(ws, scales)
+    if pattern != "0%":
+        systems["sparse"] = make(_sparse_kind(pattern))[0]
+    systems["plan"] = plan_sut
+    out = run(systems, samples, s)
+    ref = dense_sut(samples[0])
+    got = plan_sut(samples[0])
+    if integer:
+        assert np.array_equal(got, ref), f"{pattern} int8 batch {batch}: plan differs from dense"
+    else:
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * float(np.abs(ref).max()))
+    return out, kinds, load_ms
+
+
+def main(argv=None) -> Dict[str, str]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--batches", default="1,8")
+    ap.add_argument("--variants", default="float32,int8")
+    ap.add_argument("--patterns", default=",".join(PATTERNS))
+    ap.add_argument("--min-count", type=int, default=50)
+    ap.add_argument("--min-duration-ms", type=float, default=300.0)
+    args = ap.parse_args(argv)
+    s = Settings(args.min_count, args.min_duration_ms)
+
+    null = run({"null": lambda x: x}, [np.zeros((1, args.size), np.float32)], s)["null"]
+    print(f"{args.layers} FC layers {args.size}x{args.size}, single thread, NumPy {np.__version__}; "
+          f"{s.min_count} queries / {s.min_duration_ms:.0f} ms minimum; null system p50 {null.p50_us:.2f} us")
+    print(f"{'pattern':9s} {'variant':7s} {'batch':>5s} {'plan kinds':18s} {'dense p50':>10s} {'backend':>9s} "
+          f"{'sparse p50':>10s} {'plan p50':>9s} {'plan p90':>9s} {'n':>6s} {'speedup':>8s} {'load ms':>8s}")
+    record: Dict[str, str] = {}
+    for variant in args.variants.split(","):
+        for batch in (int(b) for b in args.batches.split(",")):
+            for pattern in args.patterns.split(","):
+                lat, kinds, load_ms = bench_pattern(pattern, batch, variant, args.size, args.layers, s)
+                d, p = lat["dense"].p50_us, lat["plan"].p50_us
+                sp = lat.get("sparse")
+                be = lat.get("backend")
+                print(f"{pattern:9s} {variant:7s} {batch:5d} {'/'.join(sorted(set(kinds))):18s} {d:10.1f} "
+                      f"{'' if be is None else f'{be.p50_us:.1f}':>9s} {'' if sp is None else f'{sp.p50_us:.1f}':>10s} "
+                      f"{p:9.1f} {lat['plan'].p90_us:9.1f} {lat['plan'].count:6d} {d / p:8.2f} {load_ms:8.1f}",
+                      flush=True)
+                key = pattern.replace("%", "pct").replace(":", "of").replace("@", "_")
+                tag = ("" if variant == "float32" else "_int8") + ("" if batch == 1 else f"_b{batch}")
+                record[f"fc_{key}_speedup{tag}"] = f"{d / p:.2f}"
+                if sp is not None:
+                    record[f"fc_{key}_sparse_vs_dense{tag}"] = f"{d / sp.p50_us:.2f}"
+                if be is not None:
+                    record[f"fc_{key}_speedup_vs_backend{tag}"] = f"{be.p50_us / p:.2f}"
+                record[f"load_ms_per_layer_{key}{tag}"] = f"{load_ms:.1f}"
+    headline = {k: v for k, v in record.items() if not k.startswith("load_ms")}
+    if "fc_90pct_speedup" in record:
+        headline = {"fc_90pct_speedup": record["fc_90pct_speedup"], **headline}
+        headline["load_ms_per_layer_90pct"] = record["load_ms_per_layer_90pct"]
+    print("sparse_speed " + " ".join(f"{k}={v}" for k, v in headline.items()))
+    return record
+
+
+if __name__ == "__main__":
+    main()

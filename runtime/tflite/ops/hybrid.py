@@ -1,0 +1,70 @@
+"""Dynamic-range ("hybrid") kernels: float activations, int8 weights (Optimize.DEFAULT without data).
+
+LiteRT quantizes each batch row of the float input on the fly, runs an integer dot product, and
+scales back to float. The row quantization decides the result, so it is reproduced exactly
+(tensor_utils Neon{A,}SymmetricQuantizeFloats, which LiteRT's x86 build also runs): asymmetric rows
+map [min(0, min x), max(0, max x)] onto [-128, 127] with a nudged zero point; symmetric rows use
+scale max|x|/127. Both multiply by a float32 reciprocal and round to nearest-even in the 8-lane loop,
+and half away from zero in the scalar tail. Reference: Krishnamoorthi, "Quantizing deep convolutional
+networks for efficient inference", 2018, section 3.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..quant import round_half_away
+from .vector_paths import flat_vector_mask
+
+F32 = np.float32
+
+
+def _round_rows(prod32: np.ndarray) -> np.ndarray:
+    """Vector lanes: rint; tail of each row: round half away from zero."""
+    vec = flat_vector_mask(prod32.shape[1], 8)[None, :]
+    return np.where(vec, np.rint(prod32), round_half_away(prod32)).astype(np.int64)
+
+
+def asymmetric_quantize_rows(x: np.ndarray):
+    """x (rows, n) float32 -> (q int64, scaling_factor float32 (rows,), offset int64 (rows,))."""
+    rmin = np.minimum(x.min(axis=1, initial=0.0), F32(0)).astype(F32)
+    rmax = np.maximum(x.max(axis=1, initial=0.0), F32(0)).astype(F32)
+    flat = rmin == rmax
+    scale = (rmax - rmin).astype(F32).astype(np.float64) / 255.0
+    scale = np.where(flat, 1.0, scale)
+    zp_min = -128.0 - rmin / scale
+    zp_max = 127.0 - rmax / scale
+    use_min = (128.0 + np.abs(rmin / scale)) < (127.0 + np.abs(rmax / scale))
+    zp = np.where(use_min, zp_min, zp_max)
+    offset = np.where(zp <= -128.0, -128, np.where(zp >= 127.0, 127, round_half_away(zp))).astype(np.int64)
+    offset = np.where(flat, 0, offset)
+    sf = scale.astype(F32)
+    inv = (1.0 / sf.astype(np.float64)).astype(F32)
+    q = _round_rows((x * inv[:, None]).astype(F32)) + offset[:, None]
+    q = np.where(flat[:, None], 0, np.clip(q, -128, 127))
+    return q, np.where(flat, F32(1), sf), offset
+
+
+def symmetric_quantize_rows(x: np.ndarray):
+    """x (rows, n) float32 -> (q int64, scaling_factor float32 (rows,), zero offsets)."""
+    rng = np.maximum(np.abs(x.min(axis=1)), np.abs(x.max(axis=1))).astype(F32)
+    flat = rng == 0
+    safe = np.where(flat, F32(1), rng)
+    sf = (safe / F32(127)).astype(F32)
+    inv = (F32(127) / safe).astype(F32)
+    q = np.clip(_round_rows((x * inv[:, None]).astype(F32)), -127, 127)
+    q = np.where(flat[:, None], 0, q)
+    return q, np.where(flat, F32(1), sf), np.zeros(len(x), np.int64)
+
+
+def weight_scales(ctx, w_tensor, n_out: int) -> np.ndarray:
+    q = w_tensor.quantization
+    if q is None or not q.scale or len(q.scale) not in (1, n_out):
+        raise ctx.unsupported(f"int8 weights {w_tensor.name!r} without usable quantization scales")
+    if any(z != 0 for z in q.zero_point):
+        raise ctx.unsupported(f"int8 weights {w_tensor.name!r} with a nonzero zero point")
+    return np.broadcast_to(np.asarray(q.scale, F32), (n_out,))
+
+
+def is_per_channel(scales: np.ndarray) -> bool:
+    """conv.cc: hybrid per-channel when the scales are not all equal."""
+    return bool(np.any(scales != scales[0]))
