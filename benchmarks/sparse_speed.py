@@ -113,8 +113,8 @@ def _sparse_kind(pattern: str) -> str:
     return "nm" if pattern == "2:4" else "block" if "@" in pattern else "csr"
 
 
-def float_model(ws, kind: str):
-    plans = [plan_matmul(w, exact_int=False, kind=kind, name=f"fc{i}") for i, w in enumerate(ws)]
+def float_model(ws, kind: str, batch: int):
+    plans = [plan_matmul(w, exact_int=False, kind=kind, batch_hint=batch, name=f"fc{i}") for i, w in enumerate(ws)]
     biases = [np.full(w.shape[0], 0.01, np.float32) for w in ws]
 
     def sut(x):
@@ -128,8 +128,9 @@ def _requant(acc: np.ndarray, scale: float) -> np.ndarray:
     return np.clip(np.rint(acc * scale), -128, 127).astype(np.int8)
 
 
-def int8_model(ws, kind: str, scales):
-    plans = [plan_matmul(w, exact_int=True, x_abs_max=255, kind=kind, name=f"fc{i}") for i, w in enumerate(ws)]
+def int8_model(ws, kind: str, scales, batch: int):
+    plans = [plan_matmul(w, exact_int=True, x_abs_max=255, kind=kind, batch_hint=batch, name=f"fc{i}")
+             for i, w in enumerate(ws)]
 
     def sut(x):
         for p, sc in zip(plans, scales):
@@ -165,7 +166,10 @@ def bench_pattern(pattern: str, batch: int, variant: str, size: int, layers: int
         scales = [64.0 / max(1.0, float(np.sqrt(np.count_nonzero(w, axis=1).mean())) * 127 * 75) for w in ws]
     else:
         samples = [rng.standard_normal((batch, size)).astype(np.float32) for _ in range(8)]
-    make = (lambda kind: int8_model(ws, kind, scales)) if integer else (lambda kind: float_model(ws, kind))
+    if integer:
+        make = lambda kind: int8_model(ws, kind, scales, batch)  # noqa: E731
+    else:
+        make = lambda kind: float_model(ws, kind, batch)  # noqa: E731
     t0 = time.perf_counter()
     plan_sut, plans = make("auto")
     load_ms = (time.perf_counter() - t0) * 1e3 / layers

@@ -11,13 +11,13 @@ import os
 import sys
 from typing import List, Optional
 
-from .progress import StepPrinter, quiet
+from .progress import StepPrinter, native_output_to, quiet
 
 EXIT_ERROR = 1
 
 
-def _progress(args):
-    return quiet if getattr(args, "json", None) is True else StepPrinter()
+def _progress(args, stream=None):
+    return quiet if getattr(args, "json", None) is True else StepPrinter(stream)
 
 
 def _print_json(obj) -> None:
@@ -34,28 +34,31 @@ def _require_host(feature: str) -> None:
 
 
 def cmd_demo(args) -> int:
-    _require_host("edgewise demo")
-    from .demo import run_demo
-    from .report import summary_table
+    with native_output_to(os.path.join(args.out, "edgewise.log")) as console:
+        _require_host("edgewise demo")
+        from .demo import run_demo
+        from .report import summary_table
 
-    report = run_demo(out_dir=args.out, progress=_progress(args))
+        report = run_demo(out_dir=args.out, progress=_progress(args, console))
     if args.json:
         _print_json(report.to_dict())
     else:
         print(summary_table(report))
-        print(f"\nwrote {os.path.join(args.out, 'report.json')} and {os.path.join(args.out, 'report.html')}")
+        print(f"\nwrote {os.path.join(args.out, 'report.json')} and {os.path.join(args.out, 'report.html')}"
+              f" (converter logs: {os.path.join(args.out, 'edgewise.log')})")
     return 0
 
 
 def cmd_optimize(args) -> int:
-    _require_host("edgewise optimize")
-    from .pipeline import optimize
-    from .report import summary_table
+    with native_output_to(os.path.join(args.out, "edgewise.log")) as console:
+        _require_host("edgewise optimize")
+        from .pipeline import optimize
+        from .report import summary_table
 
-    report = optimize(
-        args.model, args.calib, args.eval, prune=args.prune, quantize=args.quantize, out_dir=args.out,
-        progress=_progress(args), train=args.train,
-    )
+        report = optimize(
+            args.model, args.calib, args.eval, prune=args.prune, quantize=args.quantize, out_dir=args.out,
+            progress=_progress(args, console), train=args.train,
+        )
     if args.json:
         _print_json(report.to_dict())
     else:

@@ -51,7 +51,8 @@ ENTRIES: Tuple[OpEntry, ...] = (
     E("Conv", conv.Conv, 1), E("ConvTranspose", conv.ConvTranspose, 1),
     E("MaxPool", pool.MaxPool, 8), E("AveragePool", pool.AveragePool, 7),
     E("GlobalAveragePool", pool.GlobalAveragePool, 1), E("GlobalMaxPool", pool.GlobalMaxPool, 1),
-    E("BatchNormalization", norm.BatchNormalization, 9), E("LayerNormalization", norm.LayerNormalization, 17),
+    E("BatchNormalization", norm.BatchNormalization_9, 9, 13),
+    E("BatchNormalization", norm.BatchNormalization, 14), E("LayerNormalization", norm.LayerNormalization, 17),
     E("LRN", norm.LRN, 1),
     # reductions
     E("ReduceSum", reduce.ReduceSum_1, 1, 12), E("ReduceSum", reduce.ReduceSum, 13),

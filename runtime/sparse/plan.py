@@ -34,12 +34,12 @@ from .structure import Structure, analyze
 KINDS = ("dense", "csr", "nm", "block")
 # Cost model (ns), fitted to measurements on this project's CI host; see the module docstring.
 OVERHEAD_NS = 6000.0  # NumPy call overhead of one kernel (or one ELL slice)
-DENSE_NS_PER_MAC_B1 = 0.085  # sgemv
-DENSE_NS_PER_MAC = (0.2, 0.02)  # sgemm, per MAC: a + b * batch (OpenBLAS is slow at batch 2..4)
+DENSE_NS_PER_MAC_B1 = 0.075  # sgemv
+DENSE_NS_PER_MAC = (0.15, 0.02)  # sgemm, per MAC: a + b * batch (OpenBLAS is slow at batch 2..4)
 INT64_NS_PER_MAC = 1.0  # integer matmul has no BLAS
-GATHER_NS_PER_SLOT = 0.6  # np.take(mode="wrap"), one row per slot
-GATHER_NS_PER_VALUE = 0.01  # ... plus the bytes of the row
-MATMUL_NS_PER_MAC = 0.17  # stacked small matmuls
+GATHER_NS_PER_SLOT = 0.62  # np.take(mode="wrap"), one row per slot
+GATHER_NS_PER_VALUE = 0.05  # ... plus per value in the row (bw * batch)
+MATMUL_NS_PER_MAC = 0.15  # stacked small matmuls (0.17 at batch 1, 0.135 at batch 8)
 TIMING_MIN_NS = 20000.0  # below this estimated dense time, a wrong pick costs less than timing it
 MAX_BATCH_PROBE = 4096
 MAX_TIMING_REPS = 25  # minimum over alternating runs of each path; at least 3 whatever the budget

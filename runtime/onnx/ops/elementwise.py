@@ -45,12 +45,12 @@ def Neg(X):
     return np.negative(X)
 
 
-def Exp(X):
-    return np.exp(X)
+def Exp(input):
+    return np.exp(input)
 
 
-def Log(X):
-    return np.log(X)
+def Log(input):
+    return np.log(input)
 
 
 def Reciprocal(X):

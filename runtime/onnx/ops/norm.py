@@ -6,8 +6,7 @@ import numpy as np
 from ._util import norm_axis
 
 
-def BatchNormalization(X, scale, B, input_mean, input_var, *, epsilon=1e-5, momentum=0.9, training_mode=0,
-                       spatial=1):
+def BatchNormalization(X, scale, B, input_mean, input_var, *, epsilon=1e-5, momentum=0.9, training_mode=0):
     """Inference form (Ioffe & Szegedy, 2015): y = (x - mean) / sqrt(var + eps) * scale + B."""
     if training_mode:
         raise NotImplementedError("training_mode=1 is not supported: the runtime does inference only")
@@ -15,6 +14,10 @@ def BatchNormalization(X, scale, B, input_mean, input_var, *, epsilon=1e-5, mome
     t = X.dtype.type
     inv = (scale / np.sqrt(input_var + t(epsilon))).reshape(shape)
     return ((X - input_mean.reshape(shape)) * inv + B.reshape(shape)).astype(X.dtype, copy=False)
+
+
+def BatchNormalization_9(X, scale, B, mean, var, *, epsilon=1e-5, momentum=0.9):
+    return BatchNormalization(X, scale, B, mean, var, epsilon=epsilon)
 
 
 def LayerNormalization(X, Scale, B=None, *, axis=-1, epsilon=1e-5, stash_type=1):

@@ -159,6 +159,23 @@ def _tensor_ops(keras, L):
     return keras.Model(x, out)
 
 
+@model("broadcast", (5, 7, 3))
+def _broadcast(keras, L):
+    """int8 ADD/MUL whose broadcast shapes fold into runs that are not multiples of LiteRT's vector
+    width, so both the vector loops and the scalar tails produce output."""
+    ops = keras.ops
+    x = keras.Input((5, 7, 3))
+    per_row = L.Lambda(lambda t: ops.mean(t, axis=(2, 3), keepdims=True))(x)
+    per_col = L.Lambda(lambda t: ops.mean(t, axis=1, keepdims=True))(x)
+    a = L.Lambda(lambda t: t[0] + t[1])([x, per_row])
+    b = L.Lambda(lambda t: t[1] * t[0])([x, per_col])
+    c = L.Lambda(lambda t: t[0] - t[1] * 0.5)([x, per_col])
+    y = L.Add()([a, b])
+    y = L.Multiply()([y, c])
+    y = L.Lambda(lambda t: t * 0.75 + 0.25)(y)
+    return keras.Model(x, y)
+
+
 class Converted:
     """Builds and converts each model once; `get(name, kind)` returns the .tflite bytes."""
 
