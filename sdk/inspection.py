@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
 
@@ -79,8 +79,45 @@ class ModelSummary:
         }
 
 
+WEIGHT_DTYPES = ("float32", "float16", "int8", "uint8")
+
+
 def _sparsity(a: np.ndarray) -> float:
     return float(np.count_nonzero(a == 0)) / a.size if a.size else 0.0
+
+
+def _is_weight(a: np.ndarray) -> bool:
+    return a.ndim >= 2 and a.dtype.name in WEIGHT_DTYPES
+
+
+def _tflite_constants(m) -> Iterator[Tuple[object, np.ndarray]]:
+    for g in m.subgraphs:
+        for t in g.tensors:
+            if t.is_constant:
+                yield t, t.dense_value()  # sparse-encoded tensors are densified: their zeros count
+
+
+def _onnx_constants(m) -> Iterator[Tuple[str, np.ndarray]]:
+    for name in m.initializers:
+        yield name, m.initializers[name]
+    for node in m.nodes:
+        if node.op_type == "Constant" and isinstance(node.attributes.get("value"), np.ndarray):
+            yield node.outputs[0], node.attributes["value"]
+
+
+def weight_tensors(path: "str | os.PathLike") -> List[Tuple[str, np.ndarray]]:
+    """(name, dense array) of every weight tensor stored in a .tflite or .onnx file.
+
+    Sparsity only pays if the zeros are in the deployed file, so it is measured there.
+    """
+    data, source, base_dir = _read(os.fspath(path))
+    if detect_format(data, source) == "tflite":
+        from .runtime.tflite import read_model
+
+        return [(t.name, a) for t, a in _tflite_constants(read_model(data, source)) if _is_weight(a)]
+    from .runtime.onnx import read_model as read_onnx
+
+    return [(n, a) for n, a in _onnx_constants(read_onnx(data, source, base_dir)) if _is_weight(a)]
 
 
 def _tflite_summary(data: bytes, path: str) -> ModelSummary:
@@ -101,16 +138,12 @@ def _tflite_summary(data: bytes, path: str) -> ModelSummary:
     ops = Counter(m.operator_codes[op.opcode_index].op for g in m.subgraphs for op in g.operators)
     weights: List[WeightInfo] = []
     const = 0
-    for g in m.subgraphs:
-        for t in g.tensors:
-            if not t.is_constant:
-                continue
-            value = t.dense_value()
-            const += value.size
-            if value.ndim >= 2:
-                per_channel = t.quantization is not None and t.quantization.per_channel
-                weights.append(WeightInfo(t.name, tuple(value.shape), t.dtype, _sparsity(value), per_channel,
-                                          t.sparsity is not None))
+    for t, value in _tflite_constants(m):
+        const += value.size
+        if _is_weight(value):
+            per_channel = t.quantization is not None and t.quantization.per_channel
+            weights.append(WeightInfo(t.name, tuple(value.shape), t.dtype, _sparsity(value), per_channel,
+                                      t.sparsity is not None))
     dtypes = Counter(t.dtype for g in m.subgraphs for t in g.tensors)
     return ModelSummary(path, "tflite", len(data), tuple(spec(i) for i in sg.inputs), tuple(spec(i) for i in sg.outputs),
                         dict(ops.most_common()), tuple(weights), const, dict(dtypes), m.description)
@@ -128,10 +161,9 @@ def _onnx_summary(data: bytes, path: str, base_dir) -> ModelSummary:
     ops = Counter(n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}" for n in m.nodes)
     weights: List[WeightInfo] = []
     const = 0
-    for name in m.initializers:
-        value = m.initializers[name]
+    for name, value in _onnx_constants(m):
         const += value.size
-        if value.ndim >= 2:
+        if _is_weight(value):
             weights.append(WeightInfo(name, tuple(value.shape), str(value.dtype), _sparsity(value)))
     dtypes = Counter(str(m.initializers[n].dtype) for n in m.initializers)
     producer = f"{m.producer_name} {m.producer_version}".strip()

@@ -127,7 +127,7 @@ class Table:
 
     def ints(self, field: int, what: str) -> Tuple[int, ...]:
         a = self.array(field, np.int32, what)
-        return () if a is None else tuple(int(v) for v in a)
+        return () if a is None else tuple(a.tolist())
 
     def string(self, field: int, what: str) -> Optional[str]:
         start, n = self._vector(field, 1, what)

@@ -184,8 +184,9 @@ def _read_quant(t: Table, what: str, shape: Tuple[int, ...], buf: Buffer) -> Opt
         raise buf.fail(f"{what}: {len(scale)} per-channel scales do not match dimension {dim} of shape {shape}")
     mn, mx = q.array(0, np.float32, "min"), q.array(1, np.float32, "max")
     return QuantParams(
-        tuple(float(s) for s in scale), tuple(int(z) for z in zp), dim,
-        () if mn is None else tuple(float(v) for v in mn), () if mx is None else tuple(float(v) for v in mx),
+        tuple(scale.astype(np.float64).tolist()), tuple(zp.tolist()), dim,
+        () if mn is None else tuple(mn.astype(np.float64).tolist()),
+        () if mx is None else tuple(mx.astype(np.float64).tolist()),
     )
 
 
