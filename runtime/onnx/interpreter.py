@@ -18,7 +18,7 @@ from ..spec import TensorSpec
 from . import registry
 from .model import Graph, Node, OnnxModel, ValueInfo
 
-_KERNEL_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError)
+_KERNEL_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, MemoryError)
 
 
 class _Step:
@@ -95,8 +95,6 @@ def _toposort(source: str, nodes: Sequence[Node], available: set) -> List[Node]:
     if len(order) != len(nodes):
         stuck = next(n for n, m in zip(nodes, missing) if m)
         raise ModelFormatError(source, f"the graph has a cycle through node {stuck.label!r} ({stuck.op_type})")
-    order_index = {id(n): k for k, n in enumerate(nodes)}
-    del order_index
     return order
 
 
@@ -128,7 +126,10 @@ class Interpreter:
         )
         constants: Dict[str, np.ndarray] = {name: g.initializers[name] for name in g.initializers}
         for name, sparse in g.sparse_initializers.items():
-            constants[name] = sparse.dense()
+            try:
+                constants[name] = sparse.dense()
+            except (ValueError, MemoryError) as e:
+                raise ModelFormatError(source, f"sparse initializer {name!r}: {e}") from None
         available = set(constants) | {s.name for s in self.inputs}
         by_node = {id(s.node): s for s in steps}
         order = [by_node[id(n)] for n in _toposort(source, [s.node for s in steps], available)]

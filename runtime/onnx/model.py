@@ -64,13 +64,18 @@ class SparseTensor:
     dims: Tuple[int, ...]
 
     def dense(self) -> np.ndarray:
+        """The dense array; ValueError if an index falls outside `dims`."""
         values = self.values.value()
         idx = self.indices.value().astype(np.int64)
-        out = np.zeros(self.dims, values.dtype)
-        flat = out.reshape(-1)
+        size = int(np.prod(self.dims, dtype=np.int64)) if self.dims else 1
         if idx.ndim == 2:
+            if idx.size and ((idx < 0).any() or (idx >= np.array(self.dims, np.int64)).any()):
+                raise ValueError(f"sparse tensor {self.values.name!r}: an index is outside dims {list(self.dims)}")
             idx = np.ravel_multi_index(tuple(idx.T), self.dims) if idx.size else idx.reshape(-1)
-        flat[idx] = values.reshape(-1)
+        elif idx.size and (idx.min() < 0 or idx.max() >= size):
+            raise ValueError(f"sparse tensor {self.values.name!r}: an index is outside dims {list(self.dims)}")
+        out = np.zeros(self.dims, values.dtype)
+        out.reshape(-1)[idx] = values.reshape(-1)
         return out
 
 

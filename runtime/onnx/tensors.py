@@ -146,9 +146,8 @@ def _from_typed(values: np.ndarray, t: dtypes.ElemType, count: int, shape) -> np
         return (values != 0).reshape(shape)
     if t.numpy != "float32" and t.bits >= 8:
         return values.astype(t.numpy).reshape(shape)
-    if t.bits == 6:
-        table_input = values.astype(np.uint8)
-        return dtypes.widen(t, _pack6(table_input), count).reshape(shape)
+    if t.bits == 6:  # one 6-bit code per int32; widen() takes the packed raw_data layout
+        return dtypes.widen(t, _pack6(values.astype(np.uint8)), count).reshape(shape)
     return dtypes.widen(t, values.astype(np.uint16 if t.bits == 16 else np.uint8), count).reshape(shape)
 
 

@@ -1,23 +1,30 @@
 """Choosing, per layer at load time, the fastest way to compute y = x @ W.T for a constant W.
 
 `plan_matmul` measures W's density and zero pattern (`structure.analyze`), estimates the cost of
-the dense path and of each sparse layout the pattern allows with the cost model below, and, when
-the layer is large enough for the choice to matter, times the best sparse candidate against the
-dense path on this device (minimum over alternating runs, within `time_budget_ms`). Sparse is
-chosen only if it is faster. Because BLAS gains more from a larger batch than the gathers do, the
-plan also records `max_batch`: larger batches fall back to the dense path (built on first use).
+the dense path and of the sparse layouts the pattern allows with the cost model below, builds the
+cheapest sparse one and, when the layer is large enough for the choice to matter, times it
+against the dense path on this device at the expected batch (minimum over alternating runs, for
+at most `time_budget_ms`). Sparse is chosen only if it is faster. As BLAS gains more from a larger
+batch than the gathers do, the plan also records `max_batch`, extrapolated with the cost model:
+larger batches run dense (from a copy rebuilt on first use).
 
-Cost model (ns; single thread, AMD EPYC 7B13 class x86 with OpenBLAS, NumPy 2.4; the benchmark
-benchmarks/sparse_speed.py reprints the measured figures):
-  dense float32: out*in*(0.03 + 0.04*batch)        (1024x1024 sgemv ~70 us; batch 8 ~350 us)
-  dense float64: twice float32;  int64 (no BLAS): 1.0 per multiply-add
-  CSR:    batch * nnz * 1.15                       (gather 0.7 + multiply 0.15 + reduceat 0.3)
-  ELL:    batch * (0.6 * slots + 0.15 * slots*bh*bw)   (one gathered x block per slot)
-  each kernel also pays ~8 us of NumPy call overhead.
-From which the density thresholds at batch 1 for a 1024x1024 float32 layer: CSR pays off below
-~6 % density (94 % sparsity); 16x1 / 8x8 blocks below ~35 % kept; 4x4 below ~25 %; 2:4 never
-(its gather touches half of W, dense BLAS wins). int8 layers whose dense path needs float64 gain
-twice as much.
+Measured here (single thread, 2-core AMD EPYC VM with 32 MB L3, OpenBLAS 0.3.31, NumPy 2.4),
+one 1024x1024 float32 layer, best of 300 runs, in us:
+
+    pattern (density)        batch 1: dense  sparse     batch 8: dense  sparse
+    unstructured 10 %                  76     120                  314     285
+    unstructured  5 %                  76      73                  314     183
+    2:4 (50 %)                         76    ~260                  314    ~1400
+    4x4 blocks, 10 %                   81      39                  354     207
+    8x8 blocks, 10 %                   73      28                  350     129
+    16x1 blocks, 10 %                  80      23                  353      99
+    1x4 blocks, 10 %                   76      67                  327     453
+
+So unstructured sparsity pays off only from ~95 % at batch 1 and ~88 % at batch 8: its kernel
+gathers one x value per stored weight and NumPy's gather costs ~0.6 ns each, ~8x a BLAS
+multiply-add on a cache-resident matrix. Blocks share one gathered x block among bh rows and win
+2-3.5x at 90 %; 2:4 (half of W) never beats dense. int8 layers gain more from pruning through
+exact.py: their dense path needs float64 unless the weights are small or sparse enough for float32.
 """
 from __future__ import annotations
 
@@ -32,7 +39,7 @@ from .exact import exact_dtype
 from .structure import Structure, analyze
 
 KINDS = ("dense", "csr", "nm", "block")
-# Cost model (ns), fitted to measurements on this project's CI host; see the module docstring.
+# Cost model (ns), fitted to the measurements in the module docstring.
 OVERHEAD_NS = 6000.0  # NumPy call overhead of one kernel (or one ELL slice)
 DENSE_NS_PER_MAC_B1 = 0.075  # sgemv
 DENSE_NS_PER_MAC = (0.15, 0.02)  # sgemm, per MAC: a + b * batch (OpenBLAS is slow at batch 2..4)
@@ -42,7 +49,9 @@ GATHER_NS_PER_VALUE = 0.05  # ... plus per value in the row (bw * batch)
 MATMUL_NS_PER_MAC = 0.15  # stacked small matmuls (0.17 at batch 1, 0.135 at batch 8)
 TIMING_MIN_NS = 20000.0  # below this estimated dense time, a wrong pick costs less than timing it
 MAX_BATCH_PROBE = 4096
-MAX_TIMING_REPS = 25  # minimum over alternating runs of each path; at least 3 whatever the budget
+TIMING_MAX_ROWS = 256  # rows of x used to time a layer; larger batches are extrapolated
+MAX_TIMING_REPS = 25  # the minimum over alternating runs of each path is compared ...
+MIN_TIMING_REPS = 5  # ... after at least this many, whatever the time budget
 CLEARLY_SLOWER = 2.0  # estimated sparse/dense ratio above which no sparse layout is built or timed
 
 
@@ -61,7 +70,7 @@ class PlanInfo:
     max_batch: Optional[int]  # larger batches run dense; None: no limit
     dense_us: float
     chosen_us: float
-    measured: bool  # True: dense_us / chosen_us timed at load, False: cost-model estimates
+    measured: bool  # True: timed at load (at most TIMING_MAX_ROWS rows, scaled), False: cost model
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -129,7 +138,7 @@ class MatmulPlan:
 
     def __init__(self, name: str, kind: str, structure: Structure, layout, dtype: np.dtype,
                  exact_int: bool, x_abs_max: int, max_batch: Optional[int],
-                 dense_ns: float, chosen_ns: float, measured: bool, dense_layout=None):
+                 dense_ns: float, chosen_ns: float, measured: bool):
         self.name = name
         self.kind = kind
         self.structure = structure
@@ -139,7 +148,7 @@ class MatmulPlan:
         self.max_batch = max_batch
         self._layout = layout
         self._kernel = _kernel(layout)
-        self._dense = dense_layout if kind != "dense" else layout
+        self._dense = layout if kind == "dense" else None  # a sparse plan builds it on first need
         self._dense_ns = dense_ns
         self._chosen_ns = chosen_ns
         self._measured = measured
@@ -153,10 +162,11 @@ class MatmulPlan:
         if x.ndim != 2 or x.shape[1] != cin:
             raise ValueError(f"{self.name}: input of shape {x.shape} does not fit weights {self.shape}; "
                              f"expected (batch, {cin})")
-        if self.exact_int:
-            if x.size and float(np.abs(x).max()) > self.x_abs_max:
-                raise ValueError(f"{self.name}: input magnitude {float(np.abs(x).max())} exceeds the "
-                                 f"bound {self.x_abs_max} the exact plan was made for")
+        if self.exact_int and x.size:
+            x_abs = max(-float(x.min()), float(x.max()))  # np.abs would wrap int8 -128
+            if x_abs > self.x_abs_max:
+                raise ValueError(f"{self.name}: input magnitude {x_abs:g} exceeds the bound "
+                                 f"{self.x_abs_max} the exact plan was made for")
         xc = np.ascontiguousarray(x, dtype=self.dtype)
         if self.max_batch is not None and x.shape[0] > self.max_batch:
             if self._dense is None:
@@ -215,15 +225,14 @@ def _estimate_ns(kind: str, s: Structure, batch: int) -> float:
     return _ell_ns(2, 1.1 * s.nnz / s.block_fill / (bh * bw), bh, bw, batch)
 
 
-def _max_batch(kind: str, s: Structure, layout, dtype, hint: int, correction: float) -> Optional[int]:
-    """Largest power-of-two batch at which sparse is still estimated faster (None: all probed)."""
-    best = hint
-    b = hint
+def _max_batch(s: Structure, layout, dtype, hint: int, correction: float) -> Optional[int]:
+    """Largest power-of-two multiple of `hint` at which sparse is still estimated faster, or None
+    if it stays faster up to MAX_BATCH_PROBE; `correction` scales the estimate to the timing."""
+    best, b = hint, hint
     while b <= MAX_BATCH_PROBE:
         if _layout_ns(layout, b) * correction >= _dense_ns(s.shape, b, dtype):
-            return best if b > hint else hint
-        best = b
-        b *= 2
+            return best
+        best, b = b, 2 * b
     return None
 
 
@@ -238,7 +247,9 @@ def plan_matmul(w: np.ndarray, *, exact_int: bool, x_abs_max: int = 255, kind: s
     kind: "auto" to choose by measurement, or one of "dense", "csr", "nm", "block" to force a
         layout (tests, benchmarks); forcing "nm" or "block" needs W to have that pattern.
     name: used in error messages and describe(): say the model, op and tensor.
-    batch_hint: the batch the choice is timed at; calibrate=False uses the cost model alone.
+    batch_hint: the number of rows x will have (FULLY_CONNECTED: the batch; im2col conv:
+        N*OH*OW), known from the model's static shapes: the choice is timed at that batch.
+    calibrate: False chooses by the cost model alone (deterministic, no timing).
     """
     if kind not in KINDS + ("auto",):
         raise ValueError(f"{name}: unknown plan kind {kind!r}; expected one of {('auto',) + KINDS}")
@@ -254,43 +265,48 @@ def plan_matmul(w: np.ndarray, *, exact_int: bool, x_abs_max: int = 255, kind: s
     builders = _candidates(w, s, dtype)
     dense_est = _dense_ns(s.shape, batch_hint, dtype)
 
-    if kind == "dense" or (kind == "auto" and not builders):
-        layout = kernels.dense_layout(w, dtype)
-        return MatmulPlan(name, "dense", s, layout, dtype, exact_int, x_abs_max, None,
-                          dense_est, dense_est, False)
+    def make(kind_, layout, mb=None, dense_ns=dense_est, chosen_ns=None, measured=False):
+        chosen = dense_ns if chosen_ns is None else chosen_ns
+        return MatmulPlan(name, kind_, s, layout, dtype, exact_int, x_abs_max, mb, dense_ns, chosen, measured)
+
+    if kind == "dense":
+        return make("dense", kernels.dense_layout(w, dtype))
     if kind != "auto":
         if kind not in builders:
             raise ValueError(f"{name}: cannot force kind {kind!r}: weights are {s.label} "
                              f"(density {s.density:.3f})")
         layout = builders[kind]()
-        est = _layout_ns(layout, batch_hint)
-        return MatmulPlan(name, kind, s, layout, dtype, exact_int, x_abs_max, None, dense_est, est, False)
-
+        return make(kind, layout, chosen_ns=_layout_ns(layout, batch_hint))
+    if not builders:
+        return make("dense", kernels.dense_layout(w, dtype))
     best = min(builders, key=lambda k: _estimate_ns(k, s, batch_hint))
     if _estimate_ns(best, s, batch_hint) > CLEARLY_SLOWER * dense_est:
-        return MatmulPlan(name, "dense", s, kernels.dense_layout(w, dtype), dtype, exact_int,
-                          x_abs_max, None, dense_est, dense_est, False)
+        return make("dense", kernels.dense_layout(w, dtype))
     layout = builders[best]()
     sparse_est = _layout_ns(layout, batch_hint)
     if not calibrate or dense_est < TIMING_MIN_NS:
         if sparse_est >= dense_est:
-            return MatmulPlan(name, "dense", s, kernels.dense_layout(w, dtype), dtype, exact_int,
-                              x_abs_max, None, dense_est, dense_est, False)
-        mb = _max_batch(best, s, layout, dtype, batch_hint, 1.0)
-        return MatmulPlan(name, best, s, layout, dtype, exact_int, x_abs_max, mb, dense_est, sparse_est, False)
+            return make("dense", kernels.dense_layout(w, dtype))
+        return make(best, layout, _max_batch(s, layout, dtype, batch_hint, 1.0), chosen_ns=sparse_est)
 
+    # Time at most TIMING_MAX_ROWS rows (an im2col conv can have thousands) and scale the cost
+    # model by what the timing found.
+    t_rows = min(batch_hint, TIMING_MAX_ROWS)
     dense = kernels.dense_layout(w, dtype)
-    x = np.random.default_rng(0).integers(-8, 9, (batch_hint, s.shape[1])).astype(dtype)
-    fn_s, fn_d = _kernel(layout), kernels.dense_matmul
+    x = np.random.default_rng(0).integers(-8, 9, (t_rows, s.shape[1])).astype(dtype)
+    sparse_fn = _kernel(layout)
+    sparse_fn(x, layout), kernels.dense_matmul(x, dense)  # first calls: page faults, allocator
     t_s = t_d = float("inf")
     start = time.perf_counter_ns()
     for rep in range(MAX_TIMING_REPS):
-        t_s = min(t_s, _time_ns(lambda: fn_s(x, layout)))
-        t_d = min(t_d, _time_ns(lambda: fn_d(x, dense)))
-        if rep >= 2 and time.perf_counter_ns() - start > time_budget_ms * 1e6:
+        t_s = min(t_s, _time_ns(lambda: sparse_fn(x, layout)))
+        t_d = min(t_d, _time_ns(lambda: kernels.dense_matmul(x, dense)))
+        if rep + 1 >= MIN_TIMING_REPS and time.perf_counter_ns() - start > time_budget_ms * 1e6:
             break
-    if t_s >= t_d:
-        return MatmulPlan(name, "dense", s, dense, dtype, exact_int, x_abs_max, None, t_d, t_d, True)
-    correction = (t_s / t_d) / (sparse_est / dense_est)
-    mb = _max_batch(best, s, layout, dtype, batch_hint, correction)
-    return MatmulPlan(name, best, s, layout, dtype, exact_int, x_abs_max, mb, t_d, t_s, True)
+    correction = (t_s / t_d) / (_layout_ns(layout, t_rows) / _dense_ns(s.shape, t_rows, dtype))
+    ratio = sparse_est * correction / dense_est  # sparse / dense at batch_hint
+    dense_ns = t_d * dense_est / _dense_ns(s.shape, t_rows, dtype)
+    if ratio >= 1.0:
+        return make("dense", dense, dense_ns=dense_ns, measured=True)
+    mb = _max_batch(s, layout, dtype, batch_hint, correction)
+    return make(best, layout, mb, dense_ns=dense_ns, chosen_ns=ratio * dense_ns, measured=True)

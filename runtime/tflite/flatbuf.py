@@ -76,7 +76,7 @@ class Table:
         self._vt = vt
         self._vt_len = vt_len
 
-    def _field(self, field: int) -> int:
+    def field_position(self, field: int) -> int:
         """Absolute position of field `field` (schema id), or 0 when absent."""
         slot = 4 + 2 * field
         if slot + 2 > self._vt_len:
@@ -85,10 +85,10 @@ class Table:
         return self.pos + off if off else 0
 
     def has(self, field: int) -> bool:
-        return self._field(field) != 0
+        return self.field_position(field) != 0
 
     def scalar(self, field: int, kind: str, default=0):
-        p = self._field(field)
+        p = self.field_position(field)
         if not p:
             return default
         st = SCALARS[kind]
@@ -97,7 +97,7 @@ class Table:
         return bool(v) if kind == "bool" else v
 
     def _target(self, field: int, what: str) -> int:
-        p = self._field(field)
+        p = self.field_position(field)
         if not p:
             return 0
         return p + self.buf.u32(p, f"{self.what}: {what} offset")
@@ -106,7 +106,8 @@ class Table:
         t = self._target(field, what)
         return Table(self.buf, t, f"{self.what}, {what}") if t else None
 
-    def _vector(self, field: int, elem_size: int, what: str) -> Tuple[int, int]:
+    def span(self, field: int, elem_size: int, what: str) -> Tuple[int, int]:
+        """(start, length) of a vector field, bounds-checked; (0, 0) when absent."""
         t = self._target(field, what)
         if not t:
             return 0, 0
@@ -115,12 +116,12 @@ class Table:
         return t + 4, n
 
     def vector_len(self, field: int, what: str) -> int:
-        return self._vector(field, 1, what)[1]
+        return self.span(field, 1, what)[1]
 
     def array(self, field: int, dtype, what: str) -> Optional[np.ndarray]:
         """A read-only NumPy view of a scalar vector (no copy), or None when absent."""
         dt = np.dtype(dtype).newbyteorder("<")
-        start, n = self._vector(field, dt.itemsize, what)
+        start, n = self.span(field, dt.itemsize, what)
         if not start:
             return None
         return np.frombuffer(self.buf.data, dtype=dt, count=n, offset=start)
@@ -130,13 +131,13 @@ class Table:
         return () if a is None else tuple(a.tolist())
 
     def string(self, field: int, what: str) -> Optional[str]:
-        start, n = self._vector(field, 1, what)
+        start, n = self.span(field, 1, what)
         if not start:
             return None
         return bytes(self.buf.data[start:start + n]).decode("utf-8", errors="replace")
 
     def tables(self, field: int, what: str) -> List["Table"]:
-        start, n = self._vector(field, 4, what)
+        start, n = self.span(field, 4, what)
         out = []
         for i in range(n):
             p = start + 4 * i

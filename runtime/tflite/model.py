@@ -154,7 +154,7 @@ def _read_buffers(root: Table, buf: Buffer) -> Tuple[Optional[Tuple[int, int]], 
     """(start, nbytes) of each buffer's bytes inside the file, or None for an empty buffer."""
     out = []
     for i, t in enumerate(root.tables(4, "buffer")):
-        start, n = t._vector(0, 1, "data")
+        start, n = t.span(0, 1, "data")
         if n:
             out.append((start, n))
             continue

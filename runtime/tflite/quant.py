@@ -1,8 +1,10 @@
 """TFLite's integer requantization arithmetic, vectorized in int64.
 
 These reproduce tflite/kernels/internal/common.h and quantization_util.cc (double rounding, the build
-default: gemmlowp's SaturatingRoundingDoublingHighMul followed by RoundingDivideByPOT), so that int8
-kernels built on them give LiteRT's results bit for bit. Reference: Jacob et al., "Quantization and
+default: gemmlowp's SaturatingRoundingDoublingHighMul followed by RoundingDivideByPOT, both rounding
+halves away from zero), plus the variant of LiteRT's vector code and of ruy's GEMM output stage (the
+same two steps, rounding halves up), so that int8 kernels built on them give LiteRT's results bit
+for bit. Reference: Jacob et al., "Quantization and
 Training of Neural Networks for Efficient Integer-Arithmetic-Only Inference", CVPR 2018, section 2.2.
 """
 from __future__ import annotations

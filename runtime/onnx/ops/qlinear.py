@@ -14,7 +14,7 @@ from .conv import im2col
 from .quant import saturate_cast
 
 
-def _zp(zp, like_axis_len=None):
+def _zp(zp):
     return np.zeros((), np.int64) if zp is None else np.asarray(zp).astype(np.int64)
 
 

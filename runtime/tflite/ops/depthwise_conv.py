@@ -2,7 +2,7 @@
 
 Output channel c*M + m reads input channel c (M = depth_multiplier). int8 accumulates (x - x_zp) * w in
 int32 (exact: |products| < 2^15, and the window is small), adds the bias and requantizes per channel
-exactly like CONV_2D.
+with CONV_2D's multipliers and the rounding of LiteRT's depthwise output stage (see run_int).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import quant
 from .common import out_size_and_pad, pad_hw
-from .conv import per_channel_requant, requantize_output
+from .conv import per_channel_requant
 from .hybrid import asymmetric_quantize_rows, weight_scales
 from .registry import register
 
@@ -79,12 +79,17 @@ def build_depthwise(ctx):
     lo, hi = quant.activation_range(act, y_scale, y_zp, np.int8)
     wi = w[0].astype(np.int32)
     b = None if bias is None else bias.astype(np.int64)
+    # LiteRT's 3x3 kernels (depth a multiple of 8) round every channel the vector way; its general
+    # kernel's optimized_ops::Quantize does so for channels [0, 8*floor(C/8)) and runs the scalar
+    # tail on the rest. Both are this mask.
+    vec = np.arange(n_out) < (n_out // 8) * 8
 
     def run_int(ins):
         acc = depthwise_acc(ins[0].astype(np.int32) - x_zp, wi, m, geometry, np.int32).astype(np.int64)
         if b is not None:
             acc += b
-        return [requantize_output(acc, mult, shift, y_zp, lo, hi, np.int8)]
+        y = quant.requantize_lanes(acc, mult, shift, vec) + y_zp
+        return [np.clip(y, lo, hi).astype(np.int8)]
 
     return run_int
 

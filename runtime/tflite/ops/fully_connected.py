@@ -61,13 +61,17 @@ def build_fully_connected(ctx):
     gdt = gemm_dtype(k, 255, int(np.abs(w.astype(np.int32)).max(initial=0)))
     wt = np.ascontiguousarray(w.T.astype(gdt))
     b = None if bias is None else bias.astype(np.int64)
+    sp = ctx.inputs[1].sparsity
+    # 1x16 block-sparse weights run SparseMatrixBatchVectorMultiplyAccumulate1x16, whose output stage is
+    # the scalar MultiplyByQuantizedMultiplier; dense weights go through ruy's GEMM.
+    ruy = not (sp is not None and len(sp.dim_metadata) == 3 and sp.dim_metadata[2].dense_size == 16)
 
     def run_int(ins):
         x = ins[0]
         acc = ((x.reshape(-1, k).astype(gdt) - gdt(x_zp)) @ wt).astype(np.int64)
         if b is not None:
             acc += b
-        y = requantize_output(acc, mult, shift, y_zp, lo, hi, np.int8)
+        y = requantize_output(acc, mult, shift, y_zp, lo, hi, np.int8, ruy=ruy)
         return [y.reshape(_out_shape(x.shape, n_units, keep))]
 
     return run_int

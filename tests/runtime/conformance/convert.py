@@ -12,17 +12,19 @@ ONNX variants:
              and per-channel int8 weights, MinMax calibration on the same representative data.
 
 Files are cached under `$EDGEWISE_TEST_CACHE` (default ~/.cache/edgewise-tests), in a folder
-keyed by a hash of this file, models.py and the converter versions: editing a builder or
-upgrading TensorFlow invalidates the cache, nothing else does. Every write is atomic, so a
+keyed by a hash of models.py, the conversion functions below and the converter versions: editing a
+builder or a conversion setting, or upgrading TensorFlow, invalidates the cache; nothing else does. Every write is atomic, so a
 concurrent run (tests and benchmarks) or an interrupted conversion never leaves half a file.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import io
 import os
 import tempfile
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Dict, Iterator, Optional
@@ -39,9 +41,11 @@ _VERSIONED = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime")
 
 
 def cache_key() -> str:
-    h = hashlib.sha256()
-    for f in ("models.py", "convert.py"):
-        h.update((_HERE / f).read_bytes())
+    """Hash of what decides the files' bytes: the builders, the conversion code, the tool versions."""
+    h = hashlib.sha256((_HERE / "models.py").read_bytes())
+    for fn in (calibration_data, convert_tflite, convert_onnx, _Reader):
+        h.update(inspect.getsource(fn).encode())
+    h.update(f"{CALIBRATION_SAMPLES}".encode())
     for dist in _VERSIONED:
         try:
             h.update(f"{dist}=={metadata.version(dist)};".encode())
@@ -158,7 +162,8 @@ class ModelStore:
             return target
         spec = CONFORMANCE_MODELS[name]
         # Keras prints a page of "Saved artifact ..." per export; keep the test log readable.
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             if fmt == "tflite":
                 files = convert_tflite(spec)
             else:

@@ -11,23 +11,21 @@ from pathlib import Path
 
 import numpy as np
 
+from ..conformance.convert import ONNX_VARIANTS, TFLITE_VARIANTS
+from ..conformance.models import CONFORMANCE_MODELS
 from ..conformance.oracles import litert_inputs, litert_interpreter, litert_run, ort_run, ort_session
 
-# (conformance model, format, variant): the cases every Python the runtime supports must pass.
-CASES = [
-    ("demo_cnn", "tflite", "float32"),
-    ("demo_cnn", "tflite", "int8"),
-    ("mlp", "tflite", "float32"),
-    ("mlp", "tflite", "int8"),
-    ("demo_cnn", "onnx", "float32"),
-    ("demo_cnn", "onnx", "qdq"),
+# (conformance model, format, variant): every conformance case, which every Python the runtime
+# supports must pass with the same results as on the host.
+CASES = [(name, "tflite", v) for name in CONFORMANCE_MODELS for v in TFLITE_VARIANTS] + [
+    (name, "onnx", v) for name in CONFORMANCE_MODELS for v in ONNX_VARIANTS
 ]
 
 
-def _compare_mode(fmt: str, variant: str) -> str:
-    """int8 TFLite: identical to LiteRT's builtin kernels. QDQ ONNX: the tolerance (and the reason
-    for it) of tests/runtime/test_conformance_onnx.py, against the unfused graph."""
-    if fmt == "tflite" and variant == "int8":
+def _compare_mode(fmt: str, variant: str, expected: np.ndarray) -> str:
+    """Integer outputs: identical to the reference. QDQ ONNX: the tolerance (and the reason for it)
+    of tests/runtime/test_conformance_onnx.py, against the unfused graph. Float: 1e-5 relative."""
+    if expected.dtype.kind in "iu":
         return "exact"
     if variant == "qdq":
         from ..test_conformance_onnx import QDQ_RTOL
@@ -44,8 +42,6 @@ def _reference(path: Path, fmt: str, variant: str, x: np.ndarray):
 
 def write_goldens(out_dir: Path, store) -> Path:
     """`store` is a conformance ModelStore; returns out_dir with manifest.json."""
-    from ..conformance.models import CONFORMANCE_MODELS
-
     out_dir.mkdir(parents=True, exist_ok=True)
     cases = []
     for name, fmt, variant in CASES:
@@ -59,6 +55,6 @@ def write_goldens(out_dir: Path, store) -> Path:
         ys = _reference(out_dir / model_file, fmt, variant, x)
         np.savez(out_dir / f"{case_id}.npz", x=x, **{f"y{i}": y for i, y in enumerate(ys)})
         cases.append({"id": case_id, "model": model_file, "data": f"{case_id}.npz", "n_outputs": len(ys),
-                      "compare": _compare_mode(fmt, variant)})
+                      "compare": _compare_mode(fmt, variant, ys[0])})
     (out_dir / "manifest.json").write_text(json.dumps({"cases": cases}, indent=1))
     return out_dir

@@ -19,9 +19,9 @@ def _weights(kind: str, rng, integer: bool) -> np.ndarray:
     return unstructured(rng, SHAPE, 0.85, integer)
 
 
-def _int_inputs(rng, batch: int) -> np.ndarray:
+def _int_inputs(rng, batch: int, k: int = SHAPE[1]) -> np.ndarray:
     """x - zero_point for an int8 input: integers in [-255, 255], extremes included."""
-    x = rng.integers(-255, 256, (batch, SHAPE[1])).astype(np.int32)
+    x = rng.integers(-255, 256, (batch, k)).astype(np.int32)
     x[0, :2] = (-255, 255)
     return x
 
@@ -174,7 +174,41 @@ def test_errors_name_the_weights():
         plan(np.ones((1, 7), np.int32))
     with pytest.raises(ValueError, match="'fc'.*exceeds the bound 255"):
         plan(np.full((1, 8), 300, np.int32))
+    small = plan_matmul(w, exact_int=True, x_abs_max=127, name="m.tflite: FULLY_CONNECTED 'fc' weights 'w'")
+    with pytest.raises(ValueError, match="magnitude 128 exceeds the bound 127"):
+        small(np.full((1, 8), -128, np.int8))
     with pytest.raises(ValueError, match="'fc'.*integer weights"):
         plan_matmul(w.astype(np.float32), exact_int=True, name="m.tflite: FULLY_CONNECTED 'fc' weights 'w'")
     with pytest.raises(ValueError, match="unknown plan kind"):
         plan_matmul(w, exact_int=True, kind="coo")
+
+
+def test_skewed_rows_are_sliced_and_stay_exact():
+    """A few dense rows among sparse ones: padding every row to the longest would store ~8x more."""
+    rng = np.random.default_rng(21)
+    w = unstructured(rng, (256, 512), 0.95, integer=True)
+    w[[3, 100, 200]] = unstructured(rng, (3, 512), 0.0, integer=True)
+    plan = plan_matmul(w, exact_int=True, kind="csr")
+    layout = plan._layout
+    assert len(layout.slices) > 1
+    assert layout.slots < 2 * np.count_nonzero(w) < 256 * 512 / 4
+    for batch in (1, 8):
+        x = _int_inputs(rng, batch, 512)
+        np.testing.assert_array_equal(plan(x), x.astype(np.int64) @ w.T.astype(np.int64))
+
+
+def test_cost_model_limits_the_batch_where_gathers_lose_to_blas():
+    rng = np.random.default_rng(22)
+    plan = plan_matmul(blocks(rng, (1024, 1024), 1, 4, 0.9), exact_int=False, calibrate=False)
+    assert plan.kind == "block" and plan.max_batch is not None and 1 <= plan.max_batch < 4096
+    assert plan_matmul(blocks(rng, (1024, 1024), 16, 1, 0.9), exact_int=False, calibrate=False).max_batch is None
+
+
+def test_conv_with_many_patch_rows_is_planned_on_a_bounded_sample():
+    """batch_hint = N*OH*OW can be thousands of rows; timing uses at most TIMING_MAX_ROWS of them."""
+    rng = np.random.default_rng(23)
+    filt = blocks(rng, (64, 3 * 3 * 32), 16, 1, 0.9, integer=True)
+    patches = rng.integers(-255, 256, (2048, 3 * 3 * 32))
+    plan = plan_matmul(filt, exact_int=True, batch_hint=2048)
+    assert plan.describe().measured  # timed on 256 rows, extrapolated to 2048
+    np.testing.assert_array_equal(plan(patches), patches @ filt.T.astype(np.int64))

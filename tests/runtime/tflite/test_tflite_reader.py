@@ -64,40 +64,49 @@ def test_operator_options_are_decoded(converted):
     assert softmax.op == "SOFTMAX" and softmax.options["beta"] == 1.0
 
 
+SPARSE_VARIANTS = {
+    # name: (quantize to int8, block size along the input dimension)
+    "float32": (False, 4),  # FULLY_CONNECTED reads the sparse weights itself
+    "int8": (True, 4),  # the converter inserts DENSIFY ops
+    "int8_block16": (True, 16),  # LiteRT's sparse int8 FULLY_CONNECTED kernel (1x16 blocks)
+}
+
+
 @pytest.fixture(scope="session")
 def sparse_models():
-    """A pruned two-layer MLP (80% of 1x4 weight blocks zero) converted with EXPERIMENTAL_SPARSITY."""
+    """A pruned two-layer MLP (80% of weight blocks zero) converted with EXPERIMENTAL_SPARSITY."""
     pytest.importorskip("tensorflow")
     import keras
     import tensorflow as tf
 
-    keras.utils.set_random_seed(11)
-    m = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(32)])
-    rng = np.random.default_rng(5)
-    for layer in m.layers:
-        k, b = layer.get_weights()
-        mask = (rng.random((k.shape[0] // 4, k.shape[1])) > 0.8).repeat(4, axis=0)
-        layer.set_weights([k * mask, rng.uniform(-0.3, 0.3, b.shape).astype(np.float32)])
     out = {}
-    for kind in ("float32", "int8"):
+    for variant, (int8, block) in SPARSE_VARIANTS.items():
+        keras.utils.set_random_seed(11)
+        m = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(32)])
+        rng = np.random.default_rng(5)
+        for layer in m.layers:
+            k, b = layer.get_weights()
+            mask = (rng.random((k.shape[0] // block, k.shape[1])) > 0.8).repeat(block, axis=0)
+            layer.set_weights([k * mask, rng.uniform(-0.3, 0.3, b.shape).astype(np.float32)])
         c = tf.lite.TFLiteConverter.from_keras_model(m)
         c.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
-        if kind == "int8":
+        if int8:
             samples = [rng.standard_normal((1, 64)).astype(np.float32) for _ in range(16)]
             c.optimizations = [tf.lite.Optimize.DEFAULT, tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
             c.representative_dataset = lambda: ([s] for s in samples)
             c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             c.inference_input_type = tf.int8
             c.inference_output_type = tf.int8
-        out[kind] = (c.convert(), [layer.get_weights()[0] for layer in m.layers])
+        out[variant] = (c.convert(), [layer.get_weights()[0] for layer in m.layers])
     return out
 
 
-@pytest.mark.parametrize("kind", ["float32", "int8"])
-def test_sparse_tensors_densify_to_the_pruned_weights(sparse_models, kind):
+@pytest.mark.parametrize("variant", sorted(SPARSE_VARIANTS))
+def test_sparse_tensors_densify_to_the_pruned_weights(sparse_models, variant):
     from .test_tflite_ops import compare_with_litert
 
-    data, kernels = sparse_models[kind]
+    kind = "int8" if SPARSE_VARIANTS[variant][0] else "float32"
+    data, kernels = sparse_models[variant]
     model = read_model(data, "sparse.tflite")
     sparse = [t for t in model.main.tensors if t.sparsity is not None]
     assert len(sparse) == 2
@@ -111,6 +120,8 @@ def test_sparse_tensors_densify_to_the_pruned_weights(sparse_models, kind):
             np.testing.assert_array_equal(dense, kernel.T)
         else:
             assert np.count_nonzero(dense[~nonzero]) == 0
+    ops = {op.op for op in model.main.operators}
+    assert ("DENSIFY" in ops) == (variant == "int8")
     compare_with_litert(data, kind)
 
 
@@ -180,7 +191,7 @@ def test_huge_vector_length_is_rejected_without_allocating(converted):
 
     data = bytearray(converted.get("demo", "float32"))
     root = Buffer(bytes(data), "x").root(b"TFL3")
-    p = root._field(2)  # the subgraphs vector
+    p = root.field_position(2)  # the subgraphs vector
     vec = p + int.from_bytes(data[p:p + 4], "little")
     data[vec:vec + 4] = (0xFFFFFFF0).to_bytes(4, "little")
     _expect_error(bytes(data), "subgraph", "outside")
