@@ -20,8 +20,11 @@ one row take turns query by query, so a noisy neighbour slows them alike. A null
   sparse    - the best sparse layout forced on every layer, whether or not it is faster;
   plan      - plan_matmul(kind="auto"): what the runtime would run.
 
-The last line is one `key=value` record; fc_90pct_speedup is dense / plan at 90 % unstructured,
-float32, batch 1 (the runtime issue's target is >= 3).
+Speedups ("sparse x", "plan x": over dense; "vs backend": plan over backend) are medians of the
+per-round ratios of two systems timed back to back on the same input, which a noisy neighbour
+moves far less than a ratio of p50s; identical systems read 1.00. The last line is one
+`key=value` record; fc_90pct_speedup is dense / plan at 90 % unstructured, float32, batch 1 (the
+runtime issue's target is >= 3).
 """
 from __future__ import annotations
 
@@ -76,10 +79,12 @@ class Latency:
         return cls(d["system"], int(d["count"]), float(d["p50_us"]), float(d["p90_us"]), float(d["p99_us"]))
 
 
-def run(systems: Dict[str, Callable], samples: List[np.ndarray], s: Settings) -> Dict[str, Latency]:
+def run(systems: Dict[str, Callable], samples: List[np.ndarray], s: Settings
+        ) -> Tuple[Dict[str, Latency], Dict[str, np.ndarray]]:
     """Time the systems round-robin, one query each in turn, until every one has min_count queries
     and min_duration has passed: on a shared machine, load from other processes then falls on
-    all systems alike instead of on whichever ran during a busy second."""
+    all systems alike instead of on whichever ran during a busy second. Returns the latency
+    summaries and the raw per-round nanoseconds (for paired ratios)."""
     for sut in systems.values():
         sut(samples[0])  # warm-up: first-use allocations and lazily built layouts
     lat: Dict[str, List[int]] = {name: [] for name in systems}
@@ -96,7 +101,13 @@ def run(systems: Dict[str, Callable], samples: List[np.ndarray], s: Settings) ->
     for name, ns in lat.items():
         p50, p90, p99 = np.percentile(np.array(ns) / 1e3, [50, 90, 99])
         out[name] = Latency(name, len(ns), float(p50), float(p90), float(p99))
-    return out
+    return out, {name: np.array(ns, np.float64) for name, ns in lat.items()}
+
+
+def paired_speedup(raw: Dict[str, np.ndarray], base: str, system: str) -> float:
+    """Median over rounds of base / system latency, both timed back to back on the same input:
+    a pause that hits one query of a round moves one ratio, not the whole distribution."""
+    return float(np.median(raw[base] / raw[system]))
 
 
 def weights(pattern: str, rng, size: int, integer: bool) -> np.ndarray:
@@ -156,7 +167,7 @@ def int8_backend_model(ws, scales):
 
 
 def bench_pattern(pattern: str, batch: int, variant: str, size: int, layers: int,
-                  s: Settings) -> Tuple[Dict[str, Latency], List[str], float]:
+                  s: Settings) -> Tuple[Dict[str, Latency], Dict[str, float], List[str], float]:
     rng = np.random.default_rng(0)
     integer = variant == "int8"
     ws = [weights(pattern, rng, size, integer) for _ in range(layers)]
@@ -181,14 +192,17 @@ def bench_pattern(pattern: str, batch: int, variant: str, size: int, layers: int
     if pattern != "0%":
         systems["sparse"] = make(_sparse_kind(pattern))[0]
     systems["plan"] = plan_sut
-    out = run(systems, samples, s)
+    out, raw = run(systems, samples, s)
+    ratios = {name: paired_speedup(raw, "dense", name) for name in systems}
+    if integer:
+        ratios["plan_vs_backend"] = paired_speedup(raw, "backend", "plan")
     ref = dense_sut(samples[0])
     got = plan_sut(samples[0])
     if integer:
         assert np.array_equal(got, ref), f"{pattern} int8 batch {batch}: plan differs from dense"
     else:
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * float(np.abs(ref).max()))
-    return out, kinds, load_ms
+    return out, ratios, kinds, load_ms
 
 
 def main(argv=None) -> Dict[str, str]:
@@ -203,30 +217,31 @@ def main(argv=None) -> Dict[str, str]:
     args = ap.parse_args(argv)
     s = Settings(args.min_count, args.min_duration_ms)
 
-    null = run({"null": lambda x: x}, [np.zeros((1, args.size), np.float32)], s)["null"]
+    null = run({"null": lambda x: x}, [np.zeros((1, args.size), np.float32)], s)[0]["null"]
     print(f"{args.layers} FC layers {args.size}x{args.size}, single thread, NumPy {np.__version__}; "
           f"{s.min_count} queries / {s.min_duration_ms:.0f} ms minimum; null system p50 {null.p50_us:.2f} us")
-    print(f"{'pattern':9s} {'variant':7s} {'batch':>5s} {'plan kinds':18s} {'dense p50':>10s} {'backend':>9s} "
-          f"{'sparse p50':>10s} {'plan p50':>9s} {'plan p90':>9s} {'n':>6s} {'speedup':>8s} {'load ms':>8s}")
+    print(f"{'pattern':9s} {'variant':7s} {'batch':>5s} {'plan kinds':12s} {'dense p50':>9s} {'backend':>8s} "
+          f"{'sparse':>8s} {'plan p50':>8s} {'plan p90':>8s} {'n':>5s} {'sparse x':>8s} {'plan x':>7s} "
+          f"{'vs backend':>10s} {'load ms':>7s}")
     record: Dict[str, str] = {}
     for variant in args.variants.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
             for pattern in args.patterns.split(","):
-                lat, kinds, load_ms = bench_pattern(pattern, batch, variant, args.size, args.layers, s)
-                d, p = lat["dense"].p50_us, lat["plan"].p50_us
-                sp = lat.get("sparse")
-                be = lat.get("backend")
-                print(f"{pattern:9s} {variant:7s} {batch:5d} {'/'.join(sorted(set(kinds))):18s} {d:10.1f} "
-                      f"{'' if be is None else f'{be.p50_us:.1f}':>9s} {'' if sp is None else f'{sp.p50_us:.1f}':>10s} "
-                      f"{p:9.1f} {lat['plan'].p90_us:9.1f} {lat['plan'].count:6d} {d / p:8.2f} {load_ms:8.1f}",
-                      flush=True)
+                lat, ratio, kinds, load_ms = bench_pattern(pattern, batch, variant, args.size, args.layers, s)
+                sp, be = lat.get("sparse"), lat.get("backend")
+                cell = lambda v, fmt=".1f": "" if v is None else format(v, fmt)  # noqa: E731
+                print(f"{pattern:9s} {variant:7s} {batch:5d} {'/'.join(sorted(set(kinds))):12s} "
+                      f"{lat['dense'].p50_us:9.1f} {cell(be and be.p50_us):>8s} {cell(sp and sp.p50_us):>8s} "
+                      f"{lat['plan'].p50_us:8.1f} {lat['plan'].p90_us:8.1f} {lat['plan'].count:5d} "
+                      f"{cell(ratio.get('sparse'), '.2f'):>8s} {ratio['plan']:7.2f} "
+                      f"{cell(ratio.get('plan_vs_backend'), '.2f'):>10s} {load_ms:7.1f}", flush=True)
                 key = pattern.replace("%", "pct").replace(":", "of").replace("@", "_")
                 tag = ("" if variant == "float32" else "_int8") + ("" if batch == 1 else f"_b{batch}")
-                record[f"fc_{key}_speedup{tag}"] = f"{d / p:.2f}"
+                record[f"fc_{key}_speedup{tag}"] = f"{ratio['plan']:.2f}"
                 if sp is not None:
-                    record[f"fc_{key}_sparse_vs_dense{tag}"] = f"{d / sp.p50_us:.2f}"
+                    record[f"fc_{key}_sparse_vs_dense{tag}"] = f"{ratio['sparse']:.2f}"
                 if be is not None:
-                    record[f"fc_{key}_speedup_vs_backend{tag}"] = f"{be.p50_us / p:.2f}"
+                    record[f"fc_{key}_speedup_vs_backend{tag}"] = f"{ratio['plan_vs_backend']:.2f}"
                 record[f"load_ms_per_layer_{key}{tag}"] = f"{load_ms:.1f}"
     headline = {k: v for k, v in record.items() if not k.startswith("load_ms")}
     if "fc_90pct_speedup" in record:

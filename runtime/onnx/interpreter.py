@@ -18,6 +18,8 @@ from ..spec import TensorSpec
 from . import registry
 from .model import Graph, Node, OnnxModel, ValueInfo
 
+_SPEC_DTYPES = frozenset(("float16", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32",
+                          "int64", "uint64", "bool"))
 _KERNEL_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, MemoryError)
 
 
@@ -54,10 +56,8 @@ def _spec(source: str, v: ValueInfo, what: str) -> TensorSpec:
     t = v.type
     if t.kind != "tensor":
         raise UnsupportedOpError(source, what, v.name, f"{t.kind or 'untyped'} values are not supported, only tensors")
-    try:
-        np.dtype(t.dtype)
-    except TypeError:
-        raise UnsupportedOpError(source, what, v.name, f"element type {t.dtype} is not supported") from None
+    if t.dtype not in _SPEC_DTYPES:
+        raise UnsupportedOpError(source, what, v.name, f"element type {t.dtype or 'undefined'} is not supported")
     return TensorSpec(v.name, tuple(t.shape) if t.shape is not None else (), t.dtype)
 
 

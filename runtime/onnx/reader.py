@@ -257,7 +257,8 @@ def _type(buf: bytes, a: int, b: int, depth: int, where: str) -> TypeInfo:
         if field in d:
             t = decode(buf, *d[field], schema.TYPE_TENSOR)
             shape = _shape(buf, *t["shape"]) if "shape" in t else None
-            return TypeInfo(kind, dtypes.name_of(t.get("elem_type", 0)), shape)
+            code = t.get("elem_type", 0)
+            return TypeInfo(kind, dtypes.name_of(code) if code else None, shape)
     for field, kind in (("sequence_type", "sequence"), ("optional_type", "optional")):
         if field in d:
             e = decode(buf, *d[field], schema.TYPE_ELEM)

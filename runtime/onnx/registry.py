@@ -23,7 +23,9 @@ class OpEntry:
     first: int
     last: int = MAX_OPSET
     domain: str = ""
-    pass_num_outputs: bool = False  # the kernel's `num_outputs` defaults to the node's output count
+    # The kernel's `num_outputs` defaults to the node's output count: Split's equal chunks before
+    # opset 18, MaxPool's optional Indices (computed only when asked for).
+    pass_num_outputs: bool = False
 
 
 E = OpEntry
@@ -49,7 +51,7 @@ ENTRIES: Tuple[OpEntry, ...] = (
     # linear algebra, convolution, pooling, normalisation
     E("MatMul", matmul.MatMul, 1), E("Gemm", matmul.Gemm, 7),
     E("Conv", conv.Conv, 1), E("ConvTranspose", conv.ConvTranspose, 1),
-    E("MaxPool", pool.MaxPool, 8), E("AveragePool", pool.AveragePool, 7),
+    E("MaxPool", pool.MaxPool, 8, pass_num_outputs=True), E("AveragePool", pool.AveragePool, 7),
     E("GlobalAveragePool", pool.GlobalAveragePool, 1), E("GlobalMaxPool", pool.GlobalMaxPool, 1),
     E("BatchNormalization", norm.BatchNormalization_9, 9, 13),
     E("BatchNormalization", norm.BatchNormalization, 14), E("LayerNormalization", norm.LayerNormalization, 17),

@@ -37,13 +37,40 @@ def _padded(X, pads, extra, value):
 
 
 def MaxPool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None, pads=None, storage_order=0,
-            strides=None):
+            strides=None, num_outputs=1):
+    """Y, and the optional Indices only when the node asks for them (`num_outputs`, from the graph)."""
     kernel, strides, dilations, pads, extra = _geometry(X.shape, kernel_shape, strides, dilations, auto_pad, pads,
                                                         ceil_mode)
     low = -np.inf if X.dtype.kind == "f" else np.iinfo(X.dtype).min
     v = windows(_padded(X, pads, extra, low), kernel, strides, dilations)
     n = len(kernel)
-    return v.max(axis=tuple(range(2 + n, 2 + 2 * n)))
+    y = v.max(axis=tuple(range(2 + n, 2 + 2 * n)))
+    if num_outputs < 2:
+        return y
+    return y, _argmax_indices(v, X.shape, kernel, strides, dilations, pads, storage_order)
+
+
+def _argmax_indices(v, shape, kernel, strides, dilations, pads, storage_order):
+    """MaxPool's second output: where each maximum came from, as a flat index into X (N, C, *spatial),
+    row-major or, with storage_order=1, column-major over the spatial dims; padding never counts."""
+    n = len(kernel)
+    out = v.shape[2 : 2 + n]
+    tap = v.reshape(v.shape[: 2 + n] + (-1,)).argmax(axis=-1)
+    taps = np.unravel_index(tap, kernel)
+    coords = []
+    for i in range(n):
+        start = np.arange(out[i]).reshape((-1,) + (1,) * (n - 1 - i)) * strides[i] - pads[i]
+        coords.append(start + taps[i] * dilations[i])
+    spatial = shape[2:]
+    if storage_order:
+        flat = np.zeros_like(tap, dtype=np.int64)
+        for i in reversed(range(n)):
+            flat = flat * spatial[i] + coords[i]
+    else:
+        flat = np.ravel_multi_index(tuple(np.broadcast_to(c, tap.shape) for c in coords), spatial, mode="clip")
+    plane = int(np.prod(spatial))
+    nc = (np.arange(shape[0])[:, None] * shape[1] + np.arange(shape[1])[None, :]) * plane
+    return (flat + nc.reshape(nc.shape + (1,) * n)).astype(np.int64)
 
 
 def AveragePool(X, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape=None,

@@ -2,7 +2,7 @@
 HARD_SWISH, GELU, and RSQRT.
 
 float32 kernels compute in float64 and round once; int8 kernels are 256-entry tables built with
-LiteRT's int8 arithmetic: LUTPopulate for LOGISTIC/TANH/GELU (with expf/tanhf/erfc taken as the
+LiteRT's int8 arithmetic: LUTPopulate for LOGISTIC/TANH/GELU/ELU/EXP (with expf/tanhf/erfc taken as the
 correctly rounded float64 value rounded to float32), MultiplyByQuantizedMultiplier for the ReLUs, and
 the 16-bit fixed-point HardSwish of reference_ops::HardSwish (Howard et al., "Searching for
 MobileNetV3", 2019, for the function itself).
@@ -137,3 +137,19 @@ def build_gelu(ctx):
         return 0.5 * x64 * erfc64(-x64 * math.sqrt(0.5))
 
     return _unary(ctx, f, lambda *q: lut.lut_populate(lambda v: _gelu_f32(v, approx), *q))
+
+
+@register("ELU")
+def build_elu(ctx):
+    def f32(v):
+        return np.where(v < 0, np.expm1(v.astype(np.float64)).astype(F32), v).astype(F32)
+
+    return _unary(ctx, lambda x: np.where(x < 0, np.expm1(x.astype(np.float64)), x), lambda *q: lut.lut_populate(f32, *q))
+
+
+@register("EXP")
+def build_exp(ctx):
+    def f32(v):
+        return np.exp(v.astype(np.float64)).astype(F32)
+
+    return _unary(ctx, lambda x: np.exp(x.astype(np.float64)), lambda *q: lut.lut_populate(f32, *q))

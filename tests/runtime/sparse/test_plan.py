@@ -212,3 +212,16 @@ def test_conv_with_many_patch_rows_is_planned_on_a_bounded_sample():
     plan = plan_matmul(filt, exact_int=True, batch_hint=2048)
     assert plan.describe().measured  # timed on 256 rows, extrapolated to 2048
     np.testing.assert_array_equal(plan(patches), patches @ filt.T.astype(np.int64))
+
+
+def test_transposed_view_and_odd_shapes():
+    """ONNX MatMul hands over B.T (a non-contiguous view); sizes need not divide any block or group."""
+    rng = np.random.default_rng(24)
+    b = unstructured(rng, (37, 53), 0.9)  # (K, N) for y = A @ B
+    x = rng.standard_normal((5, 37)).astype(np.float32)
+    for kind in ("dense", "csr", "auto"):
+        plan = plan_matmul(b.T, exact_int=False, kind=kind)
+        assert plan.structure.nm is None and plan.structure.block is None
+        _assert_float_close(plan(x), b.T, x)
+    empty = plan_matmul(np.zeros((0, 8), np.int8), exact_int=True)
+    assert empty(np.ones((3, 8), np.int32)).shape == (3, 0)

@@ -72,7 +72,10 @@ def _activations(keras, L):
     g = L.Activation("gelu")(a)
     mx = L.Maximum()([t, lr])
     mn = L.Minimum()([lr, g])
-    y = L.Concatenate()([mx, mn, g])
+    e = L.Activation("elu")(a)
+    sw = L.Activation("swish")(e)
+    ex = L.Lambda(lambda v: keras.ops.exp(v * 0.5))(sw)
+    y = L.Concatenate()([mx, mn, g, ex])
     y = L.Conv2D(3, 3, dilation_rate=2, padding="same", activation="relu")(y)
     return keras.Model(x, y)
 
@@ -147,7 +150,7 @@ def _tensor_ops(keras, L):
     ops = keras.ops
     x = keras.Input((6, 8))
     a, b = L.Lambda(lambda t: ops.split(t, 2, axis=-1))(x)
-    d = L.Lambda(lambda t: t[0] / (ops.abs(t[1]) + 1.0))([a, b])
+    d = L.Lambda(lambda t: t[0] * (ops.abs(t[1]) + 1.0))([a, b])
     q = L.Lambda(lambda t: ops.rsqrt(ops.square(t[0] - t[1]) + 0.5))([a, b])
     g = L.Lambda(lambda t: ops.take(t, [5, 0, 2], axis=1))(x)
     rows = L.Lambda(lambda t: ops.unstack(t, axis=1))(x)
@@ -174,6 +177,13 @@ def _broadcast(keras, L):
     y = L.Multiply()([y, c])
     y = L.Lambda(lambda t: t * 0.75 + 0.25)(y)
     return keras.Model(x, y)
+
+
+@model("division", (4, 5))
+def _division(keras, L):
+    x = keras.Input((4, 5))
+    y = L.Lambda(lambda t: t / (keras.ops.abs(t) + 1.0))(x)
+    return keras.Model(x, L.Dense(3)(y))
 
 
 class Converted:

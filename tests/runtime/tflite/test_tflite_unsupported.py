@@ -67,3 +67,11 @@ def test_unsupported_variant_is_rejected_before_running(converted):
     assert model.main.operators[0].options["fused_activation_function"] == "TANH"
     with pytest.raises(UnsupportedOpError, match="fused activation TANH"):
         Interpreter(model, "m.tflite")
+
+
+def test_unsupported_dtype_of_a_known_op_is_refused(converted):
+    """int8 DIV: the op runs in float32 only, and the int8 model says so instead of running wrongly."""
+    model = read_model(converted.get("division", "int8"), "div.tflite")
+    assert any(op.op == "DIV" for op in model.main.operators)
+    with pytest.raises(UnsupportedOpError, match="op DIV .*input dtype int8"):
+        Interpreter(model, "div.tflite")
