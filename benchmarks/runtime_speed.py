@@ -1,11 +1,13 @@
 """Single-thread latency of the NumPy backend relative to LiteRT, per conformance model and variant.
 
     python benchmarks/runtime_speed.py [--models mobilenet_v2,ds_cnn] [--variants int8,float32]
-                                       [--min-count 20] [--min-duration-ms 1000]
+                                       [--min-count 20] [--min-duration-ms 1500] [--rounds 3]
 
 Built like MLPerf loadgen's single-stream scenario: a *sample source* (seeded inputs drawn from the
 model's input range, cycled), a *system under test* (a callable running one inference) and
 *settings*; a run ends only when both the minimum query count and the minimum duration are met.
+The systems take turns (`--rounds`, default 3, each with a share of the settings) so that a
+shared host's drifting background load does not favour one of them.
 Latencies are perf_counter_ns per query. A null system (a call that does nothing) measures the
 harness's own overhead. Systems:
 
@@ -37,7 +39,7 @@ from _conformance import conformance  # noqa: E402
 @dataclass(frozen=True)
 class Settings:
     min_query_count: int = 20
-    min_duration_ms: int = 1000
+    min_duration_ms: int = 1500
     max_duration_ms: int = 20000  # a slow system stops here even if the count is not met
 
     def to_dict(self) -> dict:
@@ -66,7 +68,8 @@ class Result:
         return cls(d["system"], int(d["count"]), float(d["p50_ms"]), float(d["p90_ms"]), float(d["p99_ms"]))
 
 
-def run_single_stream(system: str, sut: Callable[[object], object], samples: List[object], s: Settings) -> Result:
+def single_stream_latencies(sut: Callable[[object], object], samples: List[object], s: Settings) -> List[int]:
+    """Latencies (ns) of back-to-back queries until both the minimum count and duration are met."""
     sut(samples[0])  # warm-up query, not timed (first-call allocations, lazy imports)
     lat: List[int] = []
     start = time.perf_counter_ns()
@@ -79,8 +82,27 @@ def run_single_stream(system: str, sut: Callable[[object], object], samples: Lis
         t0 = time.perf_counter_ns()
         sut(x)
         lat.append(time.perf_counter_ns() - t0)
+    return lat
+
+
+def summarize(system: str, lat: List[int]) -> Result:
     p50, p90, p99 = np.percentile(np.array(lat, np.float64) / 1e6, [50, 90, 99])
     return Result(system, len(lat), float(p50), float(p90), float(p99))
+
+
+def run_interleaved(systems: Dict[str, Callable], samples: List[object], s: Settings, rounds: int) -> Dict[str, Result]:
+    """Each system in turn, `rounds` times, with the settings split across rounds.
+
+    On a shared host the background load drifts over seconds; alternating the systems spreads that
+    drift over all of them instead of charging it to whichever ran during a busy spell.
+    """
+    part = Settings(max(1, -(-s.min_query_count // rounds)), max(1, s.min_duration_ms // rounds),
+                    max(1, s.max_duration_ms // rounds))
+    lat: Dict[str, List[int]] = {name: [] for name in systems}
+    for _ in range(rounds):
+        for name, sut in systems.items():
+            lat[name].extend(single_stream_latencies(sut, samples, part))
+    return {name: summarize(name, v) for name, v in lat.items()}
 
 
 def _systems(path: str, oracles) -> Dict[str, Optional[Callable]]:
@@ -105,12 +127,13 @@ def main(argv=None) -> Dict[str, Dict[str, Result]]:
     ap.add_argument("--models", default=",".join(models.CONFORMANCE_MODELS))
     ap.add_argument("--variants", default=",".join(convert.TFLITE_VARIANTS))
     ap.add_argument("--min-count", type=int, default=20)
-    ap.add_argument("--min-duration-ms", type=int, default=1000)
+    ap.add_argument("--min-duration-ms", type=int, default=1500)
+    ap.add_argument("--rounds", type=int, default=3, help="alternate the systems this many times")
     args = ap.parse_args(argv)
     settings = Settings(args.min_count, args.min_duration_ms)
     store = convert.ModelStore()
 
-    null = run_single_stream("null", lambda x: None, [None], settings)
+    null = summarize("null", single_stream_latencies(lambda x: None, [None], settings))
     print(f"null system: p50 {null.p50_ms * 1e3:.2f} us over {null.count} queries (harness overhead)")
     print(f"{'model':20s} {'variant':8s} {'system':8s} {'count':>6s} {'p50 ms':>9s} {'p90 ms':>9s} {'p99 ms':>9s}"
           f" {'x builtin':>10s} {'x xnnpack':>10s}")
@@ -124,8 +147,8 @@ def main(argv=None) -> Dict[str, Dict[str, Result]]:
             ref_it = oracles.litert_interpreter(path, builtin=True)
             rng = np.random.default_rng(0)
             samples = [oracles.litert_inputs(ref_it, [spec.input.sample(rng)]) for _ in range(8)]
-            results = {sys_name: run_single_stream(sys_name, sut, samples, settings)
-                       for sys_name, sut in systems.items() if sut is not None}
+            results = run_interleaved({k: v for k, v in systems.items() if v is not None}, samples, settings,
+                                      args.rounds)
             all_results[f"{name}/{variant}"] = results
             for sys_name, r in results.items():
                 ratio_b = ratio_x = ""

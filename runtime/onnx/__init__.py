@@ -2,9 +2,14 @@
 
     from edgewise.runtime.onnx import read_model, Interpreter
     model = read_model(open("m.onnx", "rb").read(), "m.onnx", base_dir=".")
+    model.opset_imports, model.inputs, model.initializers["w"], model.nodes[0].attributes
     outputs = Interpreter(model, "m.onnx").invoke([x])
 
-NumPy and the standard library only; no `onnx`, no `protobuf`.
+NumPy and the standard library only; no `onnx`, no `protobuf`. The modules follow the pipeline:
+  wire.py (protobuf records, bounds-checked) -> schema.py + message.py (fields by name, wire types
+  checked) -> tensors.py (TensorProto: sizes, external data) + reader.py (the model) -> model.py
+  (the parsed objects); registry.py (which kernel runs which op at which opset) -> ops/ (one pure
+  function per op) -> interpreter.py (checks, orders, folds constants, runs).
 """
 from .model import Graph, Node, OnnxModel, SparseTensor, TypeInfo, ValueInfo
 from .reader import read_model

@@ -1,9 +1,11 @@
 """Every ONNX op the NumPy backend runs: one table, the opset versions each kernel implements.
 
-An entry covers the opset imports [first, last]: `first` is the `since_version` of the schema the
-kernel implements, `last` the opset before the next schema change that alters semantics (changes
-that only add element types, like most of opsets 22-28, keep the same kernel; the types themselves
-are checked when the kernel runs). Opsets older than 7 are not supported.
+An entry covers the opset imports [first, last]: `first` is the `since_version` of the oldest
+schema the kernel implements, `last` the opset before the next schema change that alters semantics.
+Changes that only add element types (most of opsets 22-28) keep the same kernel; element types the
+kernels cannot compute in NumPy (float8, int4, ...) raise UnsupportedOpError when the node runs.
+tests/runtime/onnx/test_interpreter.py checks every entry against onnx.defs: each schema version in
+the range has its attributes as keyword arguments with the spec's defaults, its inputs by name.
 """
 from __future__ import annotations
 
@@ -34,12 +36,15 @@ ENTRIES: Tuple[OpEntry, ...] = (
     E("Add", ew.Add, 7), E("Sub", ew.Sub, 7), E("Mul", ew.Mul, 7), E("Div", ew.Div, 7),
     E("Pow", ew.Pow, 7), E("Sqrt", ew.Sqrt, 6), E("Abs", ew.Abs, 6), E("Neg", ew.Neg, 6), E("Exp", ew.Exp, 6),
     E("Log", ew.Log, 6), E("Reciprocal", ew.Reciprocal, 6), E("Floor", ew.Floor, 6), E("Ceil", ew.Ceil, 6),
-    E("Round", ew.Round, 11),
+    E("Round", ew.Round, 11), E("Sign", ew.Sign, 9), E("Sin", ew.Sin, 7), E("Cos", ew.Cos, 7),
+    E("IsNaN", ew.IsNaN, 9), E("IsInf", ew.IsInf, 10),
     E("Sum", ew.Sum, 8), E("Max", ew.Max, 8), E("Min", ew.Min, 8), E("Mean", ew.Mean, 8), E("Erf", ew.Erf, 9),
     # activations
     E("Relu", act.Relu, 6), E("LeakyRelu", act.LeakyRelu, 6), E("Elu", act.Elu, 6), E("Sigmoid", act.Sigmoid, 6),
     E("HardSigmoid", act.HardSigmoid, 6), E("HardSwish", act.HardSwish, 14), E("Tanh", act.Tanh, 6),
     E("Gelu", act.Gelu, 20), E("PRelu", act.PRelu, 7), E("Softplus", act.Softplus, 1),
+    E("Selu", act.Selu, 6), E("Celu", act.Celu, 12), E("ThresholdedRelu", act.ThresholdedRelu, 10),
+    E("Softsign", act.Softsign, 1), E("Mish", act.Mish, 18), E("Shrink", act.Shrink, 9),
     E("Clip", act.Clip_6, 6, 10), E("Clip", act.Clip, 11),
     E("Softmax", softmax.Softmax_1, 1, 12), E("Softmax", softmax.Softmax, 13),
     E("LogSoftmax", softmax.LogSoftmax_1, 1, 12), E("LogSoftmax", softmax.LogSoftmax, 13),
@@ -55,7 +60,7 @@ ENTRIES: Tuple[OpEntry, ...] = (
     E("GlobalAveragePool", pool.GlobalAveragePool, 1), E("GlobalMaxPool", pool.GlobalMaxPool, 1),
     E("BatchNormalization", norm.BatchNormalization_9, 9, 13),
     E("BatchNormalization", norm.BatchNormalization, 14), E("LayerNormalization", norm.LayerNormalization, 17),
-    E("LRN", norm.LRN, 1),
+    E("LRN", norm.LRN, 1), E("InstanceNormalization", norm.InstanceNormalization, 6),
     # reductions
     E("ReduceSum", reduce.ReduceSum_1, 1, 12), E("ReduceSum", reduce.ReduceSum, 13),
     E("ReduceMean", reduce.ReduceMean_1, 1, 17), E("ReduceMean", reduce.ReduceMean, 18),
@@ -76,9 +81,11 @@ ENTRIES: Tuple[OpEntry, ...] = (
     E("Concat", shape.Concat, 4),
     E("Split", shape.Split_2, 2, 12, pass_num_outputs=True), E("Split", shape.Split, 13, pass_num_outputs=True),
     E("Slice", shape.Slice_1, 1, 9), E("Slice", shape.Slice, 10),
-    E("Gather", shape.Gather, 1), E("Expand", shape.Expand, 8), E("Tile", shape.Tile, 6),
+    E("Gather", shape.Gather, 1), E("GatherElements", shape.GatherElements, 11), E("Expand", shape.Expand, 8),
+    E("Tile", shape.Tile, 6), E("DepthToSpace", shape.DepthToSpace, 11), E("SpaceToDepth", shape.SpaceToDepth, 1),
+    E("Range", shape.Range, 11), E("Trilu", shape.Trilu, 14), E("CumSum", shape.CumSum, 11),
     E("Pad", tensor.Pad_2, 2, 10), E("Pad", tensor.Pad, 11),
-    E("Resize", resize.Resize_10, 10, 10), E("Resize", resize.Resize, 11),
+    E("Resize", resize.Resize_10, 10, 10), E("Resize", resize.Resize, 11), E("Upsample", resize.Upsample, 9, 10),
     # tensor creation and conversion
     E("Constant", tensor.Constant, 1), E("ConstantOfShape", tensor.ConstantOfShape, 9),
     E("Cast", tensor.Cast, 6), E("Dropout", tensor.Dropout_7, 7, 11), E("Dropout", tensor.Dropout, 12),

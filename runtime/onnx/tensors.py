@@ -7,6 +7,7 @@ data stays inside the model's folder and within the referenced file.
 from __future__ import annotations
 
 import os
+import stat
 from typing import Optional
 
 import numpy as np
@@ -193,7 +194,11 @@ def _resolve_external(entries: dict, t: dtypes.ElemType, count: int, ctx: Tensor
         raise WireError(f"external data location {location!r} is an absolute path; it must be relative to the model")
     base = os.path.realpath(ctx.base_dir)
     path = os.path.realpath(os.path.join(base, location))
-    if os.path.commonpath([base, path]) != base or path == base:
+    try:
+        inside = os.path.commonpath([base, path]) == base and path != base
+    except ValueError:  # different drives on Windows
+        inside = False
+    if not inside:
         raise WireError(f"external data location {location!r} resolves to {path}, outside the model's folder {base}")
     try:
         offset = int(entries.get("offset", "0"))
@@ -204,9 +209,7 @@ def _resolve_external(entries: dict, t: dtypes.ElemType, count: int, ctx: Tensor
         st = os.stat(path)
     except OSError as e:
         raise WireError(f"external data file {location!r}: {e.strerror or e}") from None
-    import stat as _stat
-
-    if not _stat.S_ISREG(st.st_mode):
+    if not stat.S_ISREG(st.st_mode):
         raise WireError(f"external data {location!r} is not a regular file")
     need = dtypes.raw_size(t, count)
     if length is None:

@@ -57,7 +57,11 @@ def iter_fields(buf, start: int, end: int) -> Iterator[Tuple[int, int, int, int]
     """
     pos = start
     while pos < end:
-        key, pos = read_varint(buf, pos, end)
+        key = buf[pos]  # one-byte keys and lengths (fields 1-15, payloads < 128 bytes) are the norm
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = read_varint(buf, pos, end)
         field, wt = key >> 3, key & 7
         if field == 0 or field > MAX_FIELD:
             raise WireError(f"invalid field number {field}")
@@ -71,7 +75,11 @@ def iter_fields(buf, start: int, end: int) -> Iterator[Tuple[int, int, int, int]
             yield field, wt, pos, pos + n
             pos += n
         elif wt == LEN:
-            n, pos = read_varint(buf, pos, end)
+            if pos < end and buf[pos] < 0x80:
+                n = buf[pos]
+                pos += 1
+            else:
+                n, pos = read_varint(buf, pos, end)
             if n > end - pos:
                 raise Truncated(f"field {field} claims {n} bytes but only {end - pos} remain")
             yield field, wt, pos, pos + n
@@ -113,9 +121,14 @@ def unpack_varints(buf, start: int, end: int) -> np.ndarray:
 
     Each varint ends at a byte below 0x80; its value is sum((byte & 0x7F) << 7*k).
     """
-    a = np.frombuffer(buf, np.uint8, end - start, start) if end > start else np.zeros(0, np.uint8)
-    if a.size == 0:
-        return np.zeros(0, np.uint64)
+    if end - start <= 32:  # short runs (dims, axes, small int tensors): a plain loop is faster
+        values = []
+        pos = start
+        while pos < end:
+            v, pos = read_varint(buf, pos, end)
+            values.append(v)
+        return np.array(values, np.uint64)
+    a = np.frombuffer(buf, np.uint8, end - start, start)
     stops = np.flatnonzero(a < 0x80)
     if stops.size == 0 or stops[-1] != a.size - 1:
         raise Truncated("truncated packed varint")

@@ -134,7 +134,10 @@ class Table:
         start, n = self.span(field, 1, what)
         if not start:
             return None
-        return bytes(self.buf.data[start:start + n]).decode("utf-8", errors="replace")
+        try:
+            return bytes(self.buf.data[start:start + n]).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise self.buf.fail(f"{self.what}: {what} is not valid UTF-8 ({e.reason} at byte {e.start})") from None
 
     def tables(self, field: int, what: str) -> List["Table"]:
         start, n = self.span(field, 4, what)

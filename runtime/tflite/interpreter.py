@@ -8,15 +8,23 @@ then only walks the op list, freeing each intermediate after its last reader.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..errors import InputError, ModelFormatError
 from ..spec import Quantization, TensorSpec
+from . import schema
 from .model import Tensor, TFLiteModel
 from .ops import KERNELS
 from .ops.context import OpContext
+
+
+# What a kernel raises when the file's shapes, indices or constants are inconsistent with its op:
+# reported as ModelFormatError naming the operator (with the original exception chained), never
+# passed through as a bare ValueError. MemoryError is not among them: it propagates.
+INCONSISTENT = (ValueError, TypeError, IndexError, KeyError, AttributeError, ArithmeticError)
+NUMPY_DTYPES = frozenset(name for _, name in schema.TENSOR_TYPES if name)
 
 
 def tensor_spec(t: Tensor) -> TensorSpec:
@@ -56,18 +64,28 @@ class Interpreter:
             if builder is None:
                 detail = f"custom op {op.custom_code!r}" if op.op == "CUSTOM" else "no NumPy kernel for this op"
                 raise ctx.unsupported(detail)
+            for i in op.outputs:
+                if tensors[i].dtype not in NUMPY_DTYPES:
+                    raise ctx.unsupported(f"output {tensors[i].name!r} has type {tensors[i].type_name}")
             for i in op.inputs:
                 if i >= 0 and i not in available:
                     raise ModelFormatError(
                         source, f"operator {op.index} ({op.op}) reads {tensors[i].describe()} before any op writes it"
                     )
             available.update(op.outputs)
-            run = builder(ctx)
+            try:
+                run = builder(ctx)
+            except INCONSISTENT as e:
+                raise ModelFormatError(
+                    source, f"operator {op.index} ({op.display_name}, node {ctx.node!r}) does not fit its kernel: "
+                            f"{type(e).__name__}: {e}"
+                ) from e
             ins = [i for i in op.inputs if i >= 0]
             if ins and all(i in self._constants for i in ins):
                 # Constant folding: e.g. DENSIFY of sparse weights, DEQUANTIZE of float16 weights, so
                 # that the consumer sees constant weights and can prepare them once.
-                for i, r in zip(op.outputs, run([self._constants.get(i) if i >= 0 else None for i in op.inputs])):
+                args = [self._constants.get(i) if i >= 0 else None for i in op.inputs]
+                for i, r in zip(op.outputs, self._call(op, run, args)):
                     self._constants[i] = r if r.dtype == tensors[i].dtype else r.astype(tensors[i].dtype)
                     self._folded.add(i)
                 continue
@@ -104,7 +122,7 @@ class Interpreter:
             env[i] = x
         tensors = self._sg.tensors
         for k, (op, run) in enumerate(self._steps):
-            results = run([env[i] if i >= 0 else None for i in op.inputs])
+            results = self._call(op, run, [env[i] if i >= 0 else None for i in op.inputs])
             for i, r in zip(op.outputs, results):
                 want = tensors[i].dtype
                 env[i] = r if r.dtype == want else r.astype(want)
@@ -112,6 +130,22 @@ class Interpreter:
                 for i in self._free_after[k]:
                     del env[i]
         return env
+
+    def _call(self, op, run, args) -> Tuple[np.ndarray, ...]:
+        try:
+            results = tuple(run(args))
+        except INCONSISTENT as e:
+            shapes = ", ".join("-" if a is None else f"{a.dtype}{list(a.shape)}" for a in args)
+            raise ModelFormatError(
+                self.source, f"operator {op.index} ({op.display_name}) failed on inputs ({shapes}): "
+                             f"{type(e).__name__}: {e}"
+            ) from e
+        if len(results) != len(op.outputs):
+            raise ModelFormatError(
+                self.source, f"operator {op.index} ({op.display_name}) declares {len(op.outputs)} outputs, "
+                             f"its kernel produced {len(results)}"
+            )
+        return results
 
     def invoke(self, feeds: List[np.ndarray]) -> List[np.ndarray]:
         env = self._run(feeds, keep_all=False)

@@ -13,7 +13,6 @@ from typing import Mapping, Optional, Tuple
 
 import numpy as np
 
-from ..errors import ModelFormatError
 from . import schema
 from .flatbuf import Buffer, Table
 from .sparsity import Sparsity, densify, read_sparsity
@@ -179,6 +178,8 @@ def _read_quant(t: Table, what: str, shape: Tuple[int, ...], buf: Buffer) -> Opt
         return None
     if zp is None or len(zp) != len(scale):
         raise buf.fail(f"{what}: {len(scale)} quantization scales but {0 if zp is None else len(zp)} zero points")
+    if not np.all(np.isfinite(scale)) or np.any(scale < 0):
+        raise buf.fail(f"{what}: quantization scales must be finite and non-negative")
     dim = q.scalar(6, "i32", 0)
     if len(scale) > 1 and not (0 <= dim < len(shape) and shape[dim] == len(scale)):
         raise buf.fail(f"{what}: {len(scale)} per-channel scales do not match dimension {dim} of shape {shape}")
@@ -306,5 +307,16 @@ def read_model(data: bytes, source: str) -> TFLiteModel:
     for name, b in metadata:
         if b >= len(buffers):
             raise buf.fail(f"metadata {name!r}: buffer index {b} out of range ({len(buffers)} buffers)")
-    keys = tuple(s.string(2, "signature_key") or "" for s in root.tables(7, "signature_def"))
+    keys = []
+    for sig in root.tables(7, "signature_def"):
+        keys.append(sig.string(2, "signature_key") or "")
+        sub = sig.scalar(4, "u32", 0)
+        if sub >= len(subgraphs):
+            raise buf.fail(f"signature {keys[-1]!r}: subgraph index {sub} out of range ({len(subgraphs)} subgraphs)")
+        for field, kind in ((0, "input"), (1, "output")):
+            for tm in sig.tables(field, kind):
+                tm.string(0, "name")
+                if tm.scalar(1, "u32", 0) >= len(subgraphs[sub].tensors):
+                    raise buf.fail(f"signature {keys[-1]!r}: {kind} tensor index out of range")
+    keys = tuple(keys)
     return TFLiteModel(source, version, root.string(3, "description") or "", codes, subgraphs, metadata, keys, len(data))

@@ -28,7 +28,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -41,11 +41,11 @@ from edgewise.runtime.tflite import read_model as read_tflite
 from .conformance.fixtures import model_store  # noqa: F401  (pytest fixture)
 from .conformance.mutations import KINDS, mutate
 
-# (model, variant, mutants): small files, so that most mutations land in structure, not weights;
-# 9600 + 6000 cases, about 6 s + 12 s at the readers' current speed.
+# (model, variant, mutants): mostly small files, so that most mutations land in structure, not
+# weights; 9750 + 6000 cases, about 10 s + 12 s at the readers' current speed.
 BASES = {
     "tflite": [("demo_cnn", "float32", 3000), ("demo_cnn", "int8", 3000), ("mlp", "dynamic", 2000),
-               ("ds_cnn", "int8", 1000), ("transformer", "int8", 600)],
+               ("ds_cnn", "int8", 1000), ("transformer", "int8", 600), ("mobilenet_v2", "int8", 150)],
     "onnx": [("demo_cnn", "float32", 2000), ("demo_cnn", "qdq", 1500), ("mlp", "qdq", 1500),
              ("ds_cnn", "qdq", 400), ("transformer", "float32", 600)],
 }
@@ -55,19 +55,22 @@ LIMIT_BYTES = 2 << 30
 CHILD = Path(__file__).parent / "conformance" / "fuzz_child.py"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Campaign:
     """What one reader did with every mutant: the accepted ones (kept for the run phase) and failures."""
 
-    accepted: List[Tuple[str, int, bytes]] = field(default_factory=list)  # (base label, seed, mutant)
-    rejected: List[Tuple[str, int, bytes, str]] = field(default_factory=list)  # ... + the error message
-    failures: List[str] = field(default_factory=list)
-    kinds_rejected: Dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
+    accepted: Tuple[Tuple[str, int, bytes], ...]  # (base label, seed, mutant)
+    rejected: Tuple[Tuple[str, int, bytes, str], ...]  # ... + the error message
+    failures: Tuple[str, ...]
+    kinds_rejected: Dict[str, int]
+    seconds: float
 
 
 def _run_campaign(store, fmt: str) -> Campaign:
-    c = Campaign()
+    accepted: List[Tuple[str, int, bytes]] = []
+    rejected: List[Tuple[str, int, bytes, str]] = []
+    failures: List[str] = []
+    kinds_rejected: Dict[str, int] = {}
     reader = READERS[fmt]
     t0 = time.perf_counter()
     for name, variant, count in BASES[fmt]:
@@ -80,14 +83,13 @@ def _run_campaign(store, fmt: str) -> Campaign:
             try:
                 reader(mutant, source)
             except ModelFormatError as e:
-                c.rejected.append((label, seed, mutant, str(e)))
-                c.kinds_rejected[how.kind] = c.kinds_rejected.get(how.kind, 0) + 1
+                rejected.append((label, seed, mutant, str(e)))
+                kinds_rejected[how.kind] = kinds_rejected.get(how.kind, 0) + 1
             except Exception as e:  # noqa: BLE001 - the finding is that it is not a ModelFormatError
-                c.failures.append(f"{label} {how} -> {type(e).__name__}: {' '.join(str(e).split())[:200]}")
+                failures.append(f"{label} {how} -> {type(e).__name__}: {' '.join(str(e).split())[:200]}")
             else:
-                c.accepted.append((label, seed, mutant))
-    c.seconds = time.perf_counter() - t0
-    return c
+                accepted.append((label, seed, mutant))
+    return Campaign(tuple(accepted), tuple(rejected), tuple(failures), kinds_rejected, time.perf_counter() - t0)
 
 
 @pytest.fixture(scope="module")
@@ -108,11 +110,12 @@ def test_reader_parses_or_raises_model_format_error(campaigns, fmt):
     assert set(c.kinds_rejected) >= set(KINDS) - {"bitflip", "bytes", "splice"}, c.kinds_rejected
 
 
-def _run_children(cases: List[Tuple[str, bytes]], backend: str, workdir: Path, allowed_extra=()) -> List[str]:
+def _run_children(cases: List[Tuple[str, bytes]], fmt: str, backend: str, workdir: Path, allowed_extra=(),
+                  child: Path = CHILD) -> List[str]:
     """Run every (label, bytes) case through fuzz_child.py; restart after a crash. Returns the failures."""
     paths = []
     for i, (_, data) in enumerate(cases):
-        p = workdir / f"case{i:05d}.bin"
+        p = workdir / f"case{i:05d}.{fmt}"
         p.write_bytes(data)
         paths.append(str(p))
     manifest = workdir / "manifest.json"
@@ -122,7 +125,7 @@ def _run_children(cases: List[Tuple[str, bytes]], backend: str, workdir: Path, a
     failures: List[str] = []
     start = 0
     while start < len(cases):
-        proc = subprocess.run([sys.executable, str(CHILD), str(manifest), str(start)], capture_output=True,
+        proc = subprocess.run([sys.executable, str(child), str(manifest), str(start)], capture_output=True,
                               text=True, env=env, timeout=600)
         last_begin, last_end = -1, -1
         for line in proc.stdout.splitlines():
@@ -146,16 +149,35 @@ def _run_children(cases: List[Tuple[str, bytes]], backend: str, workdir: Path, a
     return failures
 
 
-def _sample(items: list, n: int) -> list:
+def test_harness_reports_a_crash_and_carries_on(tmp_path):
+    """The run phase can fail: a child that dies by SIGSEGV on case 1 and raises on case 3 is caught."""
+    fake = tmp_path / "fake_child.py"
+    fake.write_text(
+        "import json, os, signal, sys\n"
+        "cases = json.load(open(sys.argv[1]))['cases']\n"
+        "for i in range(int(sys.argv[2]), len(cases)):\n"
+        "    print('BEGIN', i, flush=True)\n"
+        "    if i == 1:\n"
+        "        os.kill(os.getpid(), signal.SIGSEGV)\n"
+        "    print('END', i, 'BAD ValueError: boom' if i == 3 else 'OK', flush=True)\n"
+    )
+    cases = [(f"case {i}", b"x") for i in range(5)]
+    failures = _run_children(cases, "tflite", "numpy", tmp_path, child=fake)
+    assert len(failures) == 2, failures
+    assert failures[0].startswith("case 1: process killed by SIGSEGV"), failures
+    assert failures[1] == "case 3: BAD ValueError: boom", failures
+
+
+def _sample(items, n: int) -> list:
     step = max(1, len(items) // n)
-    return items[::step][:n]
+    return list(items[::step][:n])
 
 
 @pytest.mark.parametrize("fmt", list(BASES))
 def test_accepted_mutants_load_and_run_without_crashing(campaigns, fmt, tmp_path):
     cases = [(f"{label} seed={seed}", m) for label, seed, m in _sample(campaigns[fmt].accepted, CHILD_CASES)]
     assert cases
-    failures = _run_children(cases, "numpy", tmp_path)
+    failures = _run_children(cases, fmt, "numpy", tmp_path)
     assert not failures, f"{len(failures)} of {len(cases)} accepted {fmt} mutants failed in load/run:\n" + "\n".join(
         failures[:30])
 
@@ -197,5 +219,5 @@ def test_litert_survives_what_the_reader_accepts(campaigns, tmp_path):
     """
     pytest.importorskip("ai_edge_litert")
     cases = [(f"{label} seed={seed}", m) for label, seed, m in _sample(campaigns["tflite"].accepted, 300)]
-    failures = _run_children(cases, "litert-builtin", tmp_path, allowed_extra=("RuntimeError",))
+    failures = _run_children(cases, "tflite", "litert-builtin", tmp_path, allowed_extra=("RuntimeError",))
     assert not failures, f"{len(failures)} of {len(cases)} accepted mutants failed in LiteRT:\n" + "\n".join(failures[:30])

@@ -70,3 +70,35 @@ def PRelu(X, slope):
 
 def Softplus(X):
     return np.logaddexp(X, X.dtype.type(0)).astype(X.dtype)
+
+
+def Selu(X, *, alpha=1.6732632423543772, gamma=1.0507009873554805):
+    """Klambauer et al., 2017: gamma * (x if x > 0 else alpha * (exp(x) - 1))."""
+    t = X.dtype.type
+    return (t(gamma) * np.where(X > 0, X, t(alpha) * (np.exp(X) - t(1)))).astype(X.dtype)
+
+
+def Celu(X, *, alpha=1.0):
+    """Barron, 2017: max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    t = X.dtype.type
+    return (np.maximum(X, t(0)) + np.minimum(t(0), t(alpha) * (np.exp(X / t(alpha)) - t(1)))).astype(X.dtype)
+
+
+def ThresholdedRelu(X, *, alpha=1.0):
+    return np.where(X > X.dtype.type(alpha), X, X.dtype.type(0))
+
+
+def Softsign(input):
+    return (input / (1 + np.abs(input))).astype(input.dtype)
+
+
+def Mish(X):
+    """Misra, 2019: x * tanh(softplus(x))."""
+    return (X * np.tanh(np.logaddexp(X, X.dtype.type(0)))).astype(X.dtype)
+
+
+def Shrink(input, *, bias=0.0, lambd=0.5):
+    t = input.dtype.type if input.dtype.kind == "f" else np.float64
+    x = input.astype(t)
+    y = np.where(x < -t(lambd), x + t(bias), np.where(x > t(lambd), x - t(bias), t(0)))
+    return y.astype(input.dtype)

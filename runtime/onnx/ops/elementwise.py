@@ -102,3 +102,23 @@ def Erf(input):
     """math.erf element by element in float64: exact to the last float32 bit, where polynomial
     approximations (Abramowitz & Stegun 7.1.26) lose relative accuracy near zero."""
     return _erf(input.astype(np.float64)).astype(input.dtype)
+
+
+def Sign(input):
+    return np.sign(input)
+
+
+def Sin(input):
+    return np.sin(input)
+
+
+def Cos(input):
+    return np.cos(input)
+
+
+def IsNaN(X):
+    return np.isnan(X)
+
+
+def IsInf(X, *, detect_negative=1, detect_positive=1):
+    return (np.isposinf(X) & bool(detect_positive)) | (np.isneginf(X) & bool(detect_negative))

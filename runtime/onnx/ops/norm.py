@@ -45,3 +45,14 @@ def LRN(X, *, alpha=1e-4, beta=0.75, bias=1.0, size=None):
     widths = [(0, 0), (before, after)] + [(0, 0)] * (X.ndim - 2)
     s = np.lib.stride_tricks.sliding_window_view(np.pad(sq, widths), size, axis=1).sum(axis=-1, dtype=X.dtype)
     return (X / (t(bias) + t(alpha) / t(size) * s) ** t(beta)).astype(X.dtype)
+
+
+def InstanceNormalization(input, scale, B, *, epsilon=1e-5):
+    """Ulyanov et al., 2016: normalise each (sample, channel) over its spatial dims."""
+    axes = tuple(range(2, input.ndim))
+    t = input.dtype.type
+    mean = input.mean(axis=axes, keepdims=True)
+    var = ((input - mean) ** 2).mean(axis=axes, keepdims=True)
+    shape = (1, -1) + (1,) * (input.ndim - 2)
+    y = (input - mean) / np.sqrt(var + t(epsilon)) * scale.reshape(shape) + B.reshape(shape)
+    return y.astype(input.dtype)

@@ -125,3 +125,8 @@ def Resize(X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None, coor
 
 def Resize_10(X, scales, *, mode="nearest"):
     return Resize(X, None, scales, coordinate_transformation_mode="asymmetric", mode=mode, nearest_mode="floor")
+
+
+def Upsample(X, scales, *, mode="nearest"):
+    """Deprecated since opset 10; Resize-10 with its asymmetric coordinates and floor rounding."""
+    return Resize_10(X, scales, mode=mode)

@@ -128,3 +128,59 @@ def Expand(input, shape):
 
 def Tile(input, repeats):
     return np.tile(input, [int(r) for r in repeats])
+
+
+def GatherElements(data, indices, *, axis=0):
+    a = norm_axis(axis, data.ndim)
+    idx = indices.astype(np.int64)
+    idx = np.where(idx < 0, idx + data.shape[a], idx)
+    return np.take_along_axis(data, idx, axis=a)
+
+
+def DepthToSpace(input, *, blocksize=None, mode="DCR"):
+    """(N, C, H, W) -> (N, C/b^2, H*b, W*b); DCR takes depth as (b, b, C'), CRD as (C', b, b)."""
+    n, c, h, w = input.shape
+    b = int(blocksize)
+    if mode == "DCR":
+        x = input.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2)
+    elif mode == "CRD":
+        x = input.reshape(n, c // (b * b), b, b, h, w).transpose(0, 1, 4, 2, 5, 3)
+    else:
+        raise NotImplementedError(f"DepthToSpace mode {mode!r}")
+    return x.reshape(n, c // (b * b), h * b, w * b)
+
+
+def SpaceToDepth(input, *, blocksize=None, mode="DCR"):
+    """The inverse of DepthToSpace."""
+    n, c, h, w = input.shape
+    b = int(blocksize)
+    x = input.reshape(n, c, h // b, b, w // b, b)
+    if mode == "DCR":
+        x = x.transpose(0, 3, 5, 1, 2, 4)
+    elif mode == "CRD":
+        x = x.transpose(0, 1, 3, 5, 2, 4)
+    else:
+        raise NotImplementedError(f"SpaceToDepth mode {mode!r}")
+    return x.reshape(n, c * b * b, h // b, w // b)
+
+
+def Range(start, limit, delta, *, stash_type=1):
+    """max(ceil((limit - start) / delta), 0) elements start + i * delta, in the inputs' type."""
+    s, l, d = start.item(), limit.item(), delta.item()
+    n = max(int(np.ceil((l - s) / d)), 0)
+    return (s + np.arange(n) * d).astype(start.dtype) if start.dtype.kind == "f" else \
+        np.arange(s, s + n * d, d, dtype=start.dtype)[:n]
+
+
+def Trilu(input, k=None, *, upper=1):
+    kk = int(k) if k is not None else 0
+    return np.triu(input, kk) if upper else np.tril(input, kk)
+
+
+def CumSum(x, axis, *, exclusive=0, reverse=0):
+    a = norm_axis(int(np.asarray(axis).reshape(-1)[0]), x.ndim)
+    y = np.flip(x, a) if reverse else x
+    out = np.cumsum(y, axis=a, dtype=x.dtype)
+    if exclusive:
+        out = np.concatenate([np.zeros_like(np.take(out, [0], axis=a)), np.delete(out, -1, axis=a)], axis=a)
+    return np.flip(out, a) if reverse else out

@@ -1,13 +1,19 @@
 """What a kernel builder may know about its node, and the helpers they share."""
 from __future__ import annotations
 
+import math
 from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ...errors import UnsupportedOpError
+from ...errors import ModelFormatError, UnsupportedOpError
 from ..model import Operator, Tensor
 from .. import quant
+
+
+# Outputs whose size comes from tensor values (TILE multiples, FILL dims, PAD widths, resize sizes)
+# may be this large without question; beyond it they must match the shape the file declares.
+MAX_DYNAMIC_ELEMENTS = 1 << 25
 
 
 class OpContext:
@@ -66,3 +72,21 @@ class OpContext:
         if act not in quant.ACTIVATIONS:
             raise self.unsupported(f"fused activation {act}")
         return act
+
+    def check_output_size(self, shape, i: int = 0) -> None:
+        """Refuse an output size computed from tensor values that neither stays modest nor matches the
+        file's declared shape (batch aside): a damaged constant must not make us allocate gigabytes."""
+        shape = [int(d) for d in shape]
+        if any(d < 0 for d in shape):
+            raise ModelFormatError(self.source, f"operator {self.op.index} ({self.op.display_name}) computed the "
+                                                f"negative output shape {shape}")
+        n = math.prod(shape)
+        if n <= MAX_DYNAMIC_ELEMENTS:
+            return
+        declared = list(self.outputs[i].shape)
+        if len(declared) == len(shape) and declared[1:] == shape[1:]:
+            return
+        raise ModelFormatError(
+            self.source, f"operator {self.op.index} ({self.op.display_name}) would produce {shape} ({n} elements), "
+                         f"not the declared {declared}"
+        )

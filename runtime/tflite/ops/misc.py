@@ -6,6 +6,8 @@ ARG_MAX/ARG_MIN, comparisons between identically quantized tensors).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import quant
@@ -15,17 +17,33 @@ from .registry import register
 
 @register("TILE")
 def build_tile(ctx):
-    return lambda ins: [np.tile(ins[0], [int(m) for m in ins[1].reshape(-1)])]
+    def run(ins):
+        reps = [int(m) for m in ins[1].reshape(-1)]
+        full = [1] * (len(reps) - ins[0].ndim) + list(ins[0].shape)
+        ctx.check_output_size([a * b for a, b in zip(full, [1] * (len(full) - len(reps)) + reps)])
+        return [np.tile(ins[0], reps)]
+
+    return run
 
 
 @register("BROADCAST_TO")
 def build_broadcast_to(ctx):
-    return lambda ins: [np.ascontiguousarray(np.broadcast_to(ins[0], [int(d) for d in ins[1].reshape(-1)]))]
+    def run(ins):
+        shape = [int(d) for d in ins[1].reshape(-1)]
+        ctx.check_output_size(shape)
+        return [np.ascontiguousarray(np.broadcast_to(ins[0], shape))]
+
+    return run
 
 
 @register("FILL")
 def build_fill(ctx):
-    return lambda ins: [np.full([int(d) for d in ins[0].reshape(-1)], ins[1].reshape(-1)[0])]
+    def run(ins):
+        shape = [int(d) for d in ins[0].reshape(-1)]
+        ctx.check_output_size(shape)
+        return [np.full(shape, ins[1].reshape(-1)[0])]
+
+    return run
 
 
 @register("ZEROS_LIKE")
@@ -36,7 +54,15 @@ def build_zeros_like(ctx):
 @register("RANGE")
 def build_range(ctx):
     out = ctx.out_dtype(0)
-    return lambda ins: [np.arange(ins[0].reshape(-1)[0], ins[1].reshape(-1)[0], ins[2].reshape(-1)[0]).astype(out)]
+
+    def run(ins):
+        start, limit, delta = (float(v.reshape(-1)[0]) for v in ins[:3])
+        if delta == 0 or not all(np.isfinite([start, limit, delta])):
+            raise ValueError(f"RANGE({start}, {limit}, {delta})")
+        ctx.check_output_size([max(0, math.ceil((limit - start) / delta))])
+        return [np.arange(ins[0].reshape(-1)[0], ins[1].reshape(-1)[0], ins[2].reshape(-1)[0]).astype(out)]
+
+    return run
 
 
 @register("CAST")

@@ -24,7 +24,9 @@ def build_pad(ctx):
     def run(ins):
         x = ins[0]
         value = ins[2].reshape(-1)[0] if has_value else fill
-        return [np.pad(x, _pads(ins[1], x.ndim), constant_values=value)]
+        pads = _pads(ins[1], x.ndim)
+        ctx.check_output_size([d + a + b for d, (a, b) in zip(x.shape, pads)])
+        return [np.pad(x, pads, constant_values=value)]
 
     return run
 
@@ -32,4 +34,9 @@ def build_pad(ctx):
 @register("MIRROR_PAD")
 def build_mirror_pad(ctx):
     mode = "reflect" if ctx.options.get("mode", 0) == 0 else "symmetric"
-    return lambda ins: [np.pad(ins[0], _pads(ins[1], ins[0].ndim), mode=mode)]
+    def run(ins):
+        pads = _pads(ins[1], ins[0].ndim)
+        ctx.check_output_size([d + a + b for d, (a, b) in zip(ins[0].shape, pads)])
+        return [np.pad(ins[0], pads, mode=mode)]
+
+    return run

@@ -74,7 +74,13 @@ def build_resize_bilinear(ctx):
     if dt == "int8" and ctx.qparams(ctx.inputs[0]) != ctx.qparams(ctx.outputs[0]):
         raise ctx.unsupported("int8 input and output quantized differently")
     fn = resize_bilinear_float if dt == "float32" else resize_bilinear_int
-    return lambda ins: [fn(ins[0], *_size(ins), align, half)]
+
+    def run(ins):
+        oh, ow = _size(ins)
+        ctx.check_output_size([ins[0].shape[0], oh, ow, ins[0].shape[3]])
+        return [fn(ins[0], oh, ow, align, half)]
+
+    return run
 
 
 def nearest_indices(out_size, in_size, align, half):
@@ -99,6 +105,7 @@ def build_resize_nearest(ctx):
     def run(ins):
         x = ins[0]
         oh, ow = _size(ins)
+        ctx.check_output_size([x.shape[0], oh, ow, x.shape[3]])
         yi = nearest_indices(oh, x.shape[1], align, half)
         xi = nearest_indices(ow, x.shape[2], align, half)
         return [x[:, yi][:, :, xi]]

@@ -10,48 +10,14 @@ import math
 import numpy as np
 
 from .. import quant
+from . import fixedpoint as fp
 from .lut import INT8_VALUES, apply
 from .registry import register
-
-I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
-
-
-def _wrap(v: int) -> int:
-    return ((v + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
-
-
-def _srdhm(a: int, b: int) -> int:
-    if a == b == I32_MIN:
-        return I32_MAX
-    ab = a * b
-    t = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
-    return t >> 31 if t >= 0 else -((-t) >> 31)
-
-
-def _rdbpot(x: int, e: int) -> int:
-    mask = (1 << e) - 1
-    return (x >> e) + ((x & mask) > ((mask >> 1) + (1 if x < 0 else 0)))
-
-
-def _sat_shift_left(x: int, e: int) -> int:
-    """SaturatingRoundingMultiplyByPOT with a positive exponent."""
-    threshold = (1 << (31 - e)) - 1
-    if x > threshold:
-        return I32_MAX
-    if x < -threshold:
-        return I32_MIN
-    return x << e
-
-
-def _mbqm(x: int, m: int, shift: int) -> int:
-    left, right = max(shift, 0), max(-shift, 0)
-    return _rdbpot(_srdhm(_wrap(x << left), m), right)
-
 
 def inv_sqrt_multiplier_exp(value: int, reverse_shift: int = -1):
     """GetInvSqrtQuantizedMultiplierExp: (multiplier, shift) with 1/sqrt(value) = m * 2^(shift - 31)."""
     if value <= 1:
-        return I32_MAX, 0
+        return fp.I32_MAX, 0
     shift = 11
     while value >= (1 << 29):
         value //= 4
@@ -61,13 +27,13 @@ def inv_sqrt_multiplier_exp(value: int, reverse_shift: int = -1):
     shift -= pairs
     value <<= 2 * pairs
     x_in = value >> 1
-    half_in = _rdbpot(x_in, 1)
+    half_in = fp.rdbpot(x_in, 1)
     half_three = (1 << 28) + (1 << 27)
     x = 1 << 28
     for _ in range(5):
-        x3 = _sat_shift_left(_srdhm(_srdhm(x, x), x), 6)
-        x = _sat_shift_left(_wrap(_srdhm(half_three, x) - _srdhm(half_in, x3)), 3)
-    x = _srdhm(x, 1518500250)
+        x3 = fp.sat_shift_left(fp.srdhm(fp.srdhm(x, x), x), 6)
+        x = fp.sat_shift_left(fp.wrap(fp.srdhm(half_three, x) - fp.srdhm(half_in, x3)), 3)
+    x = fp.srdhm(x, 1518500250)
     if shift < 0:
         x <<= -shift
         shift = 0
@@ -83,8 +49,8 @@ def rsqrt_int8_table(s_in, z_in, s_out, z_out) -> np.ndarray:
             out.append(127)  # LiteRT returns the maximum for 0 and refuses negative inputs
             continue
         m, s = inv_sqrt_multiplier_exp(value)
-        data = _mbqm(1, m, s + 20)
-        out.append(min(max(_mbqm(data, mult, shift - 20) + z_out, -128), 127))
+        data = fp.mbqm(1, m, s + 20)
+        out.append(min(max(fp.mbqm(data, mult, shift - 20) + z_out, -128), 127))
     return np.array(out, np.int8)
 
 

@@ -12,7 +12,7 @@ from .registry import register
 
 
 def space_to_batch(x, block, pads, fill):
-    n, spatial, rest = x.shape[0], x.shape[1:1 + len(block)], x.shape[1 + len(block):]
+    n, rest = x.shape[0], x.shape[1 + len(block):]
     widths = [(0, 0)] + [tuple(int(v) for v in p) for p in pads] + [(0, 0)] * len(rest)
     xp = np.pad(x, widths, constant_values=fill)
     m = len(block)
@@ -48,7 +48,13 @@ def _fill(ctx):
 @register("SPACE_TO_BATCH_ND")
 def build_space_to_batch(ctx):
     fill = _fill(ctx)
-    return lambda ins: [space_to_batch(ins[0], [int(b) for b in ins[1].reshape(-1)], ins[2].reshape(-1, 2), fill)]
+
+    def run(ins):
+        pads = ins[2].reshape(-1, 2)
+        ctx.check_output_size([d + int(a) + int(b) for d, (a, b) in zip(ins[0].shape[1:], pads)] + [ins[0].shape[0]])
+        return [space_to_batch(ins[0], [int(b) for b in ins[1].reshape(-1)], pads, fill)]
+
+    return run
 
 
 @register("BATCH_TO_SPACE_ND")

@@ -59,6 +59,7 @@ def build_transpose_conv(ctx):
 
         def run_float(ins):
             out_shape = [int(v) for v in ins[0].reshape(-1)]
+            ctx.check_output_size(out_shape)
             x = ins[2]
             cols = (x.reshape(-1, cin) @ w2).reshape(x.shape[:3] + (kh, kw, n_out))
             y = col2im(cols, out_shape[1:3], (kh, kw), strides, _pads(out_shape, (kh, kw), strides, padding, x.shape[1:3]))
@@ -85,6 +86,7 @@ def build_transpose_conv(ctx):
 
     def run_int(ins):
         out_shape = [int(v) for v in ins[0].reshape(-1)]
+        ctx.check_output_size(out_shape)
         x = ins[2]
         cols = ((x.reshape(-1, cin).astype(gdt) - gdt(x_zp)) @ w2).astype(np.int64)
         cols = cols.reshape(x.shape[:3] + (kh, kw, n_out))

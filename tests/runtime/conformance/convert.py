@@ -154,6 +154,8 @@ class ModelStore:
 
     def path(self, name: str, fmt: str, variant: str) -> Path:
         """The cached file, converting every variant of (name, fmt) together on a miss."""
+        if fmt not in ("tflite", "onnx"):
+            raise ValueError(f"format must be 'tflite' or 'onnx', got {fmt!r}")
         variants = TFLITE_VARIANTS if fmt == "tflite" else ONNX_VARIANTS
         if variant not in variants:
             raise ValueError(f"{fmt} variant must be one of {variants}, got {variant!r}")

@@ -130,3 +130,45 @@ def litert_first_divergence(path, feeds: Sequence[np.ndarray], intermediates, rt
         elif ref.dtype.kind == "f" and relative_error(got, ref) > rtol:
             return f"{where}: relative error {relative_error(got, ref):.3g}"
     return "no intermediate differs"
+
+
+def ort_first_divergence(path, feeds: Sequence[np.ndarray], intermediates, rtol: float) -> str:
+    """Where the backend first leaves onnxruntime (unoptimized, so every tensor exists), for a failure message.
+
+    Every node output with a type known to shape inference becomes a graph output; nodes are walked
+    in graph order (ONNX requires topological order) and their outputs compared with `intermediates`.
+    """
+    import onnx
+    import onnxruntime as ort
+
+    proto = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    typed = {v.name: v for v in proto.graph.value_info}
+    present = {o.name for o in proto.graph.output}
+    order = []
+    for node in proto.graph.node:
+        for name in node.output:
+            if name and name in typed and name not in present:
+                proto.graph.output.append(typed[name])
+                present.add(name)
+            if name:
+                order.append((node, name))
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    ref = dict(zip(names, sess.run(None, {i.name: x for i, x in zip(sess.get_inputs(), feeds)})))
+    for node, name in order:
+        if name not in ref or name not in intermediates:
+            continue
+        want, got = np.asarray(ref[name]), np.asarray(intermediates[name])
+        where = f"node {node.name!r} ({node.op_type}), output {name!r} {want.dtype}{want.shape}"
+        if got.shape != want.shape:
+            return f"{where}: backend shape {got.shape}"
+        if want.dtype.kind in "iub":
+            n = int(np.count_nonzero(got != want))
+            if n:
+                return f"{where}: {n} of {want.size} values differ"
+        elif want.dtype.kind == "f" and relative_error(got, want) > rtol:
+            return f"{where}: relative error {relative_error(got, want):.3g}"
+    return "no intermediate differs"

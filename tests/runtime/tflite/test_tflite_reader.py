@@ -257,3 +257,24 @@ def test_reading_is_lazy_and_fast(converted):
     model = read_model(data, "m")
     consts = [t for t in model.main.tensors if t.is_constant]
     assert consts and all(t.data.base is not None and not t.data.flags.owndata for t in consts)
+
+
+def test_invalid_utf8_name_is_rejected(converted):
+    """LiteRT decodes names as UTF-8; a file whose names are not UTF-8 must stop at our reader."""
+    data = converted.get("demo", "float32")
+
+    def edit(m):
+        m.subgraphs[0].tensors[2].name = b"\x80bad"
+
+    _expect_error(repack(data, edit), "tensor 2", "UTF-8")
+
+
+def test_non_finite_scale_is_rejected(converted):
+    data = converted.get("demo", "int8")
+    model = read_model(data, "demo.tflite")
+    victim = model.main.inputs[0]
+
+    def edit(m):
+        m.subgraphs[0].tensors[victim].quantization.scale = [float("nan")]
+
+    _expect_error(repack(data, edit), f"tensor {victim}", "scales must be finite")

@@ -75,3 +75,29 @@ def test_unsupported_dtype_of_a_known_op_is_refused(converted):
     assert any(op.op == "DIV" for op in model.main.operators)
     with pytest.raises(UnsupportedOpError, match="op DIV .*input dtype int8"):
         Interpreter(model, "div.tflite")
+
+
+def test_inconsistent_shapes_surface_as_format_errors(converted):
+    """A RESHAPE whose target cannot hold its input is the file's fault: ModelFormatError naming the op,
+    not a NumPy ValueError from inside a kernel."""
+    import numpy as np
+
+    from edgewise.runtime.errors import ModelFormatError
+
+    data = converted.get("demo", "float32")
+    model = read_model(data, "demo.tflite")
+    reshape = next(op for op in model.main.operators if op.op == "RESHAPE")
+
+    def edit(m):
+        op = m.subgraphs[0].operators[reshape.index]
+        op.builtinOptions = None
+        op.builtinOptionsType = 0
+        op.inputs = [int(op.inputs[0])]  # no shape input: the declared output shape, with 7 columns
+        out = m.subgraphs[0].tensors[int(op.outputs[0])]
+        out.shape = [1, 7]
+        out.shapeSignature = [-1, 7]
+
+    bad = read_model(repack(data, edit), "bad.tflite")
+    it = Interpreter(bad, "bad.tflite")
+    with pytest.raises(ModelFormatError, match=rf"operator {reshape.index} \(RESHAPE\) failed"):
+        it.invoke([np.zeros((1, 8, 8, 1), np.float32)])
