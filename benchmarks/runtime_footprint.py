@@ -15,7 +15,8 @@ carries across execve from the forking parent and so reports the benchmark's own
   onnxruntime     - InferenceSession on CPU (the .onnx export of the same model);
   tensorflow      - tf.lite.Interpreter (.tflite), what a host-side user would reach for.
 
-Medians over the repetitions. The last line is one `key=value` record; the targets for the NumPy
+Medians over the repetitions, which are interleaved (every subject once, then again) so that a
+shared host's drifting load does not land on one subject. The last line is one `key=value` record; the targets for the NumPy
 backend are delta_import_ms <= 50 and delta_rss_mb <= 10 over bare numpy. delta_import_load_run_ms
 adds what the runtime imports lazily on first use (the interpreter and its kernels) and the first run.
 """
@@ -28,7 +29,7 @@ import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from _conformance import conformance
 
@@ -93,20 +94,23 @@ class Footprint:
         return cls(d["subject"], float(d["import_ms"]), float(d["run_ms"]), float(d["rss_mb"]), int(d["repeats"]))
 
 
-def measure(subject: str, path: str, repeats: int) -> Optional[Footprint]:
+def run_once(subject: str, path: str) -> dict:
+    """One fresh process: {"import_ns", "run_ns", "rss_bytes"}; raises RuntimeError if it fails."""
     _, imp, run = _SUBJECTS[subject]
     code = _TEMPLATE.format(imp=imp, run=run)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    samples: List[dict] = []
-    for _ in range(repeats):
-        r = subprocess.run([sys.executable, "-I", "-c", code, path], capture_output=True, text=True, env=env)
-        if r.returncode != 0:
-            last = (r.stderr.strip().splitlines() or ["?"])[-1]
-            print(f"  {subject}: failed ({last[:200]})", file=sys.stderr)
-            return None
-        samples.append(json.loads(r.stdout.strip().splitlines()[-1]))
-    med = lambda k: statistics.median(s[k] for s in samples)  # noqa: E731
-    return Footprint(subject, med("import_ns") / 1e6, med("run_ns") / 1e6, med("rss_bytes") / 2**20, repeats)
+    r = subprocess.run([sys.executable, "-I", "-c", code, path], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        last = (r.stderr.strip().splitlines() or ["?"])[-1]
+        raise RuntimeError(f"{subject}: {last[:200]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def summarize(subject: str, samples: List[dict]) -> Footprint:
+    def med(key: str) -> float:
+        return statistics.median(s[key] for s in samples)
+
+    return Footprint(subject, med("import_ns") / 1e6, med("run_ns") / 1e6, med("rss_bytes") / 2**20, len(samples))
 
 
 def main(argv=None) -> Dict[str, Footprint]:
@@ -121,15 +125,21 @@ def main(argv=None) -> Dict[str, Footprint]:
     store = convert.ModelStore()
     files = {"tflite": str(store.path(args.model, "tflite", args.variant)),
              "onnx": str(store.path(args.model, "onnx", "float32"))}
-    results: Dict[str, Footprint] = {}
+    subjects = args.subjects.split(",")
+    samples: Dict[str, List[dict]] = {sub: [] for sub in subjects}
+    # Repetitions outermost: every subject sees the same spread of background load on a shared host.
+    for _ in range(args.repeats):
+        for sub in list(samples):
+            try:
+                samples[sub].append(run_once(sub, files[_SUBJECTS[sub][0]]))
+            except RuntimeError as e:
+                print(f"  skipped {e}", file=sys.stderr)
+                del samples[sub]
+    results = {sub: summarize(sub, v) for sub, v in samples.items()}
     print(f"model: {args.model} ({args.variant} .tflite, float32 .onnx); {args.repeats} fresh processes each, medians")
     print(f"{'subject':16s} {'import ms':>10s} {'load+run ms':>12s} {'peak RSS MB':>12s}")
-    for subject in args.subjects.split(","):
-        fp = measure(subject, files[_SUBJECTS[subject][0]], args.repeats)
-        if fp is None:
-            continue
-        results[subject] = fp
-        print(f"{subject:16s} {fp.import_ms:10.1f} {fp.run_ms:12.1f} {fp.rss_mb:12.1f}", flush=True)
+    for fp in results.values():
+        print(f"{fp.subject:16s} {fp.import_ms:10.1f} {fp.run_ms:12.1f} {fp.rss_mb:12.1f}")
 
     record = {}
     for s, fp in results.items():

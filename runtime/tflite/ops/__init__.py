@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (imported for registration)
     conv,
     densify,
     depthwise_conv,
+    div,
     fully_connected,
     join_split,
     misc,

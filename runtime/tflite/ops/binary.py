@@ -1,4 +1,4 @@
-"""Elementwise binary ops with broadcasting: ADD, SUB, MUL, DIV, SQUARED_DIFFERENCE, MINIMUM, MAXIMUM.
+"""Elementwise binary ops with broadcasting: ADD, SUB, MUL, SQUARED_DIFFERENCE, MINIMUM, MAXIMUM (DIV: div.py).
 
 int8 ADD/SUB follow add.cc/sub.cc: both inputs are shifted left by 20 bits and rescaled to
 2*max(s1, s2), summed, then rescaled to the output (three QuantizeMultiplier'd factors, the double
@@ -115,12 +115,6 @@ def build_mul(ctx):
         return [np.clip(y + zo, lo, hi).astype(np.int8)]
 
     return run
-
-
-@register("DIV")
-def build_div(ctx):
-    ctx.require_dtypes(("float32",))
-    return _float(ctx, lambda a, b: (a.astype(np.float64) / b).astype(F32))
 
 
 @register("SQUARED_DIFFERENCE")

@@ -42,3 +42,16 @@ def build_softmax(ctx):
     arg = (scale * np.arange(256, dtype=np.float32)).astype(np.float32)
     table = np.exp(arg.astype(np.float64)).astype(np.float32)
     return lambda ins: [softmax_int8(ins[0], table, out_scale, out_zp)]
+
+
+@register("LOG_SOFTMAX")
+def build_log_softmax(ctx):
+    """float32 only: x - max - log(sum(exp(x - max))) over the last axis."""
+    ctx.require_dtypes(("float32",))
+
+    def run(ins):
+        z = ins[0].astype(np.float64)
+        z = z - z.max(axis=-1, keepdims=True)
+        return [(z - np.log(np.exp(z).sum(axis=-1, keepdims=True))).astype(np.float32)]
+
+    return run

@@ -77,6 +77,7 @@ def _activations(keras, L):
     ex = L.Lambda(lambda v: keras.ops.exp(v * 0.5))(sw)
     y = L.Concatenate()([mx, mn, g, ex])
     y = L.Conv2D(3, 3, dilation_rate=2, padding="same", activation="relu")(y)
+    y = L.PReLU(alpha_initializer=keras.initializers.RandomUniform(-0.5, 0.5), shared_axes=[1, 2])(y)
     return keras.Model(x, y)
 
 
@@ -184,6 +185,25 @@ def _division(keras, L):
     x = keras.Input((4, 5))
     y = L.Lambda(lambda t: t / (keras.ops.abs(t) + 1.0))(x)
     return keras.Model(x, L.Dense(3)(y))
+
+
+@model("misc_ops", (4, 6))
+def _misc_ops(keras, L):
+    """Comparisons, selection, tiling, reductions and float math, through keras.ops."""
+    ops = keras.ops
+
+    def body(t):
+        pos = ops.greater(t, 0.1)
+        y = ops.where(pos, ops.sqrt(ops.abs(t)), ops.sin(t) + ops.cos(t))
+        y = y + ops.cast(ops.less(t, ops.mean(t, axis=-1, keepdims=True)), "float32") * 0.1
+        y = y + ops.max(t, axis=1, keepdims=True) - ops.min(t, axis=2, keepdims=True)
+        y = y + ops.sum(t, axis=-1, keepdims=True) * 0.1 + ops.floor(t) * 0.5 + ops.log(ops.abs(t) + 1.0)
+        y = ops.concatenate([y, ops.tile(t[:, :1], (1, 2, 1)), ops.log_softmax(t[:, :1], axis=-1)], axis=1)
+        y = y + ops.power(ops.abs(t[:, :1]) + 0.5, 1.5)
+        return ops.pad(ops.negative(y) * t[:, :1], ((0, 0), (1, 1), (0, 2)), mode="reflect")
+
+    x = keras.Input((4, 6))
+    return keras.Model(x, L.Lambda(body)(x))
 
 
 class Converted:

@@ -70,11 +70,15 @@ def test_unsupported_variant_is_rejected_before_running(converted):
 
 
 def test_unsupported_dtype_of_a_known_op_is_refused(converted):
-    """int8 DIV: the op runs in float32 only, and the int8 model says so instead of running wrongly."""
-    model = read_model(converted.get("division", "int8"), "div.tflite")
-    assert any(op.op == "DIV" for op in model.main.operators)
-    with pytest.raises(UnsupportedOpError, match="op DIV .*input dtype int8"):
-        Interpreter(model, "div.tflite")
+    """An int16 input to a float32 CONV_2D: the op is known, the dtype is not, and it says so."""
+    data = converted.get("demo", "float32")
+
+    def edit(m):
+        m.subgraphs[0].tensors[int(m.subgraphs[0].inputs[0])].type = 7  # INT16
+
+    model = read_model(repack(data, edit), "m.tflite")
+    with pytest.raises(UnsupportedOpError, match="op CONV_2D .*input dtype int16"):
+        Interpreter(model, "m.tflite")
 
 
 def test_inconsistent_shapes_surface_as_format_errors(converted):
