@@ -5,7 +5,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from ..errors import ModelFormatError
+from ..errors import BackendUnavailableError, EdgewiseRuntimeError, ModelFormatError
 from ..spec import Quantization, TensorSpec
 
 BUILTIN_ONLY = "BUILTIN_WITHOUT_DEFAULT_DELEGATES"
@@ -55,7 +55,7 @@ class LiteRTEngine:
         options: tuple = ()
         reason = "requested" if builtin_only else "auto: LiteRT is installed"
         if builtin_only:
-            self._it = self._make(builtin_only=True)
+            self._it = self._prepare(builtin_only=True)
             options = (BUILTIN_ONLY,)
         else:
             try:
@@ -64,7 +64,7 @@ class LiteRTEngine:
                 # int8 models with sparse tensors make XNNPACK refuse to prepare; the builtin
                 # kernels run them. Say so rather than failing or hiding it.
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                self._it = self._make(builtin_only=True)
+                self._it = self._prepare(builtin_only=True)
                 options = (BUILTIN_ONLY,)
                 reason += f"; the default delegate could not prepare the model ({first}), so builtin kernels run it"
         self.info = BackendInfo("litert", reason, library, options)
@@ -86,7 +86,19 @@ class LiteRTEngine:
         it.allocate_tensors()
         return it
 
+    def _prepare(self, builtin_only: bool):
+        try:
+            return self._make(builtin_only)
+        except RuntimeError as e:
+            raise BackendUnavailableError(f"{self._source}: LiteRT could not prepare the model: {str(e).strip()[:500]}") from None
+
     def invoke(self, feeds: List[np.ndarray]) -> List[np.ndarray]:
+        try:
+            return self._invoke(feeds)
+        except (RuntimeError, ValueError) as e:
+            raise EdgewiseRuntimeError(f"{self._source}: LiteRT failed to run the model: {str(e).strip()[:500]}") from None
+
+    def _invoke(self, feeds: List[np.ndarray]) -> List[np.ndarray]:
         it = self._it
         resized = False
         for idx, d, x in zip(self._in_idx, it.get_input_details(), feeds):

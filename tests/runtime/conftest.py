@@ -1,6 +1,8 @@
 """Fixtures shared by the runtime tests."""
 import pytest
 
+from .conformance.fixtures import model_store  # noqa: F401  (shared session fixture)
+
 
 @pytest.fixture(scope="session")
 def host_golden_dir(tmp_path_factory):

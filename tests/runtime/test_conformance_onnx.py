@@ -26,7 +26,6 @@ import pytest
 
 from edgewise.runtime import load
 
-from .conformance.fixtures import model_store  # noqa: F401  (pytest fixture)
 from .conformance.models import CONFORMANCE_MODELS
 from .conformance.oracles import ort_first_divergence, ort_run, ort_session, relative_error
 
@@ -54,7 +53,7 @@ def _feeds(name: str, seed: int) -> list:
 
 
 @pytest.mark.parametrize("name, variant", list(_cases(("float32", "qdq"))))
-def test_numpy_matches_onnxruntime(model_store, name, variant):  # noqa: F811
+def test_numpy_matches_onnxruntime(model_store, name, variant):
     path = model_store.path(name, "onnx", variant)
     ref = ort_session(path, optimized=(variant == "float32"))
     model = load(path, backend="numpy")
@@ -103,7 +102,7 @@ def _single_node(node, graph, opset: int, x: np.ndarray):
 
 @pytest.mark.parametrize("name", [p.values[0] for p in _cases(("qdq",))],
                          ids=[p.id for p in _cases(("qdq",))])
-def test_qdq_integer_ops_identical(model_store, name):  # noqa: F811
+def test_qdq_integer_ops_identical(model_store, name):
     import onnxruntime as ort
 
     path = model_store.path(name, "onnx", "qdq")

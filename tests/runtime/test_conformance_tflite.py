@@ -23,7 +23,6 @@ import pytest
 from edgewise.runtime import load
 
 from .conformance.convert import TFLITE_VARIANTS
-from .conformance.fixtures import model_store  # noqa: F401  (pytest fixture)
 from .conformance.models import CONFORMANCE_MODELS
 from .conformance.oracles import (
     litert_first_divergence,
@@ -67,7 +66,7 @@ def _samples(name: str, it) -> list:
 
 
 @pytest.mark.parametrize("name, variant", list(_cases()))
-def test_numpy_matches_litert_builtin(model_store, name, variant):  # noqa: F811
+def test_numpy_matches_litert_builtin(model_store, name, variant):
     path = model_store.path(name, "tflite", variant)
     ref = litert_interpreter(path, builtin=True)
     model = load(path, backend="numpy")
@@ -92,7 +91,7 @@ def test_numpy_matches_litert_builtin(model_store, name, variant):  # noqa: F811
 
 
 @pytest.mark.parametrize("name, variant", list(_cases()))
-def test_numpy_close_to_litert_xnnpack(model_store, name, variant):  # noqa: F811
+def test_numpy_close_to_litert_xnnpack(model_store, name, variant):
     path = model_store.path(name, "tflite", variant)
     ref = litert_interpreter(path, builtin=False)
     model = load(path, backend="numpy")
@@ -111,7 +110,7 @@ def test_numpy_close_to_litert_xnnpack(model_store, name, variant):  # noqa: F81
 
 
 @pytest.mark.parametrize("name", list(CONFORMANCE_MODELS))
-def test_oracle_spread_is_what_the_tolerances_assume(model_store, name):  # noqa: F811
+def test_oracle_spread_is_what_the_tolerances_assume(model_store, name):
     """LiteRT builtin vs XNNPACK, no edgewise involved: keeps the XNNPACK tolerances above honest.
 
     If a LiteRT upgrade brings the two paths closer, the exceptions should shrink; if it pushes

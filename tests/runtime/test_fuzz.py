@@ -38,7 +38,6 @@ from edgewise.runtime import ModelFormatError, load
 from edgewise.runtime.onnx import read_model as read_onnx
 from edgewise.runtime.tflite import read_model as read_tflite
 
-from .conformance.fixtures import model_store  # noqa: F401  (pytest fixture)
 from .conformance.mutations import KINDS, mutate
 
 # (model, variant, mutants): mostly small files, so that most mutations land in structure, not
@@ -93,7 +92,7 @@ def _run_campaign(store, fmt: str) -> Campaign:
 
 
 @pytest.fixture(scope="module")
-def campaigns(model_store):  # noqa: F811
+def campaigns(model_store):
     return {fmt: _run_campaign(model_store, fmt) for fmt in BASES}
 
 
@@ -182,7 +181,7 @@ def test_accepted_mutants_load_and_run_without_crashing(campaigns, fmt, tmp_path
         failures[:30])
 
 
-def test_litert_never_sees_a_rejected_flatbuffer(campaigns, model_store, monkeypatch):  # noqa: F811
+def test_litert_never_sees_a_rejected_flatbuffer(campaigns, model_store, monkeypatch):
     litert = pytest.importorskip("ai_edge_litert.interpreter")
     real = litert.Interpreter
     handed: List[int] = []
