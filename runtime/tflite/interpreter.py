@@ -53,7 +53,7 @@ class Interpreter:
         self._constants: Dict[int, np.ndarray] = {}
         used = {i for op in sg.operators for i in op.inputs if i >= 0} | set(sg.outputs)
         for i in sorted(used):
-            if tensors[i].is_constant and i not in sg.inputs:
+            if tensors[i].is_constant and i not in sg.inputs and tensors[i].dtype in NUMPY_DTYPES:
                 self._constants[i] = tensors[i].dense_value()
         available = set(self._constants) | set(sg.inputs)
         self._folded = set()
@@ -64,9 +64,9 @@ class Interpreter:
             if builder is None:
                 detail = f"custom op {op.custom_code!r}" if op.op == "CUSTOM" else "no NumPy kernel for this op"
                 raise ctx.unsupported(detail)
-            for i in op.outputs:
+            for i in list(op.outputs) + [i for i in op.inputs if i >= 0]:
                 if tensors[i].dtype not in NUMPY_DTYPES:
-                    raise ctx.unsupported(f"output {tensors[i].name!r} has type {tensors[i].type_name}")
+                    raise ctx.unsupported(f"tensor {tensors[i].name!r} has type {tensors[i].type_name}")
             for i in op.inputs:
                 if i >= 0 and i not in available:
                     raise ModelFormatError(

@@ -37,21 +37,36 @@ def requantize_output(acc, mult, shift, y_zp, lo, hi, dtype, ruy: bool = True):
     return np.clip(y, lo, hi).astype(dtype)
 
 
-def conv_int(x, w2, bias, x_zp, gemm_dt, geometry, mult, shift, y_zp, lo, hi, out_dtype):
-    """Pure int8 conv: x NHWC int8, w2 (KH*KW*C, O) in gemm_dt, bias int64 (O,) or None."""
-    cols = _im2col(x.astype(gemm_dt) - gemm_dt(x_zp), geometry, 0)
-    acc = (cols @ w2).astype(np.int64)
+def conv_int(x, w2s, bias, x_zp, gemm_dt, geometry, mult, shift, y_zp, lo, hi, out_dtype, ruy=True):
+    """Pure int8 conv: x NHWC int8, w2s one (KH*KW*C/groups, O/groups) matrix per group in gemm_dt,
+    bias int64 (O,) or None."""
+    xs = x.astype(gemm_dt) - gemm_dt(x_zp)
+    acc = np.concatenate([(_im2col(xg, geometry, 0) @ w2).astype(np.int64)
+                          for xg, w2 in zip(_groups(xs, len(w2s)), w2s)], axis=-1)
     if bias is not None:
         acc += bias
-    return requantize_output(acc, mult, shift, y_zp, lo, hi, out_dtype)
+    return requantize_output(acc, mult, shift, y_zp, lo, hi, out_dtype, ruy)
 
 
-def conv_float(x, w2, bias, geometry, act):
-    cols = _im2col(x, geometry, 0)
-    y = cols @ w2
+def conv_float(x, w2s, bias, geometry, act):
+    y = np.concatenate([_im2col(xg, geometry, 0) @ w2 for xg, w2 in zip(_groups(x, len(w2s)), w2s)], axis=-1)
     if bias is not None:
         y = y + bias
     return quant.float_activation(y.astype(np.float32), act)
+
+
+def _groups(x, groups):
+    if groups == 1:
+        return [x]
+    c = x.shape[-1] // groups
+    return [x[..., g * c:(g + 1) * c] for g in range(groups)]
+
+
+def _weight_matrices(w, groups, dtype):
+    """OHWI weights -> per group a (KH*KW*I, O/groups) matrix."""
+    n_out = w.shape[0]
+    per = n_out // groups
+    return [np.ascontiguousarray(w[g * per:(g + 1) * per].reshape(per, -1).T.astype(dtype)) for g in range(groups)]
 
 
 def _im2col(x, geometry, pad_value):
@@ -75,8 +90,9 @@ def build_conv2d(ctx):
         raise ctx.unsupported("only 4-D NHWC input and OHWI weights")
     n_out, kh, kw, cin = w.shape
     x_shape = ctx.inputs[0].shape
-    if x_shape and x_shape[3] != cin:
-        raise ctx.unsupported(f"grouped convolution (input has {x_shape[3]} channels, weights {cin})")
+    groups = x_shape[3] // cin if x_shape and cin else 1
+    if x_shape and (cin == 0 or x_shape[3] % cin or n_out % groups):
+        raise ctx.unsupported(f"input with {x_shape[3]} channels for weights {w.shape}")
     geometry = (kh, kw, o["stride_h"], o["stride_w"], o["dilation_h_factor"], o["dilation_w_factor"], o["padding"])
     act = ctx.activation()
     bias = ctx.const(2)
@@ -85,12 +101,14 @@ def build_conv2d(ctx):
     dt = ctx.require_dtypes(("float32", "int8"))
     if dt == "float32":
         if ctx.inputs[1].dtype == "int8":
+            if groups != 1:
+                raise ctx.unsupported("grouped convolution with dynamic-range (hybrid) weights")
             return _hybrid(ctx, w, bias, geometry, act)
         if ctx.inputs[1].dtype != "float32":
             raise ctx.unsupported(f"float32 input with {ctx.inputs[1].dtype} weights")
-        w2 = np.ascontiguousarray(w.reshape(n_out, -1).T)
+        w2s = _weight_matrices(w, groups, np.float32)
         b = None if bias is None else bias.astype(np.float32)
-        return lambda ins: [conv_float(ins[0], w2, b, geometry, act)]
+        return lambda ins: [conv_float(ins[0], w2s, b, geometry, act)]
     if ctx.inputs[1].dtype != "int8" or (bias is not None and bias.dtype != np.int32):
         raise ctx.unsupported(f"int8 input with {ctx.inputs[1].dtype} weights / non-int32 bias")
     mult, shift = per_channel_requant(ctx, ctx.inputs[1], n_out)
@@ -99,9 +117,10 @@ def build_conv2d(ctx):
     lo, hi = quant.activation_range(act, y_scale, y_zp, np.int8)
     k = kh * kw * cin
     gdt = gemm_dtype(k, 255, int(np.abs(w.astype(np.int32)).max(initial=0)))
-    w2 = np.ascontiguousarray(w.reshape(n_out, -1).T.astype(gdt))
+    w2s = _weight_matrices(w, groups, gdt)
     b = None if bias is None else bias.astype(np.int64)
-    return lambda ins: [conv_int(ins[0], w2, b, x_zp, gdt, geometry, mult, shift, y_zp, lo, hi, np.int8)]
+    ruy = groups == 1  # conv.cc runs grouped convolutions on the reference kernel (gemmlowp rounding)
+    return lambda ins: [conv_int(ins[0], w2s, b, x_zp, gdt, geometry, mult, shift, y_zp, lo, hi, np.int8, ruy)]
 
 
 def _hybrid(ctx, w, bias, geometry, act):

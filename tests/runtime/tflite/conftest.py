@@ -76,6 +76,7 @@ def _activations(keras, L):
     sw = L.Activation("swish")(e)
     ex = L.Lambda(lambda v: keras.ops.exp(v * 0.5))(sw)
     y = L.Concatenate()([mx, mn, g, ex])
+    y = L.Conv2D(8, 3, padding="same", groups=4, activation="relu6")(y)  # grouped: 16 -> 8 channels
     y = L.Conv2D(3, 3, dilation_rate=2, padding="same", activation="relu")(y)
     y = L.PReLU(alpha_initializer=keras.initializers.RandomUniform(-0.5, 0.5), shared_axes=[1, 2])(y)
     return keras.Model(x, y)

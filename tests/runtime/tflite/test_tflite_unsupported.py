@@ -105,3 +105,19 @@ def test_inconsistent_shapes_surface_as_format_errors(converted):
     it = Interpreter(bad, "bad.tflite")
     with pytest.raises(ModelFormatError, match=rf"operator {reshape.index} \(RESHAPE\) failed"):
         it.invoke([np.zeros((1, 8, 8, 1), np.float32)])
+
+
+def test_tensor_type_without_numpy_dtype_is_refused(converted):
+    """INT4 weights (packed two per byte) have no NumPy dtype: refused by name, not misread."""
+    data = converted.get("demo", "float32")
+    model = read_model(data, "demo.tflite")
+    w = model.main.tensors[model.main.operators[0].inputs[1]]
+
+    def edit(m):
+        t = m.subgraphs[0].tensors[w.index]
+        t.type = 17  # INT4: the reader keeps the raw bytes, the interpreter must not guess
+
+    bad = read_model(repack(data, edit), "m.tflite")
+    assert bad.main.tensors[w.index].dtype == "int4"
+    with pytest.raises(UnsupportedOpError, match="INT4"):
+        Interpreter(bad, "m.tflite")
