@@ -1,4 +1,4 @@
-"""The `edgewise` command line: demo, optimize, run, inspect, bench.
+"""The `edgewise` command line: demo, optimize, run, inspect, bench, results.
 
 Each subcommand imports what it needs when it runs, so `edgewise run` and `edgewise inspect` work
 on a device that has only NumPy, and host commands say which extra is missing.
@@ -150,6 +150,36 @@ def cmd_bench(args) -> int:
     return 0
 
 
+# -- results ---------------------------------------------------------------------------------
+def cmd_results(args) -> int:
+    from .device_tests.results import ResultStore, compare
+
+    store = ResultStore(args.dir)
+    if args.action == "list":
+        entries = store.list()
+        if args.json:
+            _print_json([e.to_dict() for e in entries])
+            return 0
+        if not entries:
+            print(f"no results in {args.dir}")
+            return 0
+        rows = [(e.name, e.device, e.model, e.backend, "-" if e.p50_ms is None else f"{e.p50_ms:.3f}", str(e.n),
+                 "partial" if e.partial else "") for e in entries]
+        header = ("result", "device", "model", "backend", "p50 ms", "n", "")
+        widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+        for r in [header] + rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        return 0
+    if len(args.names) != 2:
+        raise ValueError("results compare takes two results: BASELINE CANDIDATE (names from `results list`, or paths)")
+    comparison = compare(store.load(args.names[0]), store.load(args.names[1]))
+    if args.json:
+        _print_json(comparison.to_dict())
+    else:
+        print(comparison)
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgewise", description=__doc__.splitlines()[0])
@@ -205,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", metavar="OUT.json", help="write the full result as JSON")
     b.add_argument("--save-results", metavar="DIR", help="also keep the result in a results folder")
     b.set_defaults(func=cmd_bench)
+
+    rs = sub.add_parser("results", help="list the benchmark results kept with --save-results, or compare two")
+    rs.add_argument("action", choices=["list", "compare"])
+    rs.add_argument("names", nargs="*", help="for compare: BASELINE CANDIDATE (result names or paths)")
+    rs.add_argument("--dir", default="results", help="results folder (default: results)")
+    rs.add_argument("--json", action="store_true")
+    rs.set_defaults(func=cmd_results)
     return p
 
 

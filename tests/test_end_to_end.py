@@ -54,7 +54,8 @@ def test_demo_to_device_benchmark_over_ssh(demo, sshd, tmp_path):
         dest = tmp_path / f"bench-{backend}.json"
         r = edgewise("bench", str(model), "--device", sshd.device, "--identity", sshd.identity,
                      "--known-hosts", sshd.known_hosts, "--python", sys.executable, "--backend", backend,
-                     "--runs", "30", "--warmup", "3", "--min-duration", "0.2", "--json", str(dest))
+                     "--runs", "30", "--warmup", "3", "--min-duration", "0.2", "--json", str(dest),
+                     "--save-results", str(tmp_path / "results"))
         assert r.returncode == 0, r.stderr[-3000:]
         results[backend] = json.loads(dest.read_text())
     for backend, res in results.items():
@@ -64,6 +65,18 @@ def test_demo_to_device_benchmark_over_ssh(demo, sshd, tmp_path):
         assert res["peak_rss_bytes"] > 10 * 2**20
     assert results["numpy"]["backend"]["name"] == "numpy"
     assert results["auto"]["backend"]["name"] == "litert"
+
+    r = edgewise("results", "list", "--dir", str(tmp_path / "results"), "--json", timeout=60)
+    assert r.returncode == 0, r.stderr
+    kept = json.loads(r.stdout)
+    assert sorted(e["backend"] for e in kept) == ["litert", "numpy"]
+    r = edgewise("results", "compare", kept[0]["name"], kept[1]["name"], "--dir", str(tmp_path / "results"),
+                 "--json", timeout=60)
+    assert r.returncode == 0, r.stderr
+    comparison = json.loads(r.stdout)
+    assert comparison["same_model"] and not comparison["comparable"]  # same file, different backends
+    assert any("backends differ" in n for n in comparison["notes"])
+    assert comparison["p50_ratio"] > 0
 
 
 @pytest.mark.slow
