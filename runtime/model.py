@@ -167,28 +167,29 @@ def _fmt_shape(shape) -> str:
     return "(" + ", ".join("?" if d is None or (isinstance(d, int) and d < 0) else str(d) for d in shape) + ")"
 
 
-def _quantize(spec: TensorSpec, a: np.ndarray) -> np.ndarray:
+def _params(spec: TensorSpec, ndim: int, dtype) -> "tuple[np.ndarray, np.ndarray]":
+    """Scale and zero point as arrays broadcastable against a tensor of rank `ndim`."""
     q = spec.quantization
-    info = np.iinfo(spec.np_dtype)
-    scale = np.asarray(q.scale, np.float64)
-    zp = np.asarray(q.zero_point, np.float64)
+    scale = np.asarray(q.scale, dtype)
+    zp = np.asarray(q.zero_point, dtype)
     if q.per_channel:
-        shape = [1] * a.ndim
+        shape = [1] * ndim
         shape[q.axis] = -1
         scale, zp = scale.reshape(shape), zp.reshape(shape)
+    return scale, zp
+
+
+def _quantize(spec: TensorSpec, a: np.ndarray) -> np.ndarray:
+    """q = clip(round(x / scale) + zero_point), halves rounded to even (np.round)."""
+    info = np.iinfo(spec.np_dtype)
+    scale, zp = _params(spec, a.ndim, np.float64)
     return np.clip(np.round(a / scale) + zp, info.min, info.max).astype(spec.np_dtype)
 
 
 def _dequantize(spec: TensorSpec, a: np.ndarray) -> np.ndarray:
     if not spec.is_quantized:
         return a
-    q = spec.quantization
-    scale = np.asarray(q.scale, np.float32)
-    zp = np.asarray(q.zero_point, np.float32)
-    if q.per_channel:
-        shape = [1] * a.ndim
-        shape[q.axis] = -1
-        scale, zp = scale.reshape(shape), zp.reshape(shape)
+    scale, zp = _params(spec, a.ndim, np.float32)
     return ((a.astype(np.float32) - zp) * scale).astype(np.float32)
 
 
