@@ -17,15 +17,7 @@ from edgewise.device_tests.bench import BenchSettings, run_benchmark
 from edgewise.device_tests.connectors import LocalConnector, connect
 from edgewise.device_tests.errors import AgentError
 
-PYENV = Path("/root/.pyenv/versions")
-
-
-def _pyenv(version: str) -> str:
-    found = sorted(PYENV.glob(f"{version}.*/bin/python{version}"))
-    if not found:
-        pytest.skip(f"no Python {version} under {PYENV} on this machine")
-    return str(found[-1])
-
+from ..pythons import find_python
 
 def test_bundle_is_reproducible_and_complete():
     a, b = deploy.build_bundle(), deploy.build_bundle()
@@ -64,7 +56,7 @@ def test_deploy_is_content_addressed_and_skips_what_is_there(sshd, tiny_tflite, 
 
 
 def test_agent_imports_on_python_3_9_and_names_the_missing_numpy(tmp_path):
-    py39 = _pyenv("3.9")
+    py39 = find_python("3.9")
     zpath = tmp_path / "bundle.zip"
     zpath.write_bytes(deploy.build_bundle())
     # A venv without pip has no NumPy, whatever the base interpreter has installed.
@@ -76,7 +68,7 @@ def test_agent_imports_on_python_3_9_and_names_the_missing_numpy(tmp_path):
 
 
 def test_too_old_python_is_named(tiny_tflite):
-    py38 = _pyenv("3.8")
+    py38 = find_python("3.8")
     with pytest.raises(AgentError) as err:
         run_benchmark(tiny_tflite, device="local", settings=BenchSettings(runs=1, warmup=0), python=py38)
     assert err.value.kind == "PythonTooOld" and "3.8" in err.value.message and "3.9 or newer" in err.value.message

@@ -8,7 +8,6 @@ the extra to install.
 """
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import subprocess
@@ -16,18 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from ..pythons import find_python
+
 REPO = Path(__file__).resolve().parents[2]
 PORTABLE_TEST = Path(__file__).parent / "portable" / "test_portable.py"
-
-
-def _interpreter(version: str) -> str:
-    """A python for `version` from PATH or pyenv; a missing one fails the test with what to install."""
-    pyenv = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))
-    on_path = shutil.which(f"python{version}")
-    for cand in pyenv + [on_path]:
-        if cand and "/shims/" not in cand and os.access(cand, os.X_OK):
-            return cand
-    pytest.fail(f"python{version} not found on PATH or in ~/.pyenv: install it to test the runtime on {version}")
 
 
 def _make_venv(python: str, where: Path) -> Path:
@@ -50,7 +41,7 @@ def _clean_env() -> dict:
 @pytest.mark.slow
 @pytest.mark.parametrize("version", ["3.9", "3.11", "3.13"])
 def test_runtime_alone_passes_portable_tests(version, host_golden_dir, tmp_path):
-    py = _make_venv(_interpreter(version), tmp_path / "venv")
+    py = _make_venv(find_python(version), tmp_path / "venv")
     _pip(py, "numpy", "pytest")
     # Build from a copy: setuptools leaves build/ and *.egg-info in the folder it builds.
     src = shutil.copytree(REPO / "runtime", tmp_path / "runtime-src", ignore=shutil.ignore_patterns("__pycache__"))
@@ -73,7 +64,7 @@ def test_runtime_alone_passes_portable_tests(version, host_golden_dir, tmp_path)
 
 @pytest.mark.slow
 def test_edgewise_without_extras_runs_models_and_names_the_missing_extra(host_golden_dir, tmp_path):
-    py = _make_venv(_interpreter("3.13"), tmp_path / "venv")
+    py = _make_venv(find_python("3.13"), tmp_path / "venv")
     src = shutil.copytree(REPO, tmp_path / "edgewise-src",
                           ignore=shutil.ignore_patterns("__pycache__", ".git", ".venv", "build", "*.egg-info", "out"))
     _pip(py, str(src))
