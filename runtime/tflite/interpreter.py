@@ -5,9 +5,19 @@ kernel that accepts its dtypes and options (else UnsupportedOpError before anyth
 densified once, ops whose inputs are all constant are evaluated once (constant folding), and each kernel
 precomputes its weights layout and requantization parameters. `invoke`
 then only walks the op list, freeing each intermediate after its last reader.
+
+Sparse plans: FULLY_CONNECTED and non-grouped CONV_2D weights that contain zeros get a matmul plan
+from runtime/sparse (dense, or a sparse layout when one measured faster on this machine);
+`Interpreter.plans` lists them as LayerPlans. `sparse=False`, or the environment variable
+EDGEWISE_SPARSE=0 when `sparse` is None, keeps every layer on its dense GEMM. Results do not depend
+on the choice: int8 accumulators are exact integers either way.
+
+Kernels reuse per-shape scratch buffers (padded inputs) across invokes, so one Interpreter must not
+run two invokes at the same time; use one per thread.
 """
 from __future__ import annotations
 
+import os
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -17,7 +27,7 @@ from ..spec import Quantization, TensorSpec
 from . import schema
 from .model import Tensor, TFLiteModel
 from .ops import KERNELS
-from .ops.context import OpContext
+from .ops.context import LayerPlan, OpContext
 
 
 # What a kernel raises when the file's shapes, indices or constants are inconsistent with its op:
@@ -25,6 +35,14 @@ from .ops.context import OpContext
 # passed through as a bare ValueError. MemoryError is not among them: it propagates.
 INCONSISTENT = (ValueError, TypeError, IndexError, KeyError, AttributeError, ArithmeticError)
 NUMPY_DTYPES = frozenset(name for _, name in schema.TENSOR_TYPES if name)
+SPARSE_ENV = "EDGEWISE_SPARSE"
+
+
+def sparse_enabled(sparse: Optional[bool] = None) -> bool:
+    """`sparse` if given, else the environment: EDGEWISE_SPARSE=0 (or false/off/no) disables plans."""
+    if sparse is not None:
+        return bool(sparse)
+    return os.environ.get(SPARSE_ENV, "1").strip().lower() not in ("0", "false", "off", "no")
 
 
 def tensor_spec(t: Tensor) -> TensorSpec:
@@ -37,10 +55,13 @@ def tensor_spec(t: Tensor) -> TensorSpec:
 
 
 class Interpreter:
-    """inputs/outputs: TensorSpecs in subgraph order; invoke(list) -> list; invoke_all(list) -> dict."""
+    """inputs/outputs: TensorSpecs in subgraph order; invoke(list) -> list; invoke_all(list) -> dict;
+    plans: the matmul plan chosen for each planned layer (see the module docstring)."""
 
-    def __init__(self, model: TFLiteModel, source: str):
+    def __init__(self, model: TFLiteModel, source: str, sparse: Optional[bool] = None):
         self.source = source
+        self.plans: List[LayerPlan] = []
+        plans = self.plans if sparse_enabled(sparse) else None
         self.model = model
         sg = model.main
         self._sg = sg
@@ -59,7 +80,7 @@ class Interpreter:
         self._folded = set()
         self._steps = []
         for op in sg.operators:
-            ctx = OpContext(op, tensors, self._constants, source)
+            ctx = OpContext(op, tensors, self._constants, source, plans)
             builder = KERNELS.get(op.op)
             if builder is None:
                 detail = f"custom op {op.custom_code!r}" if op.op == "CUSTOM" else "no NumPy kernel for this op"
@@ -101,6 +122,9 @@ class Interpreter:
         keep = set(sg.outputs) | set(self._constants)
         self._free_after = [[i for i in set(op.inputs) if i >= 0 and last.get(i) == k and i not in keep]
                             for k, (op, _) in enumerate(self._steps)]
+        # What invoke walks: the op, its kernel, input ids, (output id, NumPy dtype), ids to free.
+        self._plan = [(op, run, tuple(op.inputs), tuple((i, np.dtype(tensors[i].dtype)) for i in op.outputs), free)
+                      for (op, run), free in zip(self._steps, self._free_after)]
 
     def _check_feeds(self, feeds) -> List[np.ndarray]:
         if len(feeds) != len(self.inputs):
@@ -120,14 +144,12 @@ class Interpreter:
         env: Dict[int, Optional[np.ndarray]] = dict(self._constants)
         for i, x in zip(self._sg.inputs, self._check_feeds(feeds)):
             env[i] = x
-        tensors = self._sg.tensors
-        for k, (op, run) in enumerate(self._steps):
-            results = self._call(op, run, [env[i] if i >= 0 else None for i in op.inputs])
-            for i, r in zip(op.outputs, results):
-                want = tensors[i].dtype
+        for op, run, ins, outs, free in self._plan:
+            results = self._call(op, run, [env[i] if i >= 0 else None for i in ins])
+            for (i, want), r in zip(outs, results):
                 env[i] = r if r.dtype == want else r.astype(want)
             if not keep_all:
-                for i in self._free_after[k]:
+                for i in free:
                     del env[i]
         return env
 

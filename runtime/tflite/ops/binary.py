@@ -5,6 +5,11 @@ int8 ADD/SUB follow add.cc/sub.cc: both inputs are shifted left by 20 bits and r
 computations of Prepare kept). int8 MUL: out_zp + MBQM((x1 - z1) * (x2 - z2), s1*s2/s_out) with the
 float32 product of Prepare. ADD and MUL reproduce which elements LiteRT's vector loops compute
 (vector_paths); SUB runs LiteRT's scalar reference code. MINIMUM/MAXIMUM compare raw values (inputs and output share parameters).
+
+As an int8 ADD/SUB/MUL output depends only on the pair of input values and on which loop computes
+it, each is built at load into 256 x 256 tables, one per rounding (scalar code, elementwise vector
+loop, scalar-broadcast vector loop), computed by the very arithmetic above (`pair_table`); invoke
+then only looks up (x1, x2) in the table its vector mask selects.
 """
 from __future__ import annotations
 
@@ -34,9 +39,10 @@ def _check_int8(ctx):
     return [ctx.qparams(t) for t in (ctx.inputs[0], ctx.inputs[1], ctx.outputs[0])]
 
 
-def add_sub_int8(x1, x2, p, sign):
+def add_sub_int8(x1, x2, p, sign, lanes=None):
     """sign=+1: optimized_integer_ops::Add (vector loops, see vector_paths); sign=-1:
-    reference_ops::Sub, which LiteRT runs for int8 SUB (scalar arithmetic everywhere)."""
+    reference_ops::Sub, which LiteRT runs for int8 SUB (scalar arithmetic everywhere).
+    lanes: (kind, vector mask) to use instead of those of the shapes (to build lookup tables)."""
     (m1, sh1), (m2, sh2), (mo, sho), z1, z2, zo, lo, hi = p
     a1 = x1.astype(np.int64) - z1
     a2 = x2.astype(np.int64) - z2
@@ -49,7 +55,7 @@ def add_sub_int8(x1, x2, p, sign):
     if sign < 0:
         y = scalar()
     else:
-        kind, vec, _ = vp.broadcast_lanes(x1.shape, x2.shape, 16, 8)
+        kind, vec = lanes if lanes is not None else vp.broadcast_lanes(x1.shape, x2.shape, 16, 8)[:2]
 
         def vector():
             if kind == "elementwise":
@@ -80,7 +86,47 @@ def _add_sub(ctx, sign):
     mo = quant.quantize_multiplier(twice_max / float(F32((1 << LEFT_SHIFT) * F32(so))))
     lo, hi = quant.activation_range(ctx.activation(), so, zo, np.int8)
     p = (m1, m2, mo, z1, z2, zo, lo, hi)
-    return lambda ins: [add_sub_int8(ins[0], ins[1], p, sign)]
+    return _lookup_add_sub(p, sign)
+
+
+def _lookup_add_sub(p, sign):
+    return pair_table((lambda a, b, lanes: add_sub_int8(a, b, p, sign, lanes)),
+                      ("elementwise", "scalar") if sign > 0 else (), (16, 8))
+
+
+def pair_table(compute, vector_kinds, blocks):
+    """An int8 binary kernel as table lookups (module docstring).
+
+    compute(x1, x2, lanes) is the kernel's own arithmetic with lanes = (kind, vector mask) forced;
+    it is run once on all 65536 pairs for the scalar code ("generic", no vector lane) and once per
+    vector loop kind the op has. Table row u1, column u2 holds the result for the int8 values whose
+    bytes are u1, u2. At invoke, vector_paths.broadcast_lanes(..., *blocks) picks per element.
+    """
+    values = np.arange(256).astype(np.uint8).view(np.int8)
+    g1, g2 = np.meshgrid(values, values, indexing="ij")
+    flat = {"generic": compute(g1, g2, ("generic", np.zeros(g1.shape, bool))).reshape(-1)}
+    for kind in vector_kinds:
+        flat[kind] = compute(g1, g2, (kind, np.ones(g1.shape, bool))).reshape(-1)
+    lanes = {}
+
+    def run(ins):
+        x1, x2 = ins[0], ins[1]
+        idx = x1.view(np.uint8).astype(np.uint16) << 8
+        idx = idx | x2.view(np.uint8)
+        if not vector_kinds:
+            return [np.take(flat["generic"], idx)]
+        key = (x1.shape, x2.shape)
+        if key not in lanes:
+            kind, vec, _ = vp.broadcast_lanes(x1.shape, x2.shape, *blocks)
+            lanes[key] = (kind, vec, bool(vec.all()), bool(vec.any()))
+        kind, vec, every_lane, any_lane = lanes[key]
+        if not any_lane:
+            return [np.take(flat["generic"], idx)]
+        if every_lane:
+            return [np.take(flat[kind], idx)]
+        return [np.where(vec, np.take(flat[kind], idx), np.take(flat["generic"], idx))]
+
+    return run
 
 
 @register("ADD")
@@ -103,18 +149,22 @@ def build_mul(ctx):
     (s1, z1), (s2, z2), (so, zo) = _check_int8(ctx)
     mult, shift = quant.quantize_multiplier(float(F32(F32(s1) * F32(s2)) / F32(so)))
     lo, hi = quant.activation_range(ctx.activation(), so, zo, np.int8)
+    p = (z1, z2, mult, shift, zo, lo, hi)
+    return pair_table((lambda a, b, lanes: mul_int8(a, b, p, lanes)), ("elementwise", "scalar"), (16, 16))
 
-    def run(ins):
-        prod = (ins[0].astype(np.int64) - z1) * (ins[1].astype(np.int64) - z2)
-        _, vec, _ = vp.broadcast_lanes(ins[0].shape, ins[1].shape, 16, 16)
-        y = vp.select(
-            vec,
-            lambda: quant.rounding_divide_by_pot(vp.vqrdmulh(vp.vshl(prod, max(shift, 0)), mult), max(-shift, 0)),
-            lambda: quant.multiply_by_quantized_multiplier(prod, mult, shift),
-        )
-        return [np.clip(y + zo, lo, hi).astype(np.int8)]
 
-    return run
+def mul_int8(x1, x2, p, lanes=None):
+    """optimized_integer_ops::Mul: out_zp + MBQM((x1 - z1) * (x2 - z2)), vector lanes rounding as
+    vqrdmulh + rounding shift, the scalar tail as gemmlowp (vector_paths). lanes as add_sub_int8."""
+    z1, z2, mult, shift, zo, lo, hi = p
+    prod = (x1.astype(np.int64) - z1) * (x2.astype(np.int64) - z2)
+    vec = lanes[1] if lanes is not None else vp.broadcast_lanes(x1.shape, x2.shape, 16, 16)[1]
+    y = vp.select(
+        vec,
+        lambda: quant.rounding_divide_by_pot(vp.vqrdmulh(vp.vshl(prod, max(shift, 0)), mult), max(-shift, 0)),
+        lambda: quant.multiply_by_quantized_multiplier(prod, mult, shift),
+    )
+    return np.clip(y + zo, lo, hi).astype(np.int8)
 
 
 @register("SQUARED_DIFFERENCE")

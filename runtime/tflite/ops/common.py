@@ -1,10 +1,14 @@
-"""Helpers shared by the spatial kernels: TFLite padding arithmetic and sliding-window views."""
+"""Helpers shared by the spatial kernels: TFLite padding arithmetic, sliding-window views, reused
+padded buffers and the exactness bound of integer GEMMs run in floating point."""
 from __future__ import annotations
 
+import math
 from typing import Tuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from ...sparse import exact_dtype
 
 
 def out_size_and_pad(padding: str, size: int, k: int, stride: int, dilation: int = 1) -> Tuple[int, int, int]:
@@ -31,7 +35,70 @@ def windows(xp: np.ndarray, oh: int, ow: int, kh: int, kw: int, sh: int, sw: int
     return as_strided(xp, (n, oh, ow, kh, kw, c), (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3), writeable=False)
 
 
+class PaddedInput:
+    """The kernel's NHWC input, padded for a (kh, kw, sh, sw, dh, dw, padding) window, in `dtype`.
+
+    The buffer is allocated once per input shape with its border set to `fill` and only its
+    interior is rewritten per call (one cast-and-copy instead of np.pad's allocation, copy and
+    border writes). The returned array is that buffer: it is valid until the next call, so a
+    kernel must finish reading it before returning (and an Interpreter is not reentrant).
+    """
+
+    def __init__(self, geometry, fill, dtype):
+        self._geometry = geometry
+        self._fill = fill
+        self._dtype = np.dtype(dtype)
+        self._shape = None
+        self._buf = None
+        self.out_hw = (0, 0)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if x.shape != self._shape:
+            kh, kw, sh, sw, dh, dw, padding = self._geometry
+            n, h, w, c = x.shape
+            oh, pt, pb = out_size_and_pad(padding, h, kh, sh, dh)
+            ow, pl, pr = out_size_and_pad(padding, w, kw, sw, dw)
+            self._buf = np.full((n, h + pt + pb, w + pl + pr, c), self._fill, self._dtype)
+            self._interior = self._buf[:, pt:pt + h, pl:pl + w, :]
+            self._shape = x.shape
+            self.out_hw = (oh, ow)
+        self._interior[...] = x
+        return self._buf
+
+
+TILE_ELEMENTS = 1024  # inner-loop length to aim for when channels are few
+
+
+class ChannelBias:
+    """y + b for y of shape (..., C) and a per-channel b, at full NumPy speed for few channels.
+
+    NumPy loops over the last axis only, so with broadcasting a (rows, 8) + (8,) sum runs one
+    8-element loop per row. Viewed as (rows / k, k * C) against b tiled k times (k a divisor of
+    rows, cached), the loops are ~TILE_ELEMENTS long.
+    """
+
+    def __init__(self, b: np.ndarray):
+        self._b = b
+        self._tiled = {}
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        n = self._b.size
+        k = math.gcd(y.size // n if n else 0, max(1, TILE_ELEMENTS // max(n, 1)))
+        if k not in self._tiled:
+            self._tiled[k] = np.tile(self._b, k)
+        flat = y.reshape(-1, k * n)
+        flat += self._tiled[k]
+        return flat.reshape(y.shape)
+
+
 def gemm_dtype(k: int, max_abs_x: int, max_abs_w: int):
     """float32 when every partial sum of an int8 dot product of length k is an integer below 2^24
     (so exactly representable, whatever order BLAS sums in), else float64 (exact below 2^53)."""
     return np.float32 if k * max_abs_x * max_abs_w < (1 << 24) else np.float64
+
+
+def weights_gemm_dtype(w_out_in: np.ndarray, max_abs_x: int):
+    """The cheapest float type in which x @ W.T is exact for integers |x| <= max_abs_x: bounded by
+    max_abs_x times W's largest row sum of |w| (runtime/sparse/exact.py), which bounds every partial
+    sum in any summation order and is far tighter than k * max|x| * max|w|."""
+    return exact_dtype(w_out_in, max_abs_x).type

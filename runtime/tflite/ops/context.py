@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 import numpy as np
 
 from ...errors import ModelFormatError, UnsupportedOpError
+from ...sparse import PlanInfo, plan_matmul
 from ..model import Operator, Tensor
 from .. import quant
 
@@ -16,9 +18,28 @@ from .. import quant
 MAX_DYNAMIC_ELEMENTS = 1 << 25
 
 
+@dataclass(frozen=True)
+class LayerPlan:
+    """The matmul plan (runtime/sparse) chosen at load for one op's constant weights."""
+
+    op: str
+    node: str
+    info: PlanInfo
+
+    def to_dict(self) -> dict:
+        return {"op": self.op, "node": self.node, "info": self.info.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LayerPlan":
+        return cls(d["op"], d["node"], PlanInfo.from_dict(d["info"]))
+
+
 class OpContext:
-    def __init__(self, op: Operator, tensors: Sequence[Tensor], constants: dict, source: str):
+    def __init__(self, op: Operator, tensors: Sequence[Tensor], constants: dict, source: str,
+                 plans: Optional[List[LayerPlan]] = None):
+        """plans: where matmul_plan records its choices; None disables sparse plans."""
         self.op = op
+        self._plans = plans
         self.source = source
         self.options = op.options
         self.inputs: List[Optional[Tensor]] = [tensors[i] if i >= 0 else None for i in op.inputs]
@@ -39,6 +60,19 @@ class OpContext:
         if i >= len(self.op.inputs) or self.op.inputs[i] < 0:
             return None
         return self._constants.get(self.op.inputs[i])
+
+    def matmul_plan(self, w_out_in: np.ndarray, *, exact_int: bool, x_abs_max: int = 255, rows: int = 1):
+        """A sparse plan (runtime/sparse.plan_matmul) for x @ W.T with constant W (out, in), if sparse
+        plans are enabled, W has zeros and a sparse layout measured faster than dense at `rows` rows
+        (the static batch); else None and the kernel keeps its dense GEMM. Every plan made is
+        recorded, dense or not, for the interpreter's `plans` report."""
+        if self._plans is None or np.count_nonzero(w_out_in) == w_out_in.size:
+            return None
+        w_name = self.inputs[1].name if len(self.inputs) > 1 and self.inputs[1] is not None else "?"
+        plan = plan_matmul(w_out_in, exact_int=exact_int, x_abs_max=x_abs_max, batch_hint=max(1, int(rows)),
+                           name=f"{self.source}: {self.op.display_name} {self.node!r} weights {w_name!r}")
+        self._plans.append(LayerPlan(self.op.display_name, self.node, plan.describe()))
+        return None if plan.kind == "dense" else plan
 
     def has_input(self, i: int) -> bool:
         return i < len(self.op.inputs) and self.op.inputs[i] >= 0

@@ -3,14 +3,19 @@
 int8: acc = sum((x - x_zp) * w) + bias (int32), requantized per output channel with
 M = x_scale * w_scale[c] / y_scale (PopulateConvolutionQuantizationParams), then clamped to the fused
 activation, with ruy's rounding (LiteRT's x86 build runs its int8 GEMMs on ruy). The matmul runs in
-float32/float64, exact by `gemm_dtype`'s bound.
+float32/float64, exact by `weights_gemm_dtype`'s bound. Non-grouped int8 convolutions fold the input
+zero point into the bias, sum((x - x_zp) * w) = sum(x * w) - x_zp * sum(w) (padding with x_zp, not 0),
+so the GEMM reads the raw int8 values, and run the folded output stage (output_stage.py). Weights
+with zeros may run a sparse plan (runtime/sparse) on the im2col rows; the accumulators stay exact
+integers either way.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import quant
-from .common import gemm_dtype, out_size_and_pad, pad_hw, windows
+from . import output_stage
+from .common import ChannelBias, PaddedInput, out_size_and_pad, pad_hw, weights_gemm_dtype, windows
 from .hybrid import asymmetric_quantize_rows, is_per_channel, symmetric_quantize_rows, weight_scales
 from .registry import register
 
@@ -108,6 +113,10 @@ def build_conv2d(ctx):
             raise ctx.unsupported(f"float32 input with {ctx.inputs[1].dtype} weights")
         w2s = _weight_matrices(w, groups, np.float32)
         b = None if bias is None else bias.astype(np.float32)
+        if groups == 1:
+            plan = ctx.matmul_plan(w.reshape(n_out, -1).astype(np.float32), exact_int=False,
+                                   rows=_static_rows(ctx))
+            return _dense_float(w2s[0], plan, b, geometry, act)
         return lambda ins: [conv_float(ins[0], w2s, b, geometry, act)]
     if ctx.inputs[1].dtype != "int8" or (bias is not None and bias.dtype != np.int32):
         raise ctx.unsupported(f"int8 input with {ctx.inputs[1].dtype} weights / non-int32 bias")
@@ -115,12 +124,76 @@ def build_conv2d(ctx):
     _, x_zp = ctx.qparams(ctx.inputs[0])
     y_scale, y_zp = ctx.qparams(ctx.outputs[0])
     lo, hi = quant.activation_range(act, y_scale, y_zp, np.int8)
-    k = kh * kw * cin
-    gdt = gemm_dtype(k, 255, int(np.abs(w.astype(np.int32)).max(initial=0)))
-    w2s = _weight_matrices(w, groups, gdt)
     b = None if bias is None else bias.astype(np.int64)
-    ruy = groups == 1  # conv.cc runs grouped convolutions on the reference kernel (gemmlowp rounding)
-    return lambda ins: [conv_int(ins[0], w2s, b, x_zp, gdt, geometry, mult, shift, y_zp, lo, hi, np.int8, ruy)]
+    if groups == 1:
+        return _dense_int(ctx, w, b, x_zp, geometry, mult, shift, y_zp, lo, hi)
+    per = n_out // groups
+    gdt = max((weights_gemm_dtype(w[g * per:(g + 1) * per].reshape(per, -1), 255) for g in range(groups)),
+              key=lambda t: np.dtype(t).itemsize)
+    w2s = _weight_matrices(w, groups, gdt)
+    # conv.cc runs grouped convolutions on the reference kernel (gemmlowp rounding)
+    return lambda ins: [conv_int(ins[0], w2s, b, x_zp, gdt, geometry, mult, shift, y_zp, lo, hi, np.int8, False)]
+
+
+def _static_rows(ctx) -> int:
+    """N*OH*OW from the output's static shape: the number of im2col rows a plan is timed at."""
+    shape = ctx.outputs[0].shape
+    return int(np.prod(shape[:-1])) if len(shape) == 4 and all(d > 0 for d in shape) else 1
+
+
+def _rows(x, geometry, pad: PaddedInput, dtype):
+    """The (N*OH*OW, KH*KW*C) im2col matrix of x in `dtype` (a 1x1 kernel reads x itself) and (OH, OW)."""
+    kh, kw, sh, sw = geometry[:4]
+    if kh == kw == 1:  # no patches, and never padding (out_size_and_pad gives ceil(size / stride))
+        xs = x[:, ::sh, ::sw, :] if sh > 1 or sw > 1 else x
+        return np.ascontiguousarray(xs, dtype=dtype).reshape(-1, x.shape[3]), xs.shape[1:3]
+    xp = pad(x)
+    oh, ow = pad.out_hw
+    return windows(xp, oh, ow, *geometry[:6]).reshape(-1, kh * kw * x.shape[3]), (oh, ow)
+
+
+def _dense_float(wt, plan, b, geometry, act):
+    pad = PaddedInput(geometry, 0.0, np.float32)
+    add_bias = None if b is None else ChannelBias(b)
+
+    def run(ins):
+        x = ins[0]
+        rows, (oh, ow) = _rows(x, geometry, pad, np.float32)
+        y = plan(rows) if plan is not None else rows @ wt
+        if add_bias is not None:
+            y = add_bias(y)
+        return [quant.float_activation(y, act).reshape(x.shape[0], oh, ow, -1)]
+
+    return run
+
+
+def _dense_int(ctx, w, b, x_zp, geometry, mult, shift, y_zp, lo, hi):
+    """Non-grouped int8 CONV_2D on ruy: GEMM of the raw int8 im2col rows, the input zero point
+    folded into the bias (module docstring), then the folded output stage."""
+    n_out = w.shape[0]
+    w2 = w.reshape(n_out, -1)
+    x_abs = 128  # raw int8 values and the x_zp padding
+    gdt = weights_gemm_dtype(w2, x_abs)
+    wt = np.ascontiguousarray(w2.T.astype(gdt))
+    folded = -x_zp * w2.astype(np.int64).sum(axis=1)
+    if b is not None:
+        folded = folded + b
+    plan = ctx.matmul_plan(w2, exact_int=True, x_abs_max=x_abs, rows=_static_rows(ctx))
+    acc_max = int(np.abs(w2.astype(np.int64)).sum(axis=1).max(initial=0)) * x_abs
+    stage = output_stage.fold(mult, shift, folded, y_zp, lo, hi, acc_max)
+    pad = PaddedInput(geometry, x_zp, gdt)
+
+    def run(ins):
+        x = ins[0]
+        rows, (oh, ow) = _rows(x, geometry, pad, gdt)
+        acc = plan(rows) if plan is not None else rows @ wt
+        if stage is not None:
+            y = stage(acc)
+        else:
+            y = requantize_output(acc.astype(np.int64) + folded, mult, shift, y_zp, lo, hi, np.int8)
+        return [y.reshape(x.shape[0], oh, ow, n_out)]
+
+    return run
 
 
 def _hybrid(ctx, w, bias, geometry, act):

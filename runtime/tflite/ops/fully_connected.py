@@ -1,13 +1,16 @@
 """FULLY_CONNECTED: y = x W^T + b over the last axis (fully_connected.cc), one BLAS matmul.
 
-int8 requantizes per output channel (per-tensor weights broadcast) like CONV_2D.
+int8 requantizes per output channel (per-tensor weights broadcast) like CONV_2D, with the input zero
+point folded into the bias so that the GEMM reads the raw int8 values (see conv.py). Weights with
+zeros may run a sparse plan (runtime/sparse) instead of the dense GEMM: same exact accumulators.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import quant
-from .common import gemm_dtype
+from . import output_stage
+from .common import weights_gemm_dtype
 from .conv import per_channel_requant, requantize_output
 from .hybrid import asymmetric_quantize_rows, symmetric_quantize_rows, weight_scales
 from .registry import register
@@ -17,6 +20,13 @@ def _out_shape(x_shape, n_units, keep_num_dims):
     if keep_num_dims:
         return tuple(x_shape[:-1]) + (n_units,)
     return (-1, n_units)
+
+
+def _static_rows(ctx, k: int) -> int:
+    """Rows of x per invoke from the input's static shape (the batch a plan is timed at)."""
+    shape = ctx.inputs[0].shape
+    size = int(np.prod(shape)) if len(shape) and all(d > 0 for d in shape) else k
+    return max(1, size // k) if k else 1
 
 
 @register("FULLY_CONNECTED")
@@ -43,12 +53,13 @@ def build_fully_connected(ctx):
             raise ctx.unsupported(f"float32 input with {ctx.inputs[1].dtype} weights")
         wt = np.ascontiguousarray(w.T.astype(np.float32))
         b = None if bias is None else bias.astype(np.float32)
+        plan = ctx.matmul_plan(w.astype(np.float32), exact_int=False, rows=_static_rows(ctx, k))
 
         def run_float(ins):
             x = ins[0]
-            y = x.reshape(-1, k) @ wt
+            y = plan(x.reshape(-1, k)) if plan is not None else x.reshape(-1, k) @ wt
             if b is not None:
-                y = y + b
+                y += b
             return [quant.float_activation(y, act).reshape(_out_shape(x.shape, n_units, keep))]
 
         return run_float
@@ -58,20 +69,28 @@ def build_fully_connected(ctx):
     _, x_zp = ctx.qparams(ctx.inputs[0])
     y_scale, y_zp = ctx.qparams(ctx.outputs[0])
     lo, hi = quant.activation_range(act, y_scale, y_zp, np.int8)
-    gdt = gemm_dtype(k, 255, int(np.abs(w.astype(np.int32)).max(initial=0)))
+    x_abs = 128  # the GEMM reads raw int8 values; the zero point is folded into the bias
+    gdt = weights_gemm_dtype(w, x_abs)
     wt = np.ascontiguousarray(w.T.astype(gdt))
-    b = None if bias is None else bias.astype(np.int64)
+    folded = -x_zp * w.astype(np.int64).sum(axis=1)
+    if bias is not None:
+        folded = folded + bias.astype(np.int64)
+    plan = ctx.matmul_plan(w, exact_int=True, x_abs_max=x_abs, rows=_static_rows(ctx, k))
     sp = ctx.inputs[1].sparsity
     # 1x16 block-sparse weights run SparseMatrixBatchVectorMultiplyAccumulate1x16, whose output stage is
     # the scalar MultiplyByQuantizedMultiplier; dense weights go through ruy's GEMM.
     ruy = not (sp is not None and len(sp.dim_metadata) == 3 and sp.dim_metadata[2].dense_size == 16)
+    acc_max = int(np.abs(w.astype(np.int64)).sum(axis=1).max(initial=0)) * x_abs
+    stage = output_stage.fold(mult, shift, folded, y_zp, lo, hi, acc_max) if ruy else None
 
     def run_int(ins):
         x = ins[0]
-        acc = ((x.reshape(-1, k).astype(gdt) - gdt(x_zp)) @ wt).astype(np.int64)
-        if b is not None:
-            acc += b
-        y = requantize_output(acc, mult, shift, y_zp, lo, hi, np.int8, ruy=ruy)
+        rows = x.reshape(-1, k).astype(gdt)
+        acc = plan(rows) if plan is not None else rows @ wt
+        if stage is not None:
+            y = stage(acc)
+        else:
+            y = requantize_output(acc.astype(np.int64) + folded, mult, shift, y_zp, lo, hi, np.int8, ruy=ruy)
         return [y.reshape(_out_shape(x.shape, n_units, keep))]
 
     return run_int

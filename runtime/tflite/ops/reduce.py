@@ -21,23 +21,29 @@ def _axes(axis_arr, ndim):
     return tuple(sorted({int(a) % ndim for a in np.asarray(axis_arr).reshape(-1)}))
 
 
-def mean_int8_hw(x, in_zp, s_in, s_out, out_zp):
-    n = x.shape[1] * x.shape[2]
+def mean_int8_hw_params(shape, in_zp, s_in, s_out, out_zp):
+    """(bias, multiplier, shift, vector-lane mask) of optimized_integer_ops::Mean for an NHWC shape."""
+    n = shape[1] * shape[2]
     temp = F32(F32(in_zp) * F32(s_in)) / F32(s_out)
     temp = F32(temp + F32(0.5)) if temp > 0 else F32(temp - F32(0.5))
     bias = out_zp - int(temp)
     real = F32(s_in) / F32(F32(n) * F32(s_out))
     mult, shift = quant.quantize_multiplier(float(real))
-    acc = x.astype(np.int64).sum(axis=(1, 2), keepdims=True)
-    depth = x.shape[3]
+    depth = shape[3]
     vec = np.arange(depth) < (depth // 16) * 16  # MeanImpl's 16-channel vector loop, one thread
+    return bias, mult, shift, vec
+
+
+def mean_int8_hw(x, in_zp, s_in, s_out, out_zp, params=None):
+    bias, mult, shift, vec = params or mean_int8_hw_params(x.shape, in_zp, s_in, s_out, out_zp)
+    acc = x.sum(axis=(1, 2), keepdims=True, dtype=np.int64)
     y = quant.requantize_lanes(acc, mult, shift, vec) + bias
     return np.clip(y, -128, 127).astype(np.int8)
 
 
 def mean_int8_general(x, axes, keep_dims, in_zp, mult, shift, out_zp):
     n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-    total = x.astype(np.int64).sum(axis=axes, keepdims=keep_dims)
+    total = x.sum(axis=axes, keepdims=keep_dims, dtype=np.int64)
     if n == 0:
         return np.zeros(total.shape, np.int8)
     k = min(n.bit_length() - 1, 32, 31 + shift)
@@ -59,12 +65,15 @@ def build_mean(ctx):
     s_in, z_in = ctx.qparams(ctx.inputs[0])
     s_out, z_out = ctx.qparams(ctx.outputs[0])
     mult, shift = quant.quantize_multiplier(float(F32(s_in)) / float(F32(s_out)))
+    hw_params = {}  # by input shape
 
     def run_int(ins):
         x = ins[0]
         axes = _axes(ins[1], x.ndim)
         if keep and x.ndim == 4 and axes == (1, 2):
-            return [mean_int8_hw(x, z_in, s_in, s_out, z_out)]
+            if x.shape not in hw_params:
+                hw_params[x.shape] = mean_int8_hw_params(x.shape, z_in, s_in, s_out, z_out)
+            return [mean_int8_hw(x, z_in, s_in, s_out, z_out, hw_params[x.shape])]
         return [mean_int8_general(x, axes, keep, z_in, mult, shift, z_out)]
 
     return run_int
