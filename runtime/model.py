@@ -67,7 +67,11 @@ def _read(path_or_bytes) -> "tuple[bytes, str, Optional[str]]":
 
 
 class Model:
-    """A loaded model. Use `run()`; read `inputs`, `outputs` and `backend`."""
+    """A loaded model. Use `run()`; read `inputs`, `outputs` and `backend`.
+
+    One Model runs one inference at a time (the NumPy backend reuses scratch buffers between runs,
+    as LiteRT's interpreter reuses its tensors): load one Model per thread.
+    """
 
     def __init__(self, engine, fmt: str, source: str):
         self._engine = engine
