@@ -9,7 +9,8 @@ NumPy and the standard library only; no `onnx`, no `protobuf`. The modules follo
   wire.py (protobuf records, bounds-checked) -> schema.py + message.py (fields by name, wire types
   checked) -> tensors.py (TensorProto: sizes, external data) + reader.py (the model) -> model.py
   (the parsed objects); registry.py (which kernel runs which op at which opset) -> ops/ (one pure
-  function per op) -> interpreter.py (checks, orders, folds constants, runs).
+  function per op; ops/planned.py: sparse / exact weight plans for constant weights) ->
+  fold_affine.py (a graph pass) -> interpreter.py (checks, orders, folds constants, plans, runs).
 """
 from .model import Graph, Node, OnnxModel, SparseTensor, TypeInfo, ValueInfo
 from .reader import read_model

@@ -4,19 +4,26 @@ At construction, before anything runs: every node is matched to a kernel for its
 op_type, opset) and its attributes are checked against the kernel's signature (else
 UnsupportedOpError), the nodes are put in topological order once, and nodes that depend only on
 initializers are evaluated (constant folding: weight DequantizeLinear, ConstantOfShape, shape
-arithmetic). `invoke` then only walks the remaining plan.
+arithmetic), and a constant per-channel scale and shift after a Conv is folded into its weights
+(fold_affine.py). Then nodes whose op has a `prepare` (registry.py, ops/planned.py) and a weight known
+at load get a weight plan: a sparse layout when that is faster here, an exact integer product in
+the cheapest type; `weight_plans` lists them. The plans' batch comes from the tensor shapes of one
+probe run on zeros (inputs' symbolic dimensions set to 1), made only if a plan needs it.
+`invoke` then only walks the remaining steps.
 """
 from __future__ import annotations
 
 import inspect
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..errors import EdgewiseRuntimeError, ModelFormatError, UnsupportedOpError
 from ..spec import TensorSpec
 from . import registry
+from .fold_affine import fold_conv_scale_shift
 from .model import Graph, Node, OnnxModel, ValueInfo
+from .ops.planned import PrepareContext, WeightPlan, sparse_enabled
 
 _SPEC_DTYPES = frozenset(("float16", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32",
                           "int64", "uint64", "bool"))
@@ -24,11 +31,12 @@ _KERNEL_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, 
 
 
 class _Step:
-    __slots__ = ("node", "kernel", "kwargs")
+    __slots__ = ("node", "entry", "kernel", "kwargs")
 
-    def __init__(self, node: Node, kernel, kwargs: dict):
+    def __init__(self, node: Node, entry: registry.OpEntry, kwargs: dict):
         self.node = node
-        self.kernel = kernel
+        self.entry = entry
+        self.kernel = entry.kernel
         self.kwargs = kwargs
 
 
@@ -99,9 +107,14 @@ def _toposort(source: str, nodes: Sequence[Node], available: set) -> List[Node]:
 
 
 class Interpreter:
-    """Runs one ONNX graph. `inputs`/`outputs` are TensorSpecs; `invoke` maps arrays to arrays."""
+    """Runs one ONNX graph. `inputs`/`outputs` are TensorSpecs; `invoke` maps arrays to arrays.
 
-    def __init__(self, model: OnnxModel, source: str):
+    sparse: allow sparse weight plans; None reads EDGEWISE_SPARSE (ops/planned.sparse_enabled).
+    After construction, `weight_plans` lists (op_type, node, PlanInfo) for every planned node, and
+    `probe_error` says why the shape probe failed (then plans use one row), or is None.
+    """
+
+    def __init__(self, model: OnnxModel, source: str, sparse: Optional[bool] = None):
         self.source = source
         g = model.graph
         steps = []
@@ -118,7 +131,7 @@ class Interpreter:
                 if node.domain:
                     detail += f" (domain {node.domain!r})"
                 raise UnsupportedOpError(source, node.op_type, node.label, detail)
-            steps.append(_Step(node, entry.kernel, _signature_check(source, node, entry)))
+            steps.append(_Step(node, entry, _signature_check(source, node, entry)))
         self.inputs: List[TensorSpec] = [_spec(source, v, "graph input") for v in model.inputs]
         self.outputs: List[TensorSpec] = [_spec(source, v, "graph output") for v in g.outputs]
         self.resizable_batch = bool(self.inputs) and all(
@@ -144,7 +157,74 @@ class Interpreter:
                     self._run(step, constants)
                 else:
                     self._plan.append(step)
+        pairs, folded = fold_conv_scale_shift([s.node for s in self._plan], constants,
+                                              {s.name for s in self.outputs})
+        constants.update(folded)
+        origin = {id(s.node): s for s in self._plan}
+        self._plan = [origin[id(old)] if new is old else _Step(new, origin[id(old)].entry, origin[id(old)].kwargs)
+                      for new, old in pairs]
         self._constants = constants
+        self.sparse = sparse_enabled() if sparse is None else bool(sparse)
+        self.probe_error: Optional[str] = None
+        self._shapes: Optional[Dict[str, Tuple[int, ...]]] = None
+        self._probed = False
+        self.weight_plans: List[WeightPlan] = self._prepare(constants)
+        self._release = self._last_uses()
+
+    def _last_uses(self) -> List[Tuple[str, ...]]:
+        """Per step, the tensors no later step reads (graph outputs and constants excepted). `invoke`
+        drops them after that step, so NumPy reuses their memory: holding every intermediate until
+        the end makes each new tensor fresh pages, whose page faults cost as much as small kernels."""
+        keep = set(self._constants) | {s.name for s in self.outputs}
+        last: Dict[str, int] = {}
+        for i, step in enumerate(self._plan):
+            for x in step.node.inputs:
+                if x and x not in keep:
+                    last[x] = i
+            for o in step.node.outputs:
+                if o and o not in keep:
+                    last.setdefault(o, i)
+        release: List[List[str]] = [[] for _ in self._plan]
+        for name, i in last.items():
+            release[i].append(name)
+        return [tuple(r) for r in release]
+
+    def _probe_shapes(self) -> Optional[Dict[str, Tuple[int, ...]]]:
+        """Every tensor's shape in one run on zeros (symbolic dims = 1), computed once, on demand."""
+        if not self._probed:
+            self._probed = True
+            feeds = [np.zeros(tuple(d if isinstance(d, int) else 1 for d in s.shape), np.dtype(s.dtype))
+                     for s in self.inputs]
+            try:
+                env = self.invoke_all(feeds)
+            except EdgewiseRuntimeError as e:
+                self.probe_error = str(e)
+            else:
+                self._shapes = {name: tuple(v.shape) for name, v in env.items()}
+        return self._shapes
+
+    def _prepare(self, constants: Dict[str, np.ndarray]) -> List[WeightPlan]:
+        plans: List[WeightPlan] = []
+        for step in self._plan:
+            node = step.node
+            if step.entry.prepare is None or not any(x in constants for x in node.inputs if x):
+                continue
+            ctx = PrepareContext(self.source, node.label, node.op_type, tuple(node.inputs),
+                                 tuple(constants.get(x) if x else None for x in node.inputs), self.sparse,
+                                 self._probe_shapes)
+            try:
+                prepared = step.entry.prepare(ctx, dict(step.kwargs))
+            except _KERNEL_ERRORS as e:
+                raise EdgewiseRuntimeError(
+                    f"{self.source}: preparing node {node.label!r} ({node.op_type}) failed: {type(e).__name__}: {e}"
+                ) from e
+            if prepared is None:
+                continue
+            if prepared.run is not None:
+                step.kernel, step.kwargs = prepared.run, {}
+            if prepared.plan is not None:
+                plans.append(WeightPlan(node.op_type, node.label, prepared.plan))
+        return plans
 
     def _run(self, step: _Step, env: Dict[str, np.ndarray]) -> None:
         node = step.node
@@ -167,18 +247,27 @@ class Interpreter:
                 raise UnsupportedOpError(self.source, node.op_type, node.label, f"output #{i} ({name!r}) is not supported")
             env[name] = np.asarray(results[i])
 
-    def invoke_all(self, feeds: Sequence[np.ndarray]) -> Dict[str, np.ndarray]:
-        """Every tensor of the graph by name: inputs, initializers, folded constants, intermediates."""
+    def _feed(self, feeds: Sequence[np.ndarray]) -> Dict[str, np.ndarray]:
         if len(feeds) != len(self.inputs):
             raise EdgewiseRuntimeError(f"{self.source}: got {len(feeds)} arrays for {len(self.inputs)} inputs")
         env = dict(self._constants)
         for spec, x in zip(self.inputs, feeds):
             env[spec.name] = np.asarray(x)
+        return env
+
+    def invoke_all(self, feeds: Sequence[np.ndarray]) -> Dict[str, np.ndarray]:
+        """Every tensor of the graph by name: inputs, initializers, folded constants, intermediates."""
+        env = self._feed(feeds)
         with np.errstate(all="ignore"):
             for step in self._plan:
                 self._run(step, env)
         return env
 
     def invoke(self, feeds: Sequence[np.ndarray]) -> List[np.ndarray]:
-        env = self.invoke_all(feeds)
+        env = self._feed(feeds)
+        with np.errstate(all="ignore"):
+            for step, done in zip(self._plan, self._release):
+                self._run(step, env)
+                for name in done:
+                    env.pop(name, None)
         return [env[s.name] for s in self.outputs]

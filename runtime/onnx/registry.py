@@ -6,6 +6,9 @@ Changes that only add element types (most of opsets 22-28) keep the same kernel;
 kernels cannot compute in NumPy (float8, int4, ...) raise UnsupportedOpError when the node runs.
 tests/runtime/onnx/test_interpreter.py checks every entry against onnx.defs: each schema version in
 the range has its attributes as keyword arguments with the spec's defaults, its inputs by name.
+
+An entry may also name a `prepare` (ops/planned.py): for a node with inputs known at load, it
+returns a function the interpreter runs instead of the kernel (a sparse or exact weight plan).
 """
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 from .ops import activation as act
-from .ops import conv, elementwise as ew, logical, matmul, norm, pool, qlinear, quant, reduce, resize, shape, softmax, tensor
+from .ops import conv, elementwise as ew, logical, matmul, norm, planned, pool, qlinear, quant, reduce, resize
+from .ops import shape, softmax, tensor
 
 MAX_OPSET = 28  # the newest ai.onnx opset whose schemas this table was checked against (onnx 1.23)
 
@@ -28,6 +32,8 @@ class OpEntry:
     # The kernel's `num_outputs` defaults to the node's output count: Split's equal chunks before
     # opset 18, MaxPool's optional Indices (computed only when asked for).
     pass_num_outputs: bool = False
+    # prepare(ctx, attrs) -> Optional[planned.Prepared], called once per node at load (see ops/planned.py).
+    prepare: Optional[Callable] = None
 
 
 E = OpEntry
@@ -54,8 +60,9 @@ ENTRIES: Tuple[OpEntry, ...] = (
     E("And", logical.And, 7), E("Or", logical.Or, 7), E("Xor", logical.Xor, 7), E("Where", logical.Where, 9),
     E("CastLike", logical.CastLike, 15),
     # linear algebra, convolution, pooling, normalisation
-    E("MatMul", matmul.MatMul, 1), E("Gemm", matmul.Gemm, 7),
-    E("Conv", conv.Conv, 1), E("ConvTranspose", conv.ConvTranspose, 1),
+    E("MatMul", matmul.MatMul, 1, prepare=planned.prepare_matmul),
+    E("Gemm", matmul.Gemm, 7, prepare=planned.prepare_gemm),
+    E("Conv", conv.Conv, 1, prepare=planned.prepare_conv), E("ConvTranspose", conv.ConvTranspose, 1),
     E("MaxPool", pool.MaxPool, 8, pass_num_outputs=True), E("AveragePool", pool.AveragePool, 7),
     E("GlobalAveragePool", pool.GlobalAveragePool, 1), E("GlobalMaxPool", pool.GlobalMaxPool, 1),
     E("BatchNormalization", norm.BatchNormalization_9, 9, 13),
@@ -93,8 +100,10 @@ ENTRIES: Tuple[OpEntry, ...] = (
     E("QuantizeLinear", quant.QuantizeLinear_10, 10, 12), E("QuantizeLinear", quant.QuantizeLinear, 13),
     E("DequantizeLinear", quant.DequantizeLinear_10, 10, 12), E("DequantizeLinear", quant.DequantizeLinear, 13),
     E("DynamicQuantizeLinear", quant.DynamicQuantizeLinear, 11),
-    E("QLinearConv", qlinear.QLinearConv, 10), E("QLinearMatMul", qlinear.QLinearMatMul, 10),
-    E("MatMulInteger", qlinear.MatMulInteger, 10), E("ConvInteger", qlinear.ConvInteger, 10),
+    E("QLinearConv", qlinear.QLinearConv, 10, prepare=planned.prepare_qlinear_conv),
+    E("QLinearMatMul", qlinear.QLinearMatMul, 10, prepare=planned.prepare_qlinear_matmul),
+    E("MatMulInteger", qlinear.MatMulInteger, 10, prepare=planned.prepare_matmul_integer),
+    E("ConvInteger", qlinear.ConvInteger, 10, prepare=planned.prepare_conv_integer),
 )
 
 _BY_OP: Dict[Tuple[str, str], List[OpEntry]] = {}

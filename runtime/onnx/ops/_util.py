@@ -54,3 +54,16 @@ def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int], dilat
         slice(None, None, d) for d in dilations
     )
     return v[sl]
+
+
+def pad_constant(x: np.ndarray, widths: Sequence[Tuple[int, int]], value=0) -> np.ndarray:
+    """np.pad(x, widths, constant_values=value) for non-negative widths, without np.pad's per-axis
+    Python work (~25 us a call, which a small convolution cannot afford): one fill, one copy."""
+    if not any(b or e for b, e in widths):
+        return x
+    if any(b < 0 or e < 0 for b, e in widths):
+        raise ValueError(f"negative pads {list(widths)}")
+    shape = tuple(d + b + e for d, (b, e) in zip(x.shape, widths))
+    out = np.full(shape, value, x.dtype) if value else np.zeros(shape, x.dtype)
+    out[tuple(slice(b, b + d) for d, (b, _) in zip(x.shape, widths))] = x
+    return out

@@ -56,6 +56,9 @@ def Clip_6(input, *, min=-3.4028234663852886e38, max=3.4028234663852886e38):
 
 
 def Clip(input, min=None, max=None):
+    """minimum(maximum(input, min), max), as the spec; np.clip computes exactly that in one pass."""
+    if min is not None and max is not None:
+        return np.clip(input, min.astype(input.dtype), max.astype(input.dtype))
     out = input
     if min is not None:
         out = np.maximum(out, min.astype(input.dtype))

@@ -7,6 +7,8 @@ integers match exactly.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import dtypes
@@ -17,6 +19,8 @@ _INT_TYPES = {2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16, 6: np.int32}
 
 def _broadcast(param, x, axis, block_size):
     """Reshape/repeat a scale or zero point so that it broadcasts against x."""
+    if type(param) is np.ndarray and param.ndim == 0:
+        return param
     p = np.asarray(param)
     if p.ndim == 0 or p.size == 1 and x.ndim == 0:
         return p.reshape(())
@@ -43,20 +47,41 @@ def _out_type(y_zero_point, output_dtype):
     return y_zero_point.dtype
 
 
-def saturate_cast(v: np.ndarray, dt: np.dtype) -> np.ndarray:
+@functools.lru_cache(maxsize=None)
+def _limits(dt: np.dtype):
     info = np.iinfo(dt)
-    return np.clip(v, info.min, info.max).astype(dt)
+    return int(info.min), int(info.max)
+
+
+def saturate_cast(v: np.ndarray, dt: np.dtype) -> np.ndarray:
+    lo, hi = _limits(dt)
+    return np.clip(v, lo, hi).astype(dt)
+
+
+def _saturate_in_place(q: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """saturate_cast for a float array we own: clamped in place (one pass), then one conversion."""
+    lo, hi = _limits(dt)
+    t = q.dtype.type
+    q.clip(t(lo), t(hi), out=q)
+    return q.astype(dt)
 
 
 def QuantizeLinear(x, y_scale, y_zero_point=None, *, axis=1, block_size=0, output_dtype=0, precision=0, saturate=1):
+    """The zero point is added in x's float type when that is exact for every value that survives
+    saturation (float32/64 and outputs of at most 16 bits: |q + zp| <= 2^17 < 2^24), else in float64."""
     dt = _out_type(y_zero_point, output_dtype)
     if y_scale.dtype != np.float32 and x.dtype == np.float32:
         y_scale = y_scale.astype(np.float32)
     scale = _broadcast(y_scale, x, axis, block_size)
-    q = np.rint(np.divide(x, scale, dtype=np.result_type(x, scale)))
+    q = np.divide(x, scale, dtype=np.result_type(x, scale))
+    np.rint(q, out=q)
     if y_zero_point is not None:
-        q = q + _broadcast(y_zero_point, x, axis, block_size).astype(np.float64)
-    return saturate_cast(q, dt)
+        zp = _broadcast(y_zero_point, x, axis, block_size)
+        if q.dtype in (np.float32, np.float64) and dt.itemsize <= 2 and q.shape == x.shape:
+            q += zp.astype(q.dtype)
+        else:
+            q = q + zp.astype(np.float64)
+    return _saturate_in_place(q, dt)
 
 
 def QuantizeLinear_10(x, y_scale, y_zero_point=None):
@@ -67,10 +92,18 @@ def DequantizeLinear(x, x_scale, x_zero_point=None, *, axis=1, block_size=0, out
     if x.dtype.kind not in "iu":
         raise NotImplementedError(f"input type {x.dtype} is not supported")
     scale = _broadcast(x_scale, x, axis, block_size)
-    q = x.astype(np.int64)
-    if x_zero_point is not None:
-        q = q - _broadcast(x_zero_point, x, axis, block_size).astype(np.int64)
-    y = q.astype(scale.dtype) * scale
+    zp = None if x_zero_point is None else _broadcast(x_zero_point, x, axis, block_size)
+    if x.dtype.itemsize <= 2 and scale.dtype in (np.float32, np.float64):
+        # q - zp (|q - zp| < 2^17) is exact in float32: the same values as the int64 path, fewer passes.
+        y = x.astype(scale.dtype)
+        if zp is not None:
+            y -= zp.astype(scale.dtype)
+        y *= scale
+    else:
+        q = x.astype(np.int64)
+        if zp is not None:
+            q = q - zp.astype(np.int64)
+        y = q.astype(scale.dtype) * scale
     if output_dtype:
         y = y.astype(dtypes.elem_type(output_dtype).numpy)
     return y

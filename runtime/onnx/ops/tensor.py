@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
+from ._util import pad_constant
 
 
 def Constant(*, value=None, sparse_value=None, value_float=None, value_floats=None, value_int=None, value_ints=None,
@@ -75,7 +76,7 @@ def Pad(data, pads, constant_value=None, axes=None, *, mode="constant"):
     widths = [(max(b, 0), max(e, 0)) for b, e in widths]
     if mode == "constant":
         cv = 0 if constant_value is None or np.asarray(constant_value).size == 0 else np.asarray(constant_value).item()
-        return np.pad(x, widths, mode="constant", constant_values=cv)
+        return pad_constant(x, widths, cv)
     if mode == "reflect":
         return np.pad(x, widths, mode="reflect")
     if mode == "edge":
