@@ -23,7 +23,8 @@ from ..spec import TensorSpec
 from . import registry
 from .fold_affine import fold_conv_scale_shift
 from .model import Graph, Node, OnnxModel, ValueInfo
-from .ops.planned import PrepareContext, WeightPlan, sparse_enabled
+from ..sparse import sparse_enabled
+from .ops.planned import PrepareContext, WeightPlan
 
 _SPEC_DTYPES = frozenset(("float16", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32",
                           "int64", "uint64", "bool"))
@@ -109,7 +110,7 @@ def _toposort(source: str, nodes: Sequence[Node], available: set) -> List[Node]:
 class Interpreter:
     """Runs one ONNX graph. `inputs`/`outputs` are TensorSpecs; `invoke` maps arrays to arrays.
 
-    sparse: allow sparse weight plans; None reads EDGEWISE_SPARSE (ops/planned.sparse_enabled).
+    sparse: allow sparse weight plans; None reads EDGEWISE_SPARSE (edgewise.runtime.sparse.sparse_enabled).
     After construction, `weight_plans` lists (op_type, node, PlanInfo) for every planned node, and
     `probe_error` says why the shape probe failed (then plans use one row), or is None.
     """
@@ -164,7 +165,7 @@ class Interpreter:
         self._plan = [origin[id(old)] if new is old else _Step(new, origin[id(old)].entry, origin[id(old)].kwargs)
                       for new, old in pairs]
         self._constants = constants
-        self.sparse = sparse_enabled() if sparse is None else bool(sparse)
+        self.sparse = sparse_enabled(sparse)
         self.probe_error: Optional[str] = None
         self._shapes: Optional[Dict[str, Tuple[int, ...]]] = None
         self._probed = False

@@ -46,5 +46,7 @@ from __future__ import annotations
 from .exact import exact_dtype
 from .plan import KINDS, MatmulPlan, PlanInfo, plan_matmul
 from .structure import Structure, analyze
+from .switch import ENV_SWITCH, sparse_enabled
 
-__all__ = ["plan_matmul", "MatmulPlan", "PlanInfo", "Structure", "analyze", "exact_dtype", "KINDS"]
+__all__ = ["plan_matmul", "MatmulPlan", "PlanInfo", "Structure", "analyze", "exact_dtype", "KINDS",
+           "sparse_enabled", "ENV_SWITCH"]

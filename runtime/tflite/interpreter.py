@@ -17,12 +17,12 @@ run two invokes at the same time; use one per thread.
 """
 from __future__ import annotations
 
-import os
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..errors import InputError, ModelFormatError
+from ..sparse import sparse_enabled
 from ..spec import Quantization, TensorSpec
 from . import schema
 from .model import Tensor, TFLiteModel
@@ -35,14 +35,6 @@ from .ops.context import LayerPlan, OpContext
 # passed through as a bare ValueError. MemoryError is not among them: it propagates.
 INCONSISTENT = (ValueError, TypeError, IndexError, KeyError, AttributeError, ArithmeticError)
 NUMPY_DTYPES = frozenset(name for _, name in schema.TENSOR_TYPES if name)
-SPARSE_ENV = "EDGEWISE_SPARSE"
-
-
-def sparse_enabled(sparse: Optional[bool] = None) -> bool:
-    """`sparse` if given, else the environment: EDGEWISE_SPARSE=0 (or false/off/no) disables plans."""
-    if sparse is not None:
-        return bool(sparse)
-    return os.environ.get(SPARSE_ENV, "1").strip().lower() not in ("0", "false", "off", "no")
 
 
 def tensor_spec(t: Tensor) -> TensorSpec:

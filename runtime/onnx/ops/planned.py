@@ -34,12 +34,11 @@ kernel always uses float64.
 The batch a plan is timed at (the rows of x: MatMul's leading dimensions, a convolution's
 N * output pixels) comes from `PrepareContext.input_shape`, the shapes one probe run of the graph
 saw (see interpreter.py); without them MatMul and Gemm plan for one row and convolutions keep the
-dense path. EDGEWISE_SPARSE=0 in the environment makes every plan dense (`sparse_enabled`).
+dense path. EDGEWISE_SPARSE=0 in the environment makes every plan dense (edgewise.runtime.sparse.sparse_enabled).
 """
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
 
@@ -55,12 +54,6 @@ from .qlinear import (
 
 SPARSE_CANDIDATE_DENSITY = 0.5
 EXACT_X_ABS_MAX = 255  # |q - zero_point| for 8-bit q and an 8-bit zero point
-ENV_SWITCH = "EDGEWISE_SPARSE"
-
-
-def sparse_enabled() -> bool:
-    """False when EDGEWISE_SPARSE is 0 / false / no / off: every weight plan is then dense."""
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
