@@ -59,6 +59,16 @@ def default_cache_dir() -> Path:
     return Path(root) / f"conformance-{cache_key()}"
 
 
+def prune_stale_caches(current: Path, keep_days: float = 1.0) -> None:
+    """Remove other conformance-* folders untouched for `keep_days`: each key change leaves ~50 MB behind."""
+    import shutil
+    import time
+
+    for old in current.parent.glob("conformance-*"):
+        if old != current and old.is_dir() and time.time() - old.stat().st_mtime > keep_days * 86400:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
@@ -147,6 +157,8 @@ class ModelStore:
 
     def __init__(self, cache_dir: Optional[Path] = None):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        if cache_dir is None:
+            prune_stale_caches(self.cache_dir)
 
     def _file(self, name: str, fmt: str, variant: str) -> Path:
         ext = "tflite" if fmt == "tflite" else "onnx"
