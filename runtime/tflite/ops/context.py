@@ -61,6 +61,14 @@ class OpContext:
             return None
         return self._constants.get(self.op.inputs[i])
 
+    def const_bias(self, i: int = 2) -> Optional[np.ndarray]:
+        """The optional bias input: its constant value, None when omitted; a bias computed at run time
+        is refused (the kernels fold it into their output stage at load)."""
+        bias = self.const(i)
+        if self.has_input(i) and bias is None:
+            raise self.unsupported("bias computed at run time")
+        return bias
+
     def matmul_plan(self, w_out_in: np.ndarray, *, exact_int: bool, x_abs_max: int = 255, rows: int = 1):
         """A sparse plan (runtime/sparse.plan_matmul) for x @ W.T with constant W (out, in), if sparse
         plans are enabled, W has zeros and a sparse layout measured faster than dense at `rows` rows

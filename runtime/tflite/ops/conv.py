@@ -100,9 +100,7 @@ def build_conv2d(ctx):
         raise ctx.unsupported(f"input with {x_shape[3]} channels for weights {w.shape}")
     geometry = (kh, kw, o["stride_h"], o["stride_w"], o["dilation_h_factor"], o["dilation_w_factor"], o["padding"])
     act = ctx.activation()
-    bias = ctx.const(2)
-    if ctx.has_input(2) and bias is None:
-        raise ctx.unsupported("bias computed at run time")
+    bias = ctx.const_bias()
     dt = ctx.require_dtypes(("float32", "int8"))
     if dt == "float32":
         if ctx.inputs[1].dtype == "int8":

@@ -42,9 +42,7 @@ def build_fully_connected(ctx):
     n_units, k = w.shape
     keep = bool(o.get("keep_num_dims", False))
     act = ctx.activation()
-    bias = ctx.const(2)
-    if ctx.has_input(2) and bias is None:
-        raise ctx.unsupported("bias computed at run time")
+    bias = ctx.const_bias()
     dt = ctx.require_dtypes(("float32", "int8"))
     if dt == "float32":
         if ctx.inputs[1].dtype == "int8":

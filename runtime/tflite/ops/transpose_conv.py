@@ -45,9 +45,7 @@ def build_transpose_conv(ctx):
     strides = (o["stride_h"], o["stride_w"])
     padding = o["padding"]
     act = ctx.activation()
-    bias = ctx.const(3) if len(ctx.op.inputs) > 3 else None
-    if len(ctx.op.inputs) > 3 and ctx.has_input(3) and bias is None:
-        raise ctx.unsupported("bias computed at run time")
+    bias = ctx.const_bias(3)
     dt = ctx.dtype(2)
     if dt not in ("float32", "int8") or ctx.out_dtype(0) != dt:
         raise ctx.unsupported(f"input dtype {dt} with output {ctx.out_dtype(0)}")
