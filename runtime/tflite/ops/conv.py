@@ -16,7 +16,7 @@ import numpy as np
 from .. import quant
 from . import output_stage
 from .common import ChannelBias, PaddedInput, out_size_and_pad, pad_hw, weights_gemm_dtype, windows
-from .hybrid import asymmetric_quantize_rows, is_per_channel, symmetric_quantize_rows, weight_scales
+from .hybrid import asymmetric_quantize_rows, hybrid_output, is_per_channel, symmetric_quantize_rows, weight_scales
 from .registry import register
 
 
@@ -207,11 +207,6 @@ def _hybrid(ctx, w, bias, geometry, act):
         x = ins[0]
         q, sf, offset = quantize_rows(x.reshape(len(x), -1).astype(np.float32))
         xq = (q - offset[:, None]).astype(np.float64).reshape(x.shape)
-        acc = _im2col(xq, geometry, 0) @ w2
-        scale = (sf[:, None] * scales[None, :]).astype(np.float32).astype(np.float64)
-        y = acc * scale[:, None, None, :]
-        if b is not None:
-            y = y + b
-        return [quant.float_activation(y.astype(np.float32), act)]
+        return [hybrid_output(_im2col(xq, geometry, 0) @ w2, sf, scales, b, act)]
 
     return run

@@ -16,7 +16,7 @@ from .. import quant
 from . import output_stage
 from .common import ChannelBias, PaddedInput, out_size_and_pad, pad_hw, weights_gemm_dtype, windows
 from .conv import per_channel_requant
-from .hybrid import asymmetric_quantize_rows, weight_scales
+from .hybrid import asymmetric_quantize_rows, hybrid_output, weight_scales
 from .registry import register
 
 
@@ -169,10 +169,6 @@ def _hybrid(ctx, w, bias, m, geometry, act):
         q, sf, offset = asymmetric_quantize_rows(x.reshape(len(x), -1).astype(np.float32))
         xq = (q - offset[:, None]).reshape(x.shape)
         acc = depthwise_acc(xq, wi, m, geometry, np.int64).astype(np.float64)
-        scale = (sf[:, None] * scales[None, :]).astype(np.float32).astype(np.float64)
-        y = acc * scale[:, None, None, :]
-        if b is not None:
-            y = y + b
-        return [quant.float_activation(y.astype(np.float32), act)]
+        return [hybrid_output(acc, sf, scales, b, act)]
 
     return run

@@ -12,7 +12,7 @@ from .. import quant
 from . import output_stage
 from .common import weights_gemm_dtype
 from .conv import per_channel_requant, requantize_output
-from .hybrid import asymmetric_quantize_rows, symmetric_quantize_rows, weight_scales
+from .hybrid import asymmetric_quantize_rows, hybrid_output, symmetric_quantize_rows, weight_scales
 from .registry import register
 
 
@@ -99,7 +99,6 @@ def _hybrid(ctx, w, bias, act, keep):
     out = bias + dot * row_scale * weight_scale."""
     n_units, k = w.shape
     scales = weight_scales(ctx, ctx.inputs[1], n_units)
-    per_channel = len(ctx.inputs[1].quantization.scale) > 1
     asym = bool(ctx.options.get("asymmetric_quantize_inputs", False))
     wt = np.ascontiguousarray(w.T.astype(np.float64))
     b = None if bias is None else bias.astype(np.float64)
@@ -109,13 +108,6 @@ def _hybrid(ctx, w, bias, act, keep):
         rows = x.reshape(-1, k).astype(np.float32)
         q, sf, offset = (asymmetric_quantize_rows if asym else symmetric_quantize_rows)(rows)
         dot = (q - offset[:, None]).astype(np.float64) @ wt
-        if per_channel:
-            scale = (sf[:, None] * scales[None, :]).astype(np.float32)
-        else:
-            scale = (sf * scales[0]).astype(np.float32)[:, None]
-        y = dot * scale.astype(np.float64)
-        if b is not None:
-            y = y + b
-        return [quant.float_activation(y.astype(np.float32), act).reshape(_out_shape(x.shape, n_units, keep))]
+        return [hybrid_output(dot, sf, scales, b, act).reshape(_out_shape(x.shape, n_units, keep))]
 
     return run

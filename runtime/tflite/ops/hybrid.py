@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import quant
 from ..quant import round_half_away
 from .vector_paths import flat_vector_mask
 
@@ -68,3 +69,13 @@ def weight_scales(ctx, w_tensor, n_out: int) -> np.ndarray:
 def is_per_channel(scales: np.ndarray) -> bool:
     """conv.cc: hybrid per-channel when the scales are not all equal."""
     return bool(np.any(scales != scales[0]))
+
+
+def hybrid_output(acc: np.ndarray, row_scale: np.ndarray, scales: np.ndarray, bias, act) -> np.ndarray:
+    """The hybrid kernels' output stage: y = bias + acc * float32(row_scale * weight_scale), with one
+    row scale per leading row of `acc` and one weight scale per output channel (its last axis)."""
+    scale = (row_scale[:, None] * scales[None, :]).astype(np.float32).astype(np.float64)
+    y = acc * scale.reshape((scale.shape[0],) + (1,) * (acc.ndim - 2) + (scale.shape[1],))
+    if bias is not None:
+        y = y + bias
+    return quant.float_activation(y.astype(np.float32), act)
