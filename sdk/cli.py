@@ -254,9 +254,11 @@ def _version() -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from ._extras import MissingExtraError
+    from .converters.errors import ConversionError
+    from .device_tests.errors import DeviceError
     from .runtime.errors import EdgewiseRuntimeError
 
-    known = (EdgewiseRuntimeError, MissingExtraError, FileNotFoundError, ValueError) + _pipeline_errors()
+    known = (EdgewiseRuntimeError, MissingExtraError, ConversionError, DeviceError, FileNotFoundError, ValueError)
     try:
         return args.func(args)
     except known as e:
@@ -265,21 +267,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"edgewise {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
-def _pipeline_errors() -> tuple:
-    """Error types of host modules, when they are importable (they are not on a bare device)."""
-    found = []
-    for module, name in (("edgewise.converters.errors", "ConversionError"),
-                         ("edgewise.device_tests.errors", "DeviceError")):
-        try:
-            mod = __import__(module, fromlist=[name])
-        except ImportError:
-            continue
-        err = getattr(mod, name, None)
-        if isinstance(err, type):
-            found.append(err)
-    return tuple(found)
 
 
 if __name__ == "__main__":
