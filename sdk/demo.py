@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Callable, Optional
+from typing import Optional
 
 from ._extras import require
 from .data import DigitsSplits, load_digits_splits
+from .progress import Progress
 
 DEMO_SPARSITY = 0.8
 SEED = 0
@@ -45,7 +46,7 @@ def train_model(splits: DigitsSplits, epochs: int = EPOCHS, seed: int = SEED):
     return model
 
 
-def run_demo(out_dir: "str | os.PathLike" = "out", progress: Optional[Callable[[str], None]] = None,
+def run_demo(out_dir: "str | os.PathLike" = "out", progress: Optional[Progress] = None,
              benchmark: bool = True):
     """Train, prune, quantize, convert, verify, evaluate and benchmark; write out_dir/report.{json,html}."""
     from .pipeline import optimize, write_report

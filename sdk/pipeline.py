@@ -13,22 +13,18 @@ import os
 import platform
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ._extras import require
 from .fileio import atomic_path
+from .progress import Progress, quiet
 from .data import Dataset, DataError, load_npz
 from .evaluate import evaluate_artifact, keras_accuracy
 from .report import schema as rs
 
-Progress = Callable[[str], None]
 ONNX_INPUT_ISSUE = "ONNX models as pipeline input (optimize from .onnx) are planned in a later issue"
-
-
-def _quiet(_message: str) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -98,7 +94,7 @@ def _dataset(d, what: str, require_labels: bool) -> Dataset:
     return load_npz(d, require_labels=require_labels)
 
 
-def benchmark_local(path: str, runs: int = 50, warmup: int = 5, progress: Progress = _quiet) -> rs.Benchmark:
+def benchmark_local(path: str, runs: int = 50, warmup: int = 5, progress: Progress = quiet) -> rs.Benchmark:
     """Benchmark one artifact on this machine through the device harness (edgewise.device_tests.bench)."""
     from .device_tests.bench import BenchSettings, run_benchmark
     from .device_tests.errors import DeviceError
@@ -196,7 +192,7 @@ def optimize(
     unknown = sorted(set(formats) - {"tflite", "onnx"})
     if unknown:
         raise ValueError(f"unknown format(s) {unknown}; choose from 'tflite' and 'onnx'")
-    say = progress or _quiet
+    say = progress or quiet
     out = os.fspath(out_dir)
     os.makedirs(out, exist_ok=True)
     verify = verify or VerifyConfig()
@@ -271,7 +267,7 @@ def optimize(
     return report
 
 
-def write_report(report: rs.Report, out_dir: str, progress: Progress = _quiet) -> None:
+def write_report(report: rs.Report, out_dir: str, progress: Progress = quiet) -> None:
     """report.json, then report.html (the JSON is written even if the plotting fails)."""
     from .report import write_html, write_json
 
