@@ -52,7 +52,8 @@ def detect_format(data: bytes, source: str) -> str:
     raise ModelFormatError(source, "neither a TFLite flatbuffer (no 'TFL3' identifier) nor an ONNX protobuf")
 
 
-def _read(path_or_bytes) -> "tuple[bytes, str, Optional[str]]":
+def read_source(path_or_bytes) -> "tuple[bytes, str, Optional[str]]":
+    """(bytes, source name for errors, folder for external data) of a model path or its bytes; size-checked."""
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         return bytes(path_or_bytes), "<bytes>", None
     path = os.fspath(path_or_bytes)
@@ -207,7 +208,7 @@ def load(path_or_bytes, backend: str = "auto", num_threads: Optional[int] = None
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    data, source, base_dir = _read(path_or_bytes)
+    data, source, base_dir = read_source(path_or_bytes)
     fmt = detect_format(data, source)
     from . import backends
 

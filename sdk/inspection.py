@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
 
-from .runtime.model import _read, detect_format
+from .runtime.model import detect_format, read_source
 from .runtime.spec import Quantization, TensorSpec
 
 
@@ -110,7 +110,7 @@ def weight_tensors(path: "str | os.PathLike") -> List[Tuple[str, np.ndarray]]:
 
     Sparsity only pays if the zeros are in the deployed file, so it is measured there.
     """
-    data, source, base_dir = _read(os.fspath(path))
+    data, source, base_dir = read_source(os.fspath(path))
     if detect_format(data, source) == "tflite":
         from .runtime.tflite import read_model
 
@@ -175,7 +175,7 @@ def _onnx_summary(data: bytes, path: str, base_dir) -> ModelSummary:
 
 
 def inspect_model(path: str) -> ModelSummary:
-    data, source, base_dir = _read(path)
+    data, source, base_dir = read_source(path)
     fmt = detect_format(data, source)
     if fmt == "tflite":
         return _tflite_summary(data, source)
