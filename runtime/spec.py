@@ -6,11 +6,13 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
+from .records import Record
+
 Dim = Union[int, str, None]  # a fixed size, a symbolic name ("batch"), or unknown
 
 
 @dataclass(frozen=True)
-class Quantization:
+class Quantization(Record):
     """Affine quantization: real = scale * (q - zero_point).
 
     One scale and zero point per tensor, or one per slice along `axis` (per-channel).
@@ -24,16 +26,10 @@ class Quantization:
     def per_channel(self) -> bool:
         return len(self.scale) > 1
 
-    def to_dict(self) -> dict:
-        return {"scale": list(self.scale), "zero_point": list(self.zero_point), "axis": self.axis}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Quantization":
-        return cls(tuple(float(s) for s in d["scale"]), tuple(int(z) for z in d["zero_point"]), d.get("axis"))
 
 
 @dataclass(frozen=True)
-class TensorSpec:
+class TensorSpec(Record):
     """Name, shape (with dynamic dimensions as None or a symbol), dtype and quantization."""
 
     name: str
@@ -69,16 +65,3 @@ class TensorSpec:
         elif q is not None:
             text += f" scale {q.scale[0]:.6g} zero point {q.zero_point[0]}"
         return text
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "shape": list(self.shape),
-            "dtype": self.dtype,
-            "quantization": self.quantization.to_dict() if self.quantization else None,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TensorSpec":
-        q = d.get("quantization")
-        return cls(d["name"], tuple(d["shape"]), d["dtype"], Quantization.from_dict(q) if q else None)
