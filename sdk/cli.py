@@ -242,7 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--dir", default="results", help="results folder (default: results)")
     rs.add_argument("--json", action="store_true")
     rs.set_defaults(func=cmd_results)
+
+    import importlib
+
+    for name in COMMAND_MODULES:  # each adds its subcommands: register(subparsers)
+        importlib.import_module(name).register(sub)
     return p
+
+
+# Command groups that live in their own modules under sdk/commands/ (one module per group, each with
+# `register(subparsers)`; its handlers import what they need when they run).
+COMMAND_MODULES: tuple = (
+)
 
 
 def _version() -> str:
