@@ -144,6 +144,37 @@ def sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
+#: Distribution name -> import name of the libraries `edgewise.runtime` can run a model on.
+BACKEND_LIBRARIES = (("numpy", "numpy"), ("ai-edge-litert", "ai_edge_litert"), ("tflite-runtime", "tflite_runtime"),
+                     ("onnxruntime", "onnxruntime"))
+
+
+def environment() -> dict:
+    """The interpreter, its environment (venv or not) and the backend libraries it can import.
+
+    Versions come from the installed distributions' metadata, so nothing heavy is imported to
+    name them; a library present but without metadata is reported as "unknown version".
+    """
+    import importlib.util
+    from importlib import metadata
+
+    libraries = {}
+    for dist, module in BACKEND_LIBRARIES:
+        if importlib.util.find_spec(module) is None:
+            continue
+        try:
+            libraries[module] = metadata.version(dist)
+        except metadata.PackageNotFoundError:  # importable (from a zip, PYTHONPATH) but without metadata
+            libraries[module] = "unknown version"
+    base = getattr(sys, "base_prefix", sys.prefix)
+    return {
+        "python_executable": sys.executable,
+        "prefix": sys.prefix,
+        "venv": sys.prefix if sys.prefix != base else None,
+        "libraries": libraries,
+    }
+
+
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
@@ -166,8 +197,8 @@ def main(argv=None) -> int:
         "hello",
         protocol=PROTOCOL,
         python=platform.python_version(),
-        python_executable=sys.executable,
         numpy=np.__version__,
+        **environment(),
         runtime=os.path.dirname(os.path.abspath(rt.__file__)),
         machine=platform.machine(),
         pid=os.getpid(),

@@ -78,13 +78,25 @@ class BenchSettings:
 
 @dataclass(frozen=True)
 class AgentInfo:
-    """The interpreter that ran the agent on the device, and where it imported the runtime from."""
+    """The interpreter that ran the agent on the device, its environment and backend libraries,
+    and where it imported the runtime from. `venv` is the virtual environment's folder (sys.prefix)
+    when the interpreter runs in one, else None; `libraries` maps each backend library the
+    interpreter can import (numpy, ai_edge_litert, tflite_runtime, onnxruntime) to its version."""
 
     python_version: str
     python_executable: str
     numpy_version: str
     runtime_path: str
     machine: str
+    prefix: str = ""
+    venv: Optional[str] = None
+    libraries: Dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """One line for the summary: which interpreter, in which environment, with which libraries."""
+        env = f"venv {self.venv}" if self.venv else f"no venv, prefix {self.prefix or '?'}"
+        libs = ", ".join(f"{k} {v}" for k, v in sorted(self.libraries.items())) or "none"
+        return f"{self.python_executable} (Python {self.python_version}, {env}; libraries: {libs})"
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -294,7 +306,8 @@ def _build(model_path, device, settings, s: _Session, facts_before, facts_after,
     agent = None
     if s.hello is not None:
         agent = AgentInfo(str(hello.get("python")), str(hello.get("python_executable")), str(hello.get("numpy")),
-                          str(hello.get("runtime")), str(hello.get("machine")))
+                          str(hello.get("runtime")), str(hello.get("machine")), str(hello.get("prefix", "")),
+                          hello.get("venv"), dict(hello.get("libraries") or {}))
     elapsed = done.get("elapsed_ns", s.elapsed_ns)
     return BenchResult(
         model=os.path.abspath(model_path),

@@ -137,6 +137,8 @@ def cmd_bench(args) -> int:
         write_json_atomic(args.json, result.to_dict())
     lat = result.latency_ms
     print(f"device:  {args.device}")
+    if result.agent is not None:
+        print(f"python:  {result.agent.describe()}")
     print(f"backend: {result.backend.get('name')} ({result.backend.get('reason')})")
     print(f"latency: p50 {lat.p50:.3f} ms  p90 {lat.p90:.3f} ms  p99 {lat.p99:.3f} ms  "
           f"mean {lat.mean:.3f} ± {lat.std:.3f} ms  (n={lat.n})")
@@ -225,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--known-hosts", help="known_hosts file used to verify the device (default ~/.ssh/known_hosts)")
     b.add_argument("--accept-new-host-key", action="store_true",
                    help="trust and record the device's key if it is not yet known (a changed key is always refused)")
-    b.add_argument("--python", default="python3", help="Python interpreter on the device (default python3)")
+    b.add_argument("--python", default=None,
+                   help="Python interpreter on the device (default: over SSH python3; for --device local the "
+                        "interpreter edgewise runs in)")
     b.add_argument("--runs", type=int, default=100, help="minimum timed runs (default 100)")
     b.add_argument("--warmup", type=int, default=10, help="warm-up runs (default 10)")
     b.add_argument("--min-duration", type=float, default=1.0, metavar="SECONDS",
