@@ -1,7 +1,7 @@
 """The benchmark agent: runs on the device, measures one model, streams JSON lines to stdout.
 
 It is shipped inside the deployment zip next to `edgewise.runtime` and started as
-`python3 -c BOOTSTRAP bundle.zip ARGS`, so the device needs Python 3.9+ and NumPy and nothing
+`python3 -c BOOTSTRAP payload.zip ARGS`, so the device needs Python 3.9+ and NumPy and nothing
 else. Only the standard library is imported at module level: NumPy is checked first, inside
 `main()`, so a device without it gets a message saying what to install instead of a traceback.
 
@@ -12,7 +12,12 @@ run ends only when BOTH the minimum count and the minimum duration are reached.
 
 Protocol: every message is one line `@edgewise {json}` on stdout (other output on stdout, such as a
 login banner, is ignored by the host). Latencies are sent in batches, so if the link drops the host
-keeps every batch already received. Events: hello, loaded, warmup, batch, done, error.
+keeps every batch already received. Events: hello, loaded, power, idle, warmup, batch, done, error.
+
+Power (see `edgewise.device_tests.power`): with the model loaded, a sampler thread reads the best
+power source for an idle baseline (`--idle-s`), then keeps sampling through the timed runs; a
+source that itself costs CPU (termux-battery-status) is instead sampled in a separate phase after
+the timed runs, so the latencies are never measured beside it. The trace goes in `done`.
 """
 from __future__ import annotations
 
@@ -41,7 +46,7 @@ NUMPY_HELP = (
     "Alpine: `apk add py3-numpy`. Then run the benchmark again."
 )
 
-#: Started with `python -c BOOTSTRAP bundle.zip ARGS...`: checks the Python version before any
+#: Started with `python -c BOOTSTRAP payload.zip ARGS...`: checks the Python version before any
 #: import that could fail with a confusing SyntaxError, then imports the agent from the zip.
 BOOTSTRAP = (
     "import sys\n"
@@ -72,6 +77,12 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--samples", type=int, default=4, help="distinct inputs in the sample pool")
     p.add_argument("--batch-s", type=float, default=0.25, help="send latencies at least this often")
+    p.add_argument("--power", default="auto", help="auto, off, or the power source to use (a prefix: rapl, hwmon, ...)")
+    p.add_argument("--idle-s", type=float, default=2.0, help="idle baseline before the run, with the model loaded")
+    p.add_argument("--power-interval-s", type=float, default=0.05, help="power sampling period")
+    p.add_argument("--energy-s", type=float, default=10.0,
+                   help="length of the separate energy phase for intrusive sources (termux-battery-status)")
+    p.add_argument("--sysfs-root", default="/", help="where the device's /sys is (a test points it at a fake tree)")
     return p.parse_args(argv)
 
 
@@ -241,9 +252,68 @@ def main(argv=None) -> int:
         return EXIT_RUN_ERROR
 
 
+def _power_sampler(args):
+    """(sampler or None, PowerTrace fields known before sampling)."""
+    if args.power == "off":
+        return None, {"notes": ("power measurement turned off (--power off)",)}
+    from edgewise.device_tests.power.probes import discover
+    from edgewise.device_tests.power.sampler import PowerSampler
+
+    found = discover(args.sysfs_root)
+    probes = [p for p in found.probes if args.power == "auto" or p.source.startswith(args.power)]
+    if not probes:
+        notes = tuple(found.notes) + (() if args.power == "auto" else (f"no usable power source {args.power!r}",))
+        return None, {"notes": notes}
+    probe = probes[0]
+    skipped = tuple(f"also available: {p.source}" for p in probes[1:])
+    sampler = PowerSampler(probe, args.power_interval_s)
+    return sampler, {"source": probe.source, "kind": probe.kind, "note": probe.note, "intrusive": probe.intrusive,
+                     "wrap_uj": probe.wrap_uj, "interval_s": sampler.interval_s, "notes": tuple(found.notes) + skipped}
+
+
+def _sample_while(sampler, clock, seconds: float, work=None, limit_s: float = 300.0):
+    """Keep the sampler running for `seconds` and until it has 3 samples in the window (slow
+    sources), calling `work()` meanwhile if given; (start_ns, end_ns, calls)."""
+    start = clock()
+    calls = 0
+    first = len(sampler.samples)
+    while True:
+        now = clock()
+        if (now - start >= seconds * 1e9 and len(sampler.samples) - first >= 3) or now - start >= limit_s * 1e9:
+            return start, now, calls
+        if work is None:
+            time.sleep(min(0.01, sampler.interval_s))
+        else:
+            work(calls)
+            calls += 1
+
+
+def _trace(sampler, known: dict, phases) -> dict:
+    from edgewise.device_tests.power.energy import PowerTrace
+
+    if sampler is None:
+        return PowerTrace(**known).to_dict()
+    samples = sampler.samples
+    return PowerTrace(t_ns=tuple(s[0] for s in samples), values=tuple(s[1] for s in samples),
+                      charging=tuple(s[2] for s in samples), phases=tuple(phases), errors=tuple(sampler.errors),
+                      **known).to_dict()
+
+
 def _measure(np, model, args) -> int:
+    from edgewise.device_tests.power.energy import PowerPhase
+
     pool = make_inputs(np, model.inputs, args.seed, args.samples)
     clock = time.perf_counter_ns
+    sampler, power_known = _power_sampler(args)
+    phases = []
+    if sampler is not None:
+        emit("power", source=power_known["source"], note=power_known["note"], intrusive=power_known["intrusive"])
+        sampler.start()
+        i0, i1, _ = _sample_while(sampler, clock, args.idle_s)
+        phases.append(PowerPhase("idle", i0, i1))
+        if sampler.probe.intrusive:
+            sampler.stop()
+        emit("idle", start_ns=i0, end_ns=i1)
     warm = []
     for i in range(args.warmup):
         t0 = clock()
@@ -271,8 +341,17 @@ def _measure(np, model, args) -> int:
             last_flush = t1
         if finished:
             break
+    if sampler is not None and not sampler.probe.intrusive:
+        phases.append(PowerPhase("run", start, t1, count))
+        sampler.stop()
+    elif sampler is not None:  # a source that disturbs the CPU: its own phase, after the timed runs
+        sampler.start()
+        e0, e1, n = _sample_while(sampler, clock, args.energy_s, work=lambda i: model.run(pool[i % len(pool)]))
+        sampler.stop()
+        phases.append(PowerPhase("run", e0, e1, n))
     emit(
         "done",
+        power=_trace(sampler, power_known, phases),
         count=count,
         elapsed_ns=elapsed,
         ru_maxrss_bytes=ru_maxrss_bytes(),

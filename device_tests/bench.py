@@ -14,8 +14,10 @@ import datetime as _dt
 import json
 import os
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from edgewise.runtime.records import Record
 
 from . import facts as _facts
 from .agent import PREFIX, PROTOCOL
@@ -23,17 +25,24 @@ from .connectors import LocalConnector, connect
 from .deploy import Deployment, agent_command, deploy
 from .errors import AgentError, CommandTimeoutError, ConnectionLostError, DeviceError
 from .facts import DeviceFacts
+from .power.energy import EnergyEstimate, PowerTrace, estimate
 from .stats import LatencyStats
 
 BACKENDS = ("auto", "numpy", "litert", "litert-builtin", "onnxruntime")  # as edgewise.runtime.load accepts
-SCHEMA = 1
+SCHEMA = 2  # 2: payload_* in deployment, power trace and energy, environment of the agent
 
 
 @dataclass(frozen=True)
-class BenchSettings:
+class BenchSettings(Record):
     """When a run stops and what it runs on. `sample_count` distinct inputs are cycled
     (loadgen's performance sample count). The agent is given `min_duration_s + timeout_s`
-    seconds in all (start-up, loading, warm-up and the timed runs) before the host gives up."""
+    seconds in all (start-up, loading, warm-up and the timed runs) before the host gives up.
+
+    Power: `power` is "auto" (the best source the device has), "off", or a source prefix
+    ("rapl", "hwmon", "pmic", "power_supply", "termux"); `idle_s` of idle baseline with the model
+    loaded precede the warm-up; `power_interval_s` is the sampling period; `energy_s` is the
+    length of the separate energy phase for sources that cost CPU; `sysfs_root` is where the
+    device's /sys lives (a test points it at a fake tree)."""
 
     runs: int = 50
     warmup: int = 5
@@ -43,6 +52,11 @@ class BenchSettings:
     seed: int = 0
     sample_count: int = 4
     timeout_s: float = 600.0
+    power: str = "auto"
+    idle_s: float = 2.0
+    power_interval_s: float = 0.05
+    energy_s: float = 10.0
+    sysfs_root: str = "/"
 
     def __post_init__(self):
         if self.runs < 1:
@@ -59,25 +73,24 @@ class BenchSettings:
             raise ValueError(f"sample_count must be >= 1, got {self.sample_count}")
         if self.timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
+        for name in ("idle_s", "energy_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.power_interval_s <= 0:
+            raise ValueError(f"power_interval_s must be positive, got {self.power_interval_s}")
 
     def agent_args(self) -> List[str]:
         args = ["--runs", self.runs, "--warmup", self.warmup, "--min-duration-s", self.min_duration_s,
                 "--backend", self.backend, "--seed", self.seed, "--samples", self.sample_count]
         if self.num_threads is not None:
             args += ["--num-threads", self.num_threads]
+        args += ["--power", self.power, "--idle-s", self.idle_s, "--power-interval-s", self.power_interval_s,
+                 "--energy-s", self.energy_s, "--sysfs-root", self.sysfs_root]
         return [str(a) for a in args]
-
-    def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "BenchSettings":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 @dataclass(frozen=True)
-class AgentInfo:
+class AgentInfo(Record):
     """The interpreter that ran the agent on the device, its environment and backend libraries,
     and where it imported the runtime from. `venv` is the virtual environment's folder (sys.prefix)
     when the interpreter runs in one, else None; `libraries` maps each backend library the
@@ -98,16 +111,12 @@ class AgentInfo:
         libs = ", ".join(f"{k} {v}" for k, v in sorted(self.libraries.items())) or "none"
         return f"{self.python_executable} (Python {self.python_version}, {env}; libraries: {libs})"
 
-    def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "AgentInfo":
-        return cls(**d)
-
 
 @dataclass(frozen=True)
-class BenchResult:
+class BenchResult(Record):
+    """One benchmark of one model on one device. `power` is the sampler's trace and `energy` the
+    estimate drawn from it (edgewise.device_tests.power.energy); both say why when there is none."""
+
     model: str
     model_sha256: str
     model_bytes: int
@@ -131,35 +140,16 @@ class BenchResult:
     started_at: str  # UTC, ISO 8601
     partial: bool = False
     partial_reason: Optional[str] = None
+    power: Optional[PowerTrace] = None
+    energy: Optional[EnergyEstimate] = None
     edgewise_version: str = ""
     schema: int = SCHEMA
 
-    def to_dict(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        for k in ("settings", "latency_ms", "device_facts", "device_facts_after", "agent", "deployment"):
-            d[k] = d[k].to_dict() if d[k] is not None else None
-        d["latencies_ns"] = list(self.latencies_ns)
-        d["warmup_ns"] = list(self.warmup_ns)
-        d["inputs"] = [dict(i) for i in self.inputs]
-        d["backend"] = dict(self.backend)
-        return d
-
     @classmethod
-    def from_dict(cls, d: dict) -> "BenchResult":
-        if d.get("schema", SCHEMA) > SCHEMA:
-            raise ValueError(f"result schema {d.get('schema')} is newer than this edgewise understands ({SCHEMA})")
-        kw = {f.name: d[f.name] for f in fields(cls) if f.name in d}
-        kw["settings"] = BenchSettings.from_dict(d["settings"])
-        kw["latency_ms"] = LatencyStats.from_dict(d["latency_ms"])
-        kw["device_facts"] = DeviceFacts.from_dict(d["device_facts"])
-        after = d.get("device_facts_after")
-        kw["device_facts_after"] = DeviceFacts.from_dict(after) if after is not None else None
-        kw["agent"] = AgentInfo.from_dict(d["agent"]) if d.get("agent") is not None else None
-        kw["deployment"] = Deployment.from_dict(d["deployment"]) if d.get("deployment") is not None else None
-        kw["latencies_ns"] = tuple(int(x) for x in d["latencies_ns"])
-        kw["warmup_ns"] = tuple(int(x) for x in d["warmup_ns"])
-        kw["inputs"] = tuple(dict(i) for i in d.get("inputs", ()))
-        return cls(**kw)
+    def from_dict(cls, d: Dict[str, Any]) -> "BenchResult":
+        if isinstance(d, dict) and isinstance(d.get("schema"), int) and d["schema"] > SCHEMA:
+            raise ValueError(f"result schema {d['schema']} is newer than this edgewise understands ({SCHEMA})")
+        return super().from_dict(d)
 
 
 @dataclass
@@ -196,6 +186,11 @@ class _Session:
             self.loaded = msg
             b = msg.get("backend", {})
             self.report(f"model loaded on {b.get('name')} in {msg.get('load_ns', 0) / 1e6:.1f} ms; warming up")
+        elif event == "power":
+            self.report(f"power: sampling {msg.get('source')} ({msg.get('note')}); idle baseline for "
+                        f"{self.settings.idle_s:g} s")
+        elif event == "idle":
+            self.report("idle baseline recorded; warming up")
         elif event == "warmup":
             self.warmup = [int(x) for x in msg.get("latencies_ns", [])]
         elif event == "batch":
@@ -251,7 +246,7 @@ def run_benchmark(
         report("deploying the runtime, the agent and the model")
         dep = deploy(conn, model_path)
         session = _Session(report, settings)
-        cmd = agent_command(py, dep.bundle_path, ["--model", dep.model_path, *settings.agent_args()])
+        cmd = agent_command(py, dep.payload_path, ["--model", dep.model_path, *settings.agent_args()])
         partial_reason = None
         try:
             res = conn.run_shell_command(cmd, timeout=settings.min_duration_s + settings.timeout_s,
@@ -309,6 +304,7 @@ def _build(model_path, device, settings, s: _Session, facts_before, facts_after,
                           str(hello.get("runtime")), str(hello.get("machine")), str(hello.get("prefix", "")),
                           hello.get("venv"), dict(hello.get("libraries") or {}))
     elapsed = done.get("elapsed_ns", s.elapsed_ns)
+    power = PowerTrace.from_dict(done["power"]) if done.get("power") is not None else None
     return BenchResult(
         model=os.path.abspath(model_path),
         model_sha256=dep.model_sha256,
@@ -333,5 +329,7 @@ def _build(model_path, device, settings, s: _Session, facts_before, facts_after,
         started_at=started,
         partial=partial_reason is not None,
         partial_reason=partial_reason,
+        power=power,
+        energy=estimate(power) if power is not None else None,
         edgewise_version=version,
     )

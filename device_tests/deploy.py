@@ -1,6 +1,6 @@
 """Ship the runtime, the agent and a model to a device, content-addressed, and start the agent.
 
-The bundle is one zip holding `edgewise/runtime/**` and `edgewise/device_tests/agent.py` (with
+The payload is one zip holding `edgewise/runtime/**` and `edgewise/device_tests/agent.py` (with
 empty `edgewise/__init__.py` and `edgewise/device_tests/__init__.py`): Python imports straight
 from it (zipimport, PEP 273), so nothing is pip-installed on the device. The zip's bytes depend
 only on the source files (sorted names, fixed timestamps and permissions), so its SHA-256 names it:
@@ -20,23 +20,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Tuple
 
+from edgewise.runtime.records import Record
+
 from .agent import sha256_file
 from .connectors.base import BaseConnector
 from .errors import DeviceError
 
-BUNDLE_NAME = "edgewise-bundle.zip"
+PAYLOAD_NAME = "edgewise-payload.zip"
+#: The device_tests modules the agent imports on the device (stdlib, NumPy and the runtime only).
+DEVICE_SIDE = ("agent.py", "textparse.py", "power/__init__.py", "power/parsers.py", "power/probes.py",
+               "power/sampler.py", "power/energy.py")
 HASH_PREFIX = 16
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest timestamp a zip can hold
 
 
-def _bundle_sources() -> Iterator[Tuple[str, Optional[Path]]]:
+def _payload_sources() -> Iterator[Tuple[str, Optional[Path]]]:
     """(name in the zip, source file or None for an empty file), unsorted."""
     import edgewise.runtime
 
     runtime_dir = Path(edgewise.runtime.__file__).resolve().parent
     yield "edgewise/__init__.py", None
     yield "edgewise/device_tests/__init__.py", None
-    yield "edgewise/device_tests/agent.py", Path(__file__).resolve().parent / "agent.py"
+    here = Path(__file__).resolve().parent
+    for rel in DEVICE_SIDE:
+        yield "edgewise/device_tests/" + rel, here / rel
     folders = set()
     for path in runtime_dir.rglob("*.py"):
         rel = path.relative_to(runtime_dir)
@@ -54,13 +61,13 @@ def _bundle_sources() -> Iterator[Tuple[str, Optional[Path]]]:
 _built: Dict[tuple, bytes] = {}
 
 
-def build_bundle() -> bytes:
+def build_payload() -> bytes:
     """The deployment zip, byte-for-byte reproducible from the same sources.
 
     Built once per process for a given state of the source files (their names, sizes and
     modification times), since every benchmark deploys it.
     """
-    sources = sorted(_bundle_sources())
+    sources = sorted(_payload_sources())
     key = tuple((name, None if src is None else (src.stat().st_mtime_ns, src.stat().st_size)) for name, src in sources)
     if key not in _built:
         _built.clear()
@@ -85,23 +92,16 @@ def sha256_bytes(data: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class Deployment:
-    """Where the bundle and the model are on the device, and whether this call uploaded them."""
+class Deployment(Record):
+    """Where the payload and the model are on the device, and whether this call uploaded them."""
 
     cache_dir: str
-    bundle_path: str
-    bundle_sha256: str
-    bundle_uploaded: bool
+    payload_path: str
+    payload_sha256: str
+    payload_uploaded: bool
     model_path: str
     model_sha256: str
     model_uploaded: bool
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Deployment":
-        return cls(**d)
 
 
 _DEFAULT_CACHE = '"${XDG_CACHE_HOME:-$HOME/.cache}/edgewise"'
@@ -125,30 +125,30 @@ def _probe(conn: BaseConnector, cache_dir: Optional[str], relative: Tuple[str, .
 
 
 def deploy(conn: BaseConnector, model_path: str, cache_dir: Optional[str] = None) -> Deployment:
-    """Put the bundle and the model in the device's content-addressed cache (skip what is there)."""
-    bundle = build_bundle()
-    bundle_sha = sha256_bytes(bundle)
+    """Put the payload and the model in the device's content-addressed cache (skip what is there)."""
+    payload = build_payload()
+    payload_sha = sha256_bytes(payload)
     model_sha = sha256_file(model_path)
-    bundle_rel = posixpath.join(bundle_sha[:HASH_PREFIX], BUNDLE_NAME)
+    payload_rel = posixpath.join(payload_sha[:HASH_PREFIX], PAYLOAD_NAME)
     # The model keeps its file name, so errors raised on the device still name it.
     model_rel = posixpath.join(model_sha[:HASH_PREFIX], os.path.basename(model_path))
-    cache, (have_bundle, have_model) = _probe(conn, cache_dir, (bundle_rel, model_rel))
-    bundle_remote = posixpath.join(cache, bundle_rel)
+    cache, (have_payload, have_model) = _probe(conn, cache_dir, (payload_rel, model_rel))
+    payload_remote = posixpath.join(cache, payload_rel)
     model_remote = posixpath.join(cache, model_rel)
-    if not have_bundle:
+    if not have_payload:
         with tempfile.TemporaryDirectory(prefix="edgewise-deploy-") as tmp:
-            local_bundle = os.path.join(tmp, BUNDLE_NAME)
-            with open(local_bundle, "wb") as f:
-                f.write(bundle)
-            conn.put_file(local_bundle, bundle_remote)
+            local_payload = os.path.join(tmp, PAYLOAD_NAME)
+            with open(local_payload, "wb") as f:
+                f.write(payload)
+            conn.put_file(local_payload, payload_remote)
     if not have_model:
         conn.put_file(model_path, model_remote)
-    return Deployment(cache, bundle_remote, bundle_sha, not have_bundle, model_remote, model_sha, not have_model)
+    return Deployment(cache, payload_remote, payload_sha, not have_payload, model_remote, model_sha, not have_model)
 
 
-def agent_command(python: str, bundle_path: str, agent_args) -> str:
-    """The shell command that starts the agent from the bundle, every word quoted."""
+def agent_command(python: str, payload_path: str, agent_args) -> str:
+    """The shell command that starts the agent from the payload, every word quoted."""
     from .agent import BOOTSTRAP
 
-    words = [python, "-u", "-c", BOOTSTRAP, bundle_path, *[str(a) for a in agent_args]]
+    words = [python, "-u", "-c", BOOTSTRAP, payload_path, *[str(a) for a in agent_args]]
     return " ".join(shlex.quote(w) for w in words)

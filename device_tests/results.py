@@ -15,7 +15,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import List, Optional, Union
 
-from ..fileio import write_json_atomic
+from edgewise.fileio import write_json_atomic
+from edgewise.runtime.records import RecordError
+
 from .bench import BenchResult
 
 
@@ -32,7 +34,7 @@ def load_result(path: Union[str, Path]) -> BenchResult:
             raise ValueError(f"{path}: not a benchmark result (invalid JSON: {e})") from None
     try:
         return BenchResult.from_dict(data)
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, RecordError) as e:
         raise ValueError(f"{path}: not a benchmark result (missing or bad field {e})") from None
 
 
@@ -87,7 +89,7 @@ class ResultStore:
             r = load_result(p)
             p50 = r.latency_ms.p50
             out.append(StoredResult(p.stem, str(p), r.started_at, r.device, os.path.basename(r.model),
-                                    str(r.backend.get("name", "")), None if math.isnan(p50) else p50,
+                                    str(r.backend.get("name", "")), p50,
                                     r.latency_ms.n, r.partial))
         return sorted(out, key=lambda e: (e.started_at, e.name))
 
@@ -102,7 +104,7 @@ class ResultStore:
 
 
 def _ratio(new: Optional[float], old: Optional[float]) -> Optional[float]:
-    if new is None or old is None or old == 0 or math.isnan(new) or math.isnan(old):
+    if new is None or old is None or old == 0:
         return None
     return new / old
 

@@ -9,12 +9,15 @@ returns None fields.
 from __future__ import annotations
 
 import shlex
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+
+from edgewise.runtime.records import Record
 
 from ..connectors.base import BaseConnector
 from ..errors import DeviceError
-from . import cpu, memory, power, system, thermal
+from ..power import parsers as power
+from . import cpu, memory, system, thermal
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def split_sections(output: str) -> Dict[str, str]:
 
 
 @dataclass(frozen=True)
-class DeviceFacts:
+class DeviceFacts(Record):
     """What the device is, summarised from the parsed facts. Unknown values are None."""
 
     hostname: Optional[str] = None
@@ -128,20 +131,6 @@ class DeviceFacts:
     throttled_flags: Tuple[str, ...] = ()
     temperature_c: Optional[float] = None
     battery: Optional[power.BatteryReading] = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "DeviceFacts":
-        known = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
-        for k in ("cpu_core_types", "throttled_flags"):
-            if k in kw:
-                kw[k] = tuple(kw[k] or ())
-        if kw.get("battery") is not None:
-            kw["battery"] = power.BatteryReading(**kw["battery"])
-        return cls(**kw)
 
     @classmethod
     def from_parsed(cls, p: Mapping[str, Any]) -> "DeviceFacts":

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
-from ._parse import clean, to_float, to_int
+from ..textparse import clean, to_float, to_int
 
 #: (implementer, part) -> core name. 0x41 = ARM Ltd, 0x51 = Qualcomm.
 ARM_PARTS: Dict[Tuple[int, int], str] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ._parse import key_values, to_int
+from ..textparse import key_values, to_int
 
 #: A value past this many bytes (1 PiB) is a kernel accounting glitch, e.g. VmLib reported as
 #: 18446744073709436460 kB after an unsigned underflow; it is dropped rather than believed.

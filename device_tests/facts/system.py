@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-from ._parse import clean, key_values, to_int
+from ..textparse import clean, key_values, to_int
 
 
 @dataclass(frozen=True)

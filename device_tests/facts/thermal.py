@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-from ._parse import key_values, to_float, to_int
+from ..textparse import key_values, to_float, to_int
 
 #: `vcgencmd get_throttled` bits (Raspberry Pi documentation, "vcgencmd" > get_throttled).
 THROTTLED_BITS: Dict[int, str] = {

@@ -39,7 +39,7 @@ def _check_result(r: BenchResult, model, settings: BenchSettings):
     assert set(r.backend) == {"name", "reason", "library", "options"}
     assert r.inputs[0]["shape"][1:] == [16] and r.inputs[0]["dtype"] == "float32"
     # the runtime came from the deployed zip, not from the host's editable install
-    assert r.agent.runtime_path.startswith(r.deployment.bundle_path)
+    assert r.agent.runtime_path.startswith(r.deployment.payload_path)
     assert r.device_facts.python_version == platform.python_version()
     assert r.device_facts.numpy_version == np.__version__
     assert r.device_facts.cpu_cores == os.cpu_count()
@@ -137,9 +137,9 @@ def test_dropped_link_keeps_the_partial_result(sshd, tiny_tflite):
     assert BenchResult.from_dict(json.loads(json.dumps(r.to_dict()))) == r
     # the orphaned agent dies at its next write (broken pipe) instead of running on for 30 s
     deadline = time.monotonic() + 10
-    while _agents_running(r.deployment.bundle_path, "1000000000") and time.monotonic() < deadline:
+    while _agents_running(r.deployment.payload_path, "1000000000") and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _agents_running(r.deployment.bundle_path, "1000000000")
+    assert not _agents_running(r.deployment.payload_path, "1000000000")
 
 
 def _agents_running(*words) -> bool:

@@ -19,8 +19,8 @@ from edgewise.device_tests.errors import AgentError
 
 from ..pythons import find_python
 
-def test_bundle_is_reproducible_and_complete():
-    a, b = deploy.build_bundle(), deploy.build_bundle()
+def test_payload_is_reproducible_and_complete():
+    a, b = deploy.build_payload(), deploy.build_payload()
     assert a == b
     zf = zipfile.ZipFile(io.BytesIO(a))
     names = zf.namelist()
@@ -43,13 +43,13 @@ def test_deploy_is_content_addressed_and_skips_what_is_there(sshd, tiny_tflite, 
     with connect(sshd.device, identity=sshd.identity, known_hosts=sshd.known_hosts) as c:
         first = deploy.deploy(c, str(tiny_tflite), cache_dir=cache)
         again = deploy.deploy(c, str(tiny_tflite), cache_dir=cache)
-    assert first.bundle_uploaded and first.model_uploaded
-    assert not again.bundle_uploaded and not again.model_uploaded
-    assert again.bundle_path == first.bundle_path and again.model_path == first.model_path
+    assert first.payload_uploaded and first.model_uploaded
+    assert not again.payload_uploaded and not again.model_uploaded
+    assert again.payload_path == first.payload_path and again.model_path == first.model_path
     model_sha = hashlib.sha256(tiny_tflite.read_bytes()).hexdigest()
     assert first.model_path == os.path.join(cache, model_sha[:16], tiny_tflite.name)
-    bundle = Path(first.bundle_path)
-    assert bundle.parent.name == hashlib.sha256(bundle.read_bytes()).hexdigest()[:16] == first.bundle_sha256[:16]
+    payload = Path(first.payload_path)
+    assert payload.parent.name == hashlib.sha256(payload.read_bytes()).hexdigest()[:16] == first.payload_sha256[:16]
     assert Path(first.model_path).read_bytes() == tiny_tflite.read_bytes()
     leftovers = [p for p in Path(cache).rglob("*") if ".part" in p.name]
     assert leftovers == []
@@ -57,8 +57,8 @@ def test_deploy_is_content_addressed_and_skips_what_is_there(sshd, tiny_tflite, 
 
 def test_agent_imports_on_python_3_9_and_names_the_missing_numpy(tmp_path):
     py39 = find_python("3.9")
-    zpath = tmp_path / "bundle.zip"
-    zpath.write_bytes(deploy.build_bundle())
+    zpath = tmp_path / "payload.zip"
+    zpath.write_bytes(deploy.build_payload())
     # A venv without pip has no NumPy, whatever the base interpreter has installed.
     subprocess.run([py39, "-m", "venv", "--without-pip", str(tmp_path / "venv39")], check=True)
     py39 = str(tmp_path / "venv39" / "bin" / "python")

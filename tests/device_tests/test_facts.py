@@ -7,7 +7,8 @@ import random
 import pytest
 
 from edgewise.device_tests import facts
-from edgewise.device_tests.facts import cpu, memory, power, system, thermal
+from edgewise.device_tests.facts import cpu, memory, system, thermal
+from edgewise.device_tests.power import parsers as power
 
 from .conftest import FIXTURES, fixture_text as fx
 
