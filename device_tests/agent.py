@@ -99,6 +99,16 @@ def status_bytes(field: str, path: str = "/proc/self/status"):
     return None
 
 
+def read_text(path: str):
+    """A small /proc file's text (status, smaps_rollup), or None where there is none: the host
+    parses it with edgewise.device_tests.facts.memory, as every other fact."""
+    try:
+        with open(path) as f:
+            return f.read(65536)
+    except OSError:
+        return None
+
+
 def ru_maxrss_bytes():
     """Peak resident set size from getrusage: kilobytes on Linux, bytes on macOS."""
     try:
@@ -214,6 +224,7 @@ def main(argv=None) -> int:
         machine=platform.machine(),
         pid=os.getpid(),
         rss_before_load_bytes=status_bytes("VmRSS"),
+        proc_status=read_text("/proc/self/status"),
     )
     try:
         t0 = time.perf_counter_ns()
@@ -238,6 +249,8 @@ def main(argv=None) -> int:
         model_bytes=os.path.getsize(args.model),
         load_ns=load_ns,
         rss_after_load_bytes=status_bytes("VmRSS"),
+        proc_status=read_text("/proc/self/status"),
+        smaps_rollup=read_text("/proc/self/smaps_rollup"),
     )
     try:
         return _measure(np, model, args)
@@ -356,6 +369,8 @@ def _measure(np, model, args) -> int:
         elapsed_ns=elapsed,
         ru_maxrss_bytes=ru_maxrss_bytes(),
         vmhwm_bytes=status_bytes("VmHWM"),
+        proc_status=read_text("/proc/self/status"),
+        smaps_rollup=read_text("/proc/self/smaps_rollup"),
         timer_overhead_ns=timer_overhead_ns(),
     )
     return EXIT_OK

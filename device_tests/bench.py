@@ -25,6 +25,8 @@ from .connectors import LocalConnector, connect
 from .deploy import Deployment, agent_command, deploy
 from .errors import AgentError, CommandTimeoutError, ConnectionLostError, DeviceError
 from .facts import DeviceFacts
+from .memory import MemoryUse, memory_use
+from .validity import Flag, validity_flags
 from .power.energy import EnergyEstimate, PowerTrace, estimate
 from .stats import LatencyStats
 
@@ -57,6 +59,7 @@ class BenchSettings(Record):
     power_interval_s: float = 0.05
     energy_s: float = 10.0
     sysfs_root: str = "/"
+    cooldown_s: float = 0.0  # before the run, wait up to this long for the temperature to settle
 
     def __post_init__(self):
         if self.runs < 1:
@@ -73,7 +76,7 @@ class BenchSettings(Record):
             raise ValueError(f"sample_count must be >= 1, got {self.sample_count}")
         if self.timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
-        for name in ("idle_s", "energy_s"):
+        for name in ("idle_s", "energy_s", "cooldown_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.power_interval_s <= 0:
@@ -127,9 +130,7 @@ class BenchResult(Record):
     latencies_ns: Tuple[int, ...]
     warmup_ns: Tuple[int, ...]
     load_ms: Optional[float]
-    peak_rss_bytes: Optional[int]  # VmHWM (or ru_maxrss) of the agent after the run
-    rss_before_load_bytes: Optional[int]
-    rss_after_load_bytes: Optional[int]
+    memory: MemoryUse
     duration_s: float  # the timed phase, from the first timed call to the last
     timer_overhead_ns: Optional[int]
     device_facts: DeviceFacts
@@ -142,8 +143,15 @@ class BenchResult(Record):
     partial_reason: Optional[str] = None
     power: Optional[PowerTrace] = None
     energy: Optional[EnergyEstimate] = None
+    flags: Tuple[Flag, ...] = ()
     edgewise_version: str = ""
     schema: int = SCHEMA
+
+    _derived = ("peak_rss_bytes",)
+
+    @property
+    def peak_rss_bytes(self) -> Optional[int]:
+        return self.memory.peak_rss_bytes
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "BenchResult":
@@ -241,6 +249,9 @@ def run_benchmark(
     report(f"connecting to {device}")
     with connect(device, identity=identity, known_hosts=known_hosts, accept_new_host_key=accept_new_host_key) as conn:
         py = python or (sys.executable if isinstance(conn, LocalConnector) else "python3")
+        extra_flags: Tuple[Flag, ...] = ()
+        if settings.cooldown_s > 0:
+            extra_flags = _cool_down(conn, py, settings.cooldown_s, report)
         report(f"reading the facts of {conn.name}")
         facts_before = _facts.collect(conn, py)
         report("deploying the runtime, the agent and the model")
@@ -266,7 +277,7 @@ def run_benchmark(
             f"(sha256 {session.loaded.get('model_sha256')} != {dep.model_sha256}); delete {dep.model_path} and rerun"
         )
     result = _build(model_path, conn.name, settings, session, facts_before, facts_after, dep, started,
-                    partial_reason, __version__)
+                    partial_reason, __version__, extra_flags)
     report(f"done: p50 {result.latency_ms.p50:.3f} ms over {result.latency_ms.n} runs")
     return result
 
@@ -292,10 +303,35 @@ def _raise_on_failure(device: str, python: str, res, session: _Session, model_pa
         raise AgentError(device, "ProtocolMismatch", f"agent protocol {session.hello.get('protocol')} != {PROTOCOL}")
 
 
+COOLDOWN_POLL_S = 5.0
+COOLDOWN_SETTLED_C = 0.5
+
+
+def _cool_down(conn, python: str, limit_s: float, report) -> Tuple[Flag, ...]:
+    """Poll the temperature every COOLDOWN_POLL_S until two reads in a row differ by less than
+    COOLDOWN_SETTLED_C (the device has stopped cooling), or `limit_s` passes (then a flag)."""
+    import time
+
+    deadline = time.monotonic() + limit_s
+    last = None
+    while True:
+        temp = _facts.collect(conn, python, names=_facts.TEMPERATURE).temperature_c
+        if temp is None:
+            return (Flag("cooldown", "--cooldown: the device reports no temperature; nothing to wait for"),)
+        if last is not None and abs(temp - last) < COOLDOWN_SETTLED_C:
+            report(f"cooldown: temperature settled at {temp:.1f} degC")
+            return ()
+        if time.monotonic() + COOLDOWN_POLL_S > deadline:
+            return (Flag("cooldown", f"--cooldown: temperature still changing after {limit_s:g} s "
+                                     f"({last} -> {temp:.1f} degC)"),)
+        report(f"cooldown: {temp:.1f} degC, waiting for it to settle")
+        last = temp
+        time.sleep(COOLDOWN_POLL_S)
+
+
 def _build(model_path, device, settings, s: _Session, facts_before, facts_after, dep, started, partial_reason,
-           version) -> BenchResult:
+           version, extra_flags=()) -> BenchResult:
     done = s.done or {}
-    peaks = [v for v in (done.get("vmhwm_bytes"), done.get("ru_maxrss_bytes")) if v is not None]
     hello = s.hello or {}
     loaded = s.loaded or {}
     agent = None
@@ -305,6 +341,8 @@ def _build(model_path, device, settings, s: _Session, facts_before, facts_after,
                           hello.get("venv"), dict(hello.get("libraries") or {}))
     elapsed = done.get("elapsed_ns", s.elapsed_ns)
     power = PowerTrace.from_dict(done["power"]) if done.get("power") is not None else None
+    energy = estimate(power) if power is not None else None
+    latency = LatencyStats.from_ns(s.latencies)
     return BenchResult(
         model=os.path.abspath(model_path),
         model_sha256=dep.model_sha256,
@@ -312,13 +350,11 @@ def _build(model_path, device, settings, s: _Session, facts_before, facts_after,
         device=device,
         settings=settings,
         backend=dict(loaded.get("backend") or {}),
-        latency_ms=LatencyStats.from_ns(s.latencies),
+        latency_ms=latency,
         latencies_ns=tuple(s.latencies),
         warmup_ns=tuple(s.warmup),
         load_ms=loaded["load_ns"] / 1e6 if "load_ns" in loaded else None,
-        peak_rss_bytes=max(peaks) if peaks else None,
-        rss_before_load_bytes=hello.get("rss_before_load_bytes"),
-        rss_after_load_bytes=loaded.get("rss_after_load_bytes"),
+        memory=memory_use(hello, loaded, done, model_path),
         duration_s=elapsed / 1e9,
         timer_overhead_ns=done.get("timer_overhead_ns"),
         device_facts=facts_before,
@@ -330,6 +366,7 @@ def _build(model_path, device, settings, s: _Session, facts_before, facts_after,
         partial=partial_reason is not None,
         partial_reason=partial_reason,
         power=power,
-        energy=estimate(power) if power is not None else None,
+        energy=energy,
+        flags=validity_flags(latency, facts_before, facts_after, energy, partial_reason, tuple(extra_flags)),
         edgewise_version=version,
     )

@@ -41,6 +41,7 @@ FACTS: Tuple[Fact, ...] = (
     Fact("os_release", "cat /etc/os-release", system.parse_os_release),
     Fact("rpi_issue", "cat /etc/rpi-issue", system.parse_rpi_issue),
     Fact("uname", "uname -a", system.parse_uname),
+    Fact("loadavg", "cat /proc/loadavg", system.parse_loadavg),
     Fact("dt_model", "cat /proc/device-tree/model", system.parse_device_tree_string),
     Fact("termux", 'printf "PREFIX=%s\\nTERMUX_VERSION=%s\\n" "$PREFIX" "$TERMUX_VERSION"', system.parse_termux_env),
     Fact("android", "command -v getprop >/dev/null && getprop", system.android_props),
@@ -73,6 +74,8 @@ FACTS: Tuple[Fact, ...] = (
 )
 #: The facts that change during a run, read again after it.
 AFTER_RUN = ("cpufreq", "vcgencmd", "thermal")
+#: What --cooldown polls until the temperature settles.
+TEMPERATURE = ("vcgencmd", "thermal")
 
 MARKER = "@@edgewise-fact "
 
@@ -131,6 +134,7 @@ class DeviceFacts(Record):
     throttled_flags: Tuple[str, ...] = ()
     temperature_c: Optional[float] = None
     battery: Optional[power.BatteryReading] = None
+    load_avg_1m: Optional[float] = None
 
     @classmethod
     def from_parsed(cls, p: Mapping[str, Any]) -> "DeviceFacts":
@@ -178,6 +182,7 @@ class DeviceFacts(Record):
             throttled_flags=vc.throttled.flags if vc.throttled else (),
             temperature_c=temp,
             battery=p.get("battery"),
+            load_avg_1m=p.get("loadavg"),
         )
 
 

@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-from ..textparse import clean, key_values, to_int
+from ..textparse import clean, key_values, to_float, to_int
 
 
 @dataclass(frozen=True)
@@ -222,3 +222,9 @@ def parse_python_version(output: str) -> Optional[str]:
 def parse_numpy_version(output: str) -> Optional[str]:
     line = next((l.strip() for l in (output or "").splitlines() if l.strip()), "")
     return line if re.match(r"^\d+\.\d+", line) else None
+
+
+def parse_loadavg(output: str) -> Optional[float]:
+    """/proc/loadavg: the 1-minute load average (runnable and uninterruptible tasks)."""
+    words = (output or "").split()
+    return to_float(words[0]) if words else None

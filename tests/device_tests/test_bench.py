@@ -35,7 +35,10 @@ def _check_result(r: BenchResult, model, settings: BenchSettings):
     assert lat.mean == pytest.approx(s.mean()) and lat.std == pytest.approx(s.std())
     assert lat.min <= lat.p50 <= lat.p90 <= lat.p99 <= lat.max
     assert r.model_sha256 == __import__("hashlib").sha256(model.read_bytes()).hexdigest()
-    assert r.peak_rss_bytes is not None and r.peak_rss_bytes >= (r.rss_after_load_bytes or 0) > 0
+    m = r.memory
+    assert m.peak_rss_bytes is not None and m.peak_rss_bytes >= m.rss_after_load_bytes >= m.rss_before_load_bytes > 0
+    assert m.pss_after_load_bytes and m.pss_after_run_bytes and m.model_file_bytes == model.stat().st_size
+    assert m.weight_bytes == 4 * (16 * 32 + 32 * 4)  # the float32 kernels; the converter drops zero biases
     assert set(r.backend) == {"name", "reason", "library", "options"}
     assert r.inputs[0]["shape"][1:] == [16] and r.inputs[0]["dtype"] == "float32"
     # the runtime came from the deployed zip, not from the host's editable install
