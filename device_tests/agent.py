@@ -43,18 +43,26 @@ NUMPY_HELP = (
     "NumPy is not installed for {python} on this device; the edgewise agent needs it (and nothing else). "
     "Install it with one of: Debian / Ubuntu / Raspberry Pi OS: `sudo apt install python3-numpy` "
     "(or `{python} -m pip install numpy`); Termux: `pkg install python-numpy`; "
-    "Alpine: `apk add py3-numpy`. Then run the benchmark again."
+    "Alpine: `apk add py3-numpy`. Then run the benchmark again. A device without internet: "
+    "`edgewise bench ... --install-deps` fetches NumPy on the host and installs it into edgewise's own cache "
+    "folder on the device."
 )
 
 #: Started with `python -c BOOTSTRAP payload.zip ARGS...`: checks the Python version before any
-#: import that could fail with a confusing SyntaxError, then imports the agent from the zip.
+#: import that could fail with a confusing SyntaxError, then imports the agent from the zip. The
+#: cache's `site-packages` (filled by `bench --install-deps`) comes last on sys.path, so the
+#: device's own packages win where it has them.
 BOOTSTRAP = (
     "import sys\n"
     "if sys.version_info < (3, 9):\n"
     "    sys.stderr.write('edgewise: the device runs Python %s; the agent needs Python 3.9 or newer\\n'"
     " % sys.version.split()[0])\n"
     "    sys.exit(6)\n"
+    "import os\n"
     "sys.path.insert(0, sys.argv[1])\n"
+    "site = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[1]))), 'site-packages')\n"
+    "if os.path.isdir(site):\n"
+    "    sys.path.append(site)\n"
     "from edgewise.device_tests.agent import main\n"
     "sys.exit(main(sys.argv[2:]))\n"
 )
@@ -188,7 +196,9 @@ def environment() -> dict:
         except metadata.PackageNotFoundError:  # importable (from a zip, PYTHONPATH) but without metadata
             libraries[module] = "unknown version"
     base = getattr(sys, "base_prefix", sys.prefix)
+    numpy_spec = importlib.util.find_spec("numpy")
     return {
+        "numpy_path": os.path.dirname(numpy_spec.origin) if numpy_spec and numpy_spec.origin else None,
         "python_executable": sys.executable,
         "prefix": sys.prefix,
         "venv": sys.prefix if sys.prefix != base else None,

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from edgewise.runtime.records import Record
 
@@ -25,6 +25,7 @@ from .connectors import LocalConnector, connect
 from .deploy import Deployment, agent_command, deploy
 from .errors import AgentError, CommandTimeoutError, ConnectionLostError, DeviceError
 from .facts import DeviceFacts
+from .inventory import DeviceEntry
 from .memory import MemoryUse, memory_use
 from .validity import Flag, validity_flags
 from .power.energy import EnergyEstimate, PowerTrace, estimate
@@ -107,6 +108,7 @@ class AgentInfo(Record):
     prefix: str = ""
     venv: Optional[str] = None
     libraries: Dict[str, str] = field(default_factory=dict)
+    numpy_path: Optional[str] = None
 
     def describe(self) -> str:
         """One line for the summary: which interpreter, in which environment, with which libraries."""
@@ -217,9 +219,31 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def open_device(device: Union[str, DeviceEntry], *, identity: Optional[str] = None,
+                known_hosts: Optional[str] = None, accept_new_host_key: bool = False,
+                jump: Optional[DeviceEntry] = None, connect_timeout: float = 15.0):
+    """A connector for a URL ("local", "ssh://...") or an inventory entry (its key, known_hosts,
+    and jump host, itself an entry, reached first)."""
+    entry = device if isinstance(device, DeviceEntry) else None
+    url = entry.url if entry else device
+    key = (entry.key if entry and entry.key else None) or identity
+    known = (entry.known_hosts if entry and entry.known_hosts else None) or known_hosts
+    hop = None
+    if jump is not None:
+        hop = open_device(jump, identity=identity, known_hosts=known_hosts, accept_new_host_key=accept_new_host_key,
+                          connect_timeout=connect_timeout)
+    try:
+        return connect(url, identity=key, known_hosts=known, accept_new_host_key=accept_new_host_key,
+                       connect_timeout=connect_timeout, jump=hop)
+    except BaseException:
+        if hop is not None:
+            hop.close()
+        raise
+
+
 def run_benchmark(
     model_path,
-    device: str = "local",
+    device: Union[str, DeviceEntry] = "local",
     settings: Optional[BenchSettings] = None,
     *,
     identity: Optional[str] = None,
@@ -227,8 +251,11 @@ def run_benchmark(
     accept_new_host_key: bool = False,
     python: Optional[str] = None,
     progress: Optional[Callable[[str], None]] = None,
+    jump: Optional[DeviceEntry] = None,
+    connect_timeout: float = 15.0,
 ) -> BenchResult:
-    """Benchmark `model_path` (.tflite or .onnx) on `device` ("local" or "ssh://USER@HOST[:PORT]").
+    """Benchmark `model_path` (.tflite or .onnx) on `device` ("local", "ssh://USER@HOST[:PORT]",
+    or an inventory `DeviceEntry`, whose key, interpreter and jump host are used).
 
     `python` is the device's interpreter: "python3" over SSH and this interpreter
     (sys.executable) locally unless given. SSH host keys are checked against `known_hosts`
@@ -246,8 +273,11 @@ def run_benchmark(
         raise FileNotFoundError(f"{model_path}: no such model file")
     report = progress or (lambda p: None)
     started = _now()
-    report(f"connecting to {device}")
-    with connect(device, identity=identity, known_hosts=known_hosts, accept_new_host_key=accept_new_host_key) as conn:
+    entry = device if isinstance(device, DeviceEntry) else None
+    python = python or (entry.python if entry else None)
+    report(f"connecting to {entry.name if entry else device}")
+    with open_device(device, identity=identity, known_hosts=known_hosts, accept_new_host_key=accept_new_host_key,
+                     jump=jump, connect_timeout=connect_timeout) as conn:
         py = python or (sys.executable if isinstance(conn, LocalConnector) else "python3")
         extra_flags: Tuple[Flag, ...] = ()
         if settings.cooldown_s > 0:
@@ -255,7 +285,7 @@ def run_benchmark(
         report(f"reading the facts of {conn.name}")
         facts_before = _facts.collect(conn, py)
         report("deploying the runtime, the agent and the model")
-        dep = deploy(conn, model_path)
+        dep = deploy(conn, model_path, cache_dir=entry.cache if entry else None)
         session = _Session(report, settings)
         cmd = agent_command(py, dep.payload_path, ["--model", dep.model_path, *settings.agent_args()])
         partial_reason = None
@@ -276,7 +306,8 @@ def run_benchmark(
             f"{conn.name}: the model on the device ({dep.model_path}) does not match {model_path} "
             f"(sha256 {session.loaded.get('model_sha256')} != {dep.model_sha256}); delete {dep.model_path} and rerun"
         )
-    result = _build(model_path, conn.name, settings, session, facts_before, facts_after, dep, started,
+    name = entry.name if entry is not None and entry.name != entry.url else conn.name
+    result = _build(model_path, name, settings, session, facts_before, facts_after, dep, started,
                     partial_reason, __version__, extra_flags)
     report(f"done: p50 {result.latency_ms.p50:.3f} ms over {result.latency_ms.n} runs")
     return result
@@ -338,7 +369,7 @@ def _build(model_path, device, settings, s: _Session, facts_before, facts_after,
     if s.hello is not None:
         agent = AgentInfo(str(hello.get("python")), str(hello.get("python_executable")), str(hello.get("numpy")),
                           str(hello.get("runtime")), str(hello.get("machine")), str(hello.get("prefix", "")),
-                          hello.get("venv"), dict(hello.get("libraries") or {}))
+                          hello.get("venv"), dict(hello.get("libraries") or {}), hello.get("numpy_path"))
     elapsed = done.get("elapsed_ns", s.elapsed_ns)
     power = PowerTrace.from_dict(done["power"]) if done.get("power") is not None else None
     energy = estimate(power) if power is not None else None

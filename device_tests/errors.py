@@ -10,12 +10,23 @@ class ConnectError(DeviceError):
     """The device could not be reached or refused the login."""
 
 
+class LoginError(ConnectError):
+    """The device answered but refused the login: retrying will not help."""
+
+
 class HostKeyError(ConnectError):
     """The device's SSH host key is unknown (and not accepted) or differs from the recorded one."""
 
 
 class ConnectionLostError(DeviceError):
     """The link to the device dropped while a command was running."""
+
+
+#: Errors worth another attempt: the network, not the device's answer (a refused host key or
+#: login, an agent's report, are not retried).
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, (ConnectionLostError, CommandTimeoutError)) or (
+        type(error) is ConnectError)
 
 
 class CommandTimeoutError(DeviceError):

@@ -125,3 +125,24 @@ def _large_sample_intervals(sorted_ms) -> dict:
         hi = min(n - 1, max(0, math.ceil(n * q + spread) - 1))
         out[f"p{p}_ci"] = (float(sorted_ms[lo]), float(sorted_ms[hi]))
     return out
+
+
+def drift_noise(latencies_ns: Sequence[int], blocks: int = 10) -> Optional[float]:
+    """Relative 95% half-width of the median from its spread across `blocks` contiguous stretches
+    of the run (batch means, as in simulation output analysis: Law, "Simulation Modeling and
+    Analysis", ch. 9). Resampling single latencies treats them as independent and misses slow
+    drift (another process, a clock change) that moves a whole stretch; this sees it. None with
+    fewer than 20 samples per block."""
+    n = len(latencies_ns)
+    if n < 20 * blocks:
+        return None
+    size = n // blocks
+    medians = []
+    for b in range(blocks):
+        part = sorted(latencies_ns[b * size:(b + 1) * size])
+        medians.append(part[len(part) // 2])
+    overall = sorted(latencies_ns)[n // 2]
+    mean = sum(medians) / blocks
+    sd = math.sqrt(sum((m - mean) ** 2 for m in medians) / (blocks - 1))
+    t_975 = 2.262  # Student's t, 9 degrees of freedom
+    return t_975 * sd / math.sqrt(blocks) / overall if overall else None

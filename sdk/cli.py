@@ -1,4 +1,4 @@
-"""The `edgewise` command line: demo, optimize, run, inspect, bench, results.
+"""The `edgewise` command line: demo, optimize, run, inspect, bench, results, devices.
 
 Each subcommand imports what it needs when it runs, so `edgewise run` and `edgewise inspect` work
 on a device that has only NumPy, and host commands say which extra is missing.
@@ -114,74 +114,6 @@ def cmd_inspect(args) -> int:
     return 0
 
 
-# -- bench -------------------------------------------------------------------------------------
-def cmd_bench(args) -> int:
-    from .device_tests.bench import BenchSettings, run_benchmark
-
-    settings = BenchSettings(
-        runs=args.runs, warmup=args.warmup, min_duration_s=args.min_duration, backend=args.backend,
-        num_threads=args.threads,
-    )
-    result = run_benchmark(
-        args.model, device=args.device, settings=settings, identity=args.identity, known_hosts=args.known_hosts,
-        accept_new_host_key=args.accept_new_host_key, python=args.python, progress=StepPrinter(),
-    )
-    if args.save_results:
-        from .device_tests.results import ResultStore
-
-        saved = ResultStore(args.save_results).save(result)
-        print(f"saved {saved}", file=sys.stderr)
-    if args.json:
-        from .fileio import write_json_atomic
-
-        write_json_atomic(args.json, result.to_dict())
-    lat = result.latency_ms
-    print(f"device:  {args.device}")
-    if result.agent is not None:
-        print(f"python:  {result.agent.describe()}")
-    print(f"backend: {result.backend.get('name')} ({result.backend.get('reason')})")
-    print(f"latency: p50 {lat.p50:.3f} ms  p90 {lat.p90:.3f} ms  p99 {lat.p99:.3f} ms  "
-          f"mean {lat.mean:.3f} ± {lat.std:.3f} ms  (n={lat.n})")
-    if result.peak_rss_bytes:
-        print(f"peak RSS: {result.peak_rss_bytes / 2**20:.1f} MiB")
-    if getattr(result, "partial", False):
-        print(f"PARTIAL result: {result.partial_reason}")
-        return EXIT_ERROR
-    if args.json:
-        print(f"wrote {args.json}")
-    return 0
-
-
-# -- results ---------------------------------------------------------------------------------
-def cmd_results(args) -> int:
-    from .device_tests.results import ResultStore, compare
-
-    store = ResultStore(args.dir)
-    if args.action == "list":
-        entries = store.list()
-        if args.json:
-            _print_json([e.to_dict() for e in entries])
-            return 0
-        if not entries:
-            print(f"no results in {args.dir}")
-            return 0
-        rows = [(e.name, e.device, e.model, e.backend, "-" if e.p50_ms is None else f"{e.p50_ms:.3f}", str(e.n),
-                 "partial" if e.partial else "") for e in entries]
-        header = ("result", "device", "model", "backend", "p50 ms", "n", "")
-        widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
-        for r in [header] + rows:
-            print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-        return 0
-    if len(args.names) != 2:
-        raise ValueError("results compare takes two results: BASELINE CANDIDATE (names from `results list`, or paths)")
-    comparison = compare(store.load(args.names[0]), store.load(args.names[1]))
-    if args.json:
-        _print_json(comparison.to_dict())
-    else:
-        print(comparison)
-    return 0
-
-
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgewise", description=__doc__.splitlines()[0])
@@ -220,33 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_inspect)
 
-    b = sub.add_parser("bench", help="measure latency and memory on a device over SSH (or locally)")
-    b.add_argument("model")
-    b.add_argument("--device", required=True, help="ssh://USER@HOST[:PORT] or local")
-    b.add_argument("--identity", help="private key file for SSH")
-    b.add_argument("--known-hosts", help="known_hosts file used to verify the device (default ~/.ssh/known_hosts)")
-    b.add_argument("--accept-new-host-key", action="store_true",
-                   help="trust and record the device's key if it is not yet known (a changed key is always refused)")
-    b.add_argument("--python", default=None,
-                   help="Python interpreter on the device (default: over SSH python3; for --device local the "
-                        "interpreter edgewise runs in)")
-    b.add_argument("--runs", type=int, default=100, help="minimum timed runs (default 100)")
-    b.add_argument("--warmup", type=int, default=10, help="warm-up runs (default 10)")
-    b.add_argument("--min-duration", type=float, default=1.0, metavar="SECONDS",
-                   help="minimum timed duration; the run ends when both minimums are met (default 1.0)")
-    b.add_argument("--backend", default="auto", choices=["auto", "numpy", "litert", "litert-builtin", "onnxruntime"])
-    b.add_argument("--threads", type=int, default=None)
-    b.add_argument("--json", metavar="OUT.json", help="write the full result as JSON")
-    b.add_argument("--save-results", metavar="DIR", help="also keep the result in a results folder")
-    b.set_defaults(func=cmd_bench)
-
-    rs = sub.add_parser("results", help="list the benchmark results kept with --save-results, or compare two")
-    rs.add_argument("action", choices=["list", "compare"])
-    rs.add_argument("names", nargs="*", help="for compare: BASELINE CANDIDATE (result names or paths)")
-    rs.add_argument("--dir", default="results", help="results folder (default: results)")
-    rs.add_argument("--json", action="store_true")
-    rs.set_defaults(func=cmd_results)
-
     import importlib
 
     for name in COMMAND_MODULES:  # each adds its subcommands: register(subparsers)
@@ -257,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Command groups that live in their own modules under sdk/commands/ (one module per group, each with
 # `register(subparsers)`; its handlers import what they need when they run).
 COMMAND_MODULES: tuple = (
+    "edgewise.commands.devices",
 )
 
 

@@ -14,6 +14,7 @@ def connect(
     known_hosts: Optional[str] = None,
     accept_new_host_key: bool = False,
     connect_timeout: float = 15.0,
+    jump: Optional[BaseConnector] = None,
 ) -> BaseConnector:
     """Open a connector for `device`: "local" (this machine) or "ssh://USER@HOST[:PORT]"."""
     if device == "local":
@@ -27,6 +28,7 @@ def connect(
             known_hosts=known_hosts,
             accept_new_host_key=accept_new_host_key,
             connect_timeout=connect_timeout,
+            jump=jump,
         )
     raise ValueError(f"unknown device {device!r}: use 'local' or 'ssh://USER@HOST[:PORT]'")
 

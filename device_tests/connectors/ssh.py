@@ -17,7 +17,7 @@ from typing import IO, Optional, Tuple
 from urllib.parse import urlsplit
 
 from ...fileio import write_bytes_atomic
-from ..errors import CommandTimeoutError, ConnectError, ConnectionLostError, HostKeyError
+from ..errors import CommandTimeoutError, ConnectError, ConnectionLostError, HostKeyError, LoginError
 from .base import BaseConnector, CommandResult, LineCallback, LineSplitter
 from .known_hosts import bad_key_error, host_entry_name, make_policy
 
@@ -62,7 +62,10 @@ class SSHConnector(BaseConnector):
         accept_new_host_key: bool = False,
         connect_timeout: float = 15.0,
         keepalive_s: int = 10,
+        jump: Optional["SSHConnector"] = None,
     ):
+        """`jump`: an open connector to a jump host; the device is reached through a
+        direct-tcpip channel it opens (OpenSSH's ProxyJump), and closed with this connector."""
         from edgewise._extras import require
 
         paramiko = require("paramiko", "benchmarking over SSH")
@@ -78,6 +81,17 @@ class SSHConnector(BaseConnector):
                 raise ConnectError(f"{self.name}: cannot read the known_hosts file {self.known_hosts}: {e}") from None
         client.set_missing_host_key_policy(make_policy(paramiko, self.known_hosts, accept_new_host_key))
         t = self.target
+        self._jump = jump
+        sock = None
+        if jump is not None:
+            try:
+                sock = jump._transport.open_channel("direct-tcpip", (t.host, t.port), ("127.0.0.1", 0),
+                                                    timeout=connect_timeout)
+            except (paramiko.SSHException, OSError, EOFError) as e:
+                client.close()
+                raise ConnectError(f"{self.name}: cannot reach it through the jump host {jump.name}: "
+                                   f"{e or type(e).__name__}") from None
+            self.name = f"{self.name} (via {jump.name})"
         try:
             client.connect(
                 t.host,
@@ -90,6 +104,7 @@ class SSHConnector(BaseConnector):
                 banner_timeout=connect_timeout,
                 auth_timeout=connect_timeout,
                 channel_timeout=connect_timeout,
+                sock=sock,
             )
         except HostKeyError:
             client.close()
@@ -100,7 +115,7 @@ class SSHConnector(BaseConnector):
         except paramiko.AuthenticationException as e:
             client.close()
             how = f"with the key {identity}" if identity else "with the default keys and the ssh agent"
-            raise ConnectError(f"{self.name}: login as {t.user!r} failed {how}: {e}") from None
+            raise LoginError(f"{self.name}: login as {t.user!r} failed {how}: {e}") from None
         except (paramiko.SSHException, OSError) as e:
             client.close()
             raise ConnectError(f"{self.name}: cannot connect: {e or type(e).__name__}") from None
@@ -110,6 +125,8 @@ class SSHConnector(BaseConnector):
 
     def close(self) -> None:
         self._client.close()
+        if self._jump is not None:
+            self._jump.close()
 
     # -- the three operations ---------------------------------------------------------------
     def run_shell_command(
