@@ -221,7 +221,7 @@ def _now() -> str:
 
 def open_device(device: Union[str, DeviceEntry], *, identity: Optional[str] = None,
                 known_hosts: Optional[str] = None, accept_new_host_key: bool = False,
-                jump: Optional[DeviceEntry] = None, connect_timeout: float = 15.0):
+                jump: Optional[DeviceEntry] = None, connect_timeout: float = 15.0, dead_link_s: float = 30.0):
     """A connector for a URL ("local", "ssh://...") or an inventory entry (its key, known_hosts,
     and jump host, itself an entry, reached first)."""
     entry = device if isinstance(device, DeviceEntry) else None
@@ -231,10 +231,10 @@ def open_device(device: Union[str, DeviceEntry], *, identity: Optional[str] = No
     hop = None
     if jump is not None:
         hop = open_device(jump, identity=identity, known_hosts=known_hosts, accept_new_host_key=accept_new_host_key,
-                          connect_timeout=connect_timeout)
+                          connect_timeout=connect_timeout, dead_link_s=dead_link_s)
     try:
         return connect(url, identity=key, known_hosts=known, accept_new_host_key=accept_new_host_key,
-                       connect_timeout=connect_timeout, jump=hop)
+                       connect_timeout=connect_timeout, jump=hop, dead_link_s=dead_link_s)
     except BaseException:
         if hop is not None:
             hop.close()
@@ -253,6 +253,7 @@ def run_benchmark(
     progress: Optional[Callable[[str], None]] = None,
     jump: Optional[DeviceEntry] = None,
     connect_timeout: float = 15.0,
+    dead_link_s: float = 30.0,
 ) -> BenchResult:
     """Benchmark `model_path` (.tflite or .onnx) on `device` ("local", "ssh://USER@HOST[:PORT]",
     or an inventory `DeviceEntry`, whose key, interpreter and jump host are used).
@@ -277,7 +278,7 @@ def run_benchmark(
     python = python or (entry.python if entry else None)
     report(f"connecting to {entry.name if entry else device}")
     with open_device(device, identity=identity, known_hosts=known_hosts, accept_new_host_key=accept_new_host_key,
-                     jump=jump, connect_timeout=connect_timeout) as conn:
+                     jump=jump, connect_timeout=connect_timeout, dead_link_s=dead_link_s) as conn:
         py = python or (sys.executable if isinstance(conn, LocalConnector) else "python3")
         extra_flags: Tuple[Flag, ...] = ()
         if settings.cooldown_s > 0:

@@ -15,6 +15,7 @@ def connect(
     accept_new_host_key: bool = False,
     connect_timeout: float = 15.0,
     jump: Optional[BaseConnector] = None,
+    dead_link_s: float = 30.0,
 ) -> BaseConnector:
     """Open a connector for `device`: "local" (this machine) or "ssh://USER@HOST[:PORT]"."""
     if device == "local":
@@ -29,6 +30,7 @@ def connect(
             accept_new_host_key=accept_new_host_key,
             connect_timeout=connect_timeout,
             jump=jump,
+            dead_link_s=dead_link_s,
         )
     raise ValueError(f"unknown device {device!r}: use 'local' or 'ssh://USER@HOST[:PORT]'")
 

@@ -61,11 +61,17 @@ class SSHConnector(BaseConnector):
         known_hosts: Optional[str] = None,
         accept_new_host_key: bool = False,
         connect_timeout: float = 15.0,
-        keepalive_s: int = 10,
+        keepalive_s: int = 5,
+        dead_link_s: float = 30.0,
         jump: Optional["SSHConnector"] = None,
     ):
         """`jump`: an open connector to a jump host; the device is reached through a
-        direct-tcpip channel it opens (OpenSSH's ProxyJump), and closed with this connector."""
+        direct-tcpip channel it opens (OpenSSH's ProxyJump), and closed with this connector.
+
+        A cut link is noticed within about `dead_link_s`: keepalives every `keepalive_s` keep
+        data in flight, and TCP_USER_TIMEOUT (Linux, RFC 5482) closes a connection whose data
+        stays unacknowledged that long, so a running command ends with ConnectionLostError
+        instead of waiting for TCP's ~15-minute retransmission limit."""
         from edgewise._extras import require
 
         paramiko = require("paramiko", "benchmarking over SSH")
@@ -122,6 +128,9 @@ class SSHConnector(BaseConnector):
         self._client = client
         self._transport = client.get_transport()
         self._transport.set_keepalive(keepalive_s)
+        raw = self._transport.sock
+        if isinstance(raw, socket.socket) and hasattr(socket, "TCP_USER_TIMEOUT"):
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(dead_link_s * 1000))
 
     def close(self) -> None:
         self._client.close()

@@ -31,14 +31,15 @@ class SshServer:
     folder: Path
     proc: subprocess.Popen
     log: Path
+    address: str = "127.0.0.1"
 
     @property
     def device(self) -> str:
-        return f"ssh://{self.user}@127.0.0.1:{self.port}"
+        return f"ssh://{self.user}@{self.address}:{self.port}"
 
     @property
     def host_entry(self) -> str:
-        return f"[127.0.0.1]:{self.port}"
+        return f"[{self.address}]:{self.port}"
 
     def session_pids(self) -> List[int]:
         """sshd processes serving connections: every sshd descendant of the listening daemon."""
@@ -85,7 +86,10 @@ def _keygen(path: Path) -> str:
     return " ".join(path.with_suffix(".pub").read_text().split()[:2])
 
 
-def start_sshd(folder: Path) -> SshServer:
+def start_sshd(folder: Path, address: str = "127.0.0.1", wrap: tuple = (), port: int = 0,
+               client_key: Path = None) -> SshServer:
+    """`address` to listen on; `wrap` prefixes the sshd command (["ip", "netns", "exec", NS] runs
+    it in a network namespace); `client_key` reuses one client key for many servers."""
     sshd = next((p for p in SSHD_CANDIDATES if os.path.exists(p)), None) or shutil.which("sshd")
     if sshd is None or shutil.which("ssh-keygen") is None:
         pytest.fail(
@@ -97,18 +101,21 @@ def start_sshd(folder: Path) -> SshServer:
 
     user = getpass.getuser()
     host_key_line = _keygen(folder / "host_ed25519")
-    client_pub = _keygen(folder / "client_ed25519")
+    if client_key is None:
+        client_key = folder / "client_ed25519"
+        _keygen(client_key)
+    client_pub = " ".join(client_key.with_suffix(".pub").read_text().split()[:2])
     (folder / "authorized_keys").write_text(client_pub + "\n")
     known = folder / "known_hosts"
-    port = _free_port()
-    known.write_text(f"[127.0.0.1]:{port} {host_key_line}\n")
+    port = port or _free_port()
+    known.write_text(f"[{address}]:{port} {host_key_line}\n")
     if os.geteuid() == 0:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # the privilege separation directory
     config = folder / "sshd_config"
     config.write_text(
         "\n".join(
             [
-                "ListenAddress 127.0.0.1",
+                f"ListenAddress {address}",
                 f"HostKey {folder / 'host_ed25519'}",
                 f"AuthorizedKeysFile {folder / 'authorized_keys'}",
                 f"PidFile {folder / 'sshd.pid'}",
@@ -132,14 +139,14 @@ def start_sshd(folder: Path) -> SshServer:
         pytest.fail(f"sshd rejected the test configuration {config}: {check.stderr.strip()}", pytrace=False)
     log = folder / "sshd.log"
     with open(log, "wb") as logf:
-        proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(config), "-p", str(port)], stdout=logf,
+        proc = subprocess.Popen([*wrap, sshd, "-D", "-e", "-f", str(config), "-p", str(port)], stdout=logf,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while True:
         if proc.poll() is not None:
             pytest.fail(f"sshd exited with status {proc.returncode}: {log.read_text()[-2000:]}", pytrace=False)
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            with socket.create_connection((address, port), timeout=1) as s:
                 if s.recv(64).startswith(b"SSH-"):
                     break
         except OSError:
@@ -148,7 +155,7 @@ def start_sshd(folder: Path) -> SshServer:
             proc.kill()
             pytest.fail(f"sshd did not answer on port {port} within 15 s: {log.read_text()[-2000:]}", pytrace=False)
         time.sleep(0.1)
-    return SshServer(port, user, str(folder / "client_ed25519"), host_key_line, str(known), folder, proc, log)
+    return SshServer(port, user, str(client_key), host_key_line, str(known), folder, proc, log, address)
 
 
 def stop_sshd(server: SshServer) -> None:
