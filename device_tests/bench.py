@@ -10,6 +10,7 @@ received and is marked `partial` with the reason.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -284,7 +285,7 @@ def run_benchmark(
         if settings.cooldown_s > 0:
             extra_flags = _cool_down(conn, py, settings.cooldown_s, report)
         report(f"reading the facts of {conn.name}")
-        facts_before = _facts.collect(conn, py)
+        facts_before = _facts.collect(conn, py, names=_facts.BEFORE_RUN)
         report("deploying the runtime, the agent and the model")
         dep = deploy(conn, model_path, cache_dir=entry.cache if entry else None)
         session = _Session(report, settings)
@@ -375,6 +376,9 @@ def _build(model_path, device, settings, s: _Session, facts_before, facts_after,
     power = PowerTrace.from_dict(done["power"]) if done.get("power") is not None else None
     energy = estimate(power) if power is not None else None
     latency = LatencyStats.from_ns(s.latencies)
+    if s.hello is not None:  # the agent's own account of its interpreter (see facts.BEFORE_RUN)
+        facts_before = dataclasses.replace(facts_before, python_version=str(hello.get("python")),
+                                           numpy_version=str(hello.get("numpy")))
     return BenchResult(
         model=os.path.abspath(model_path),
         model_sha256=dep.model_sha256,
