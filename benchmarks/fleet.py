@@ -12,7 +12,6 @@ Needs root (network namespaces).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time

@@ -324,9 +324,9 @@ def _raise_on_failure(device: str, python: str, res, session: _Session, model_pa
     if res.exit_status != 0 or session.done is None:
         detail = res.describe()
         if res.exit_status == 127:
-            hint = (f"; is Python installed? The agent needs Python 3.9+ with NumPy (Debian/Raspberry Pi OS: "
-                    f"sudo apt install python3 python3-numpy; Termux: pkg install python python-numpy), or pass "
-                    f"python= the interpreter's path")
+            hint = ("; is Python installed? The agent needs Python 3.9+ with NumPy (Debian/Raspberry Pi OS: "
+                    "sudo apt install python3 python3-numpy; Termux: pkg install python python-numpy), or pass "
+                    "--python (python=) the interpreter's path")
             raise AgentError(device, "PythonMissing", f"cannot start {python!r}: {detail}{hint}")
         if res.exit_status == 6 and "needs Python 3.9" in res.stderr:
             raise AgentError(device, "PythonTooOld", res.stderr.strip().splitlines()[-1])

@@ -41,38 +41,6 @@ def parse_meminfo(output: str) -> MemInfo:
     return MemInfo(_kb_field(f, "MemTotal"), avail, _kb_field(f, "SwapTotal"))
 
 
-def parse_free(output: str, unit_bytes: int = 1024) -> MemInfo:
-    """`free` (KiB, the default; pass unit_bytes=1<<20 for `free -m`).
-
-    procps-ng >= 3.3.10 prints an `available` column; older procps prints `buffers` and `cached`
-    columns and a `-/+ buffers/cache:` line whose second number is what is free for programs.
-    """
-    header = None
-    total = avail = swap = None
-    for line in (output or "").splitlines():
-        words = line.split()
-        if not words:
-            continue
-        if header is None and words[0] == "total":
-            header = words
-            continue
-        label = words[0].rstrip(":").lower()
-        nums = [to_int(w) for w in words[1:]]
-        if label == "mem" and nums and nums[0] is not None:
-            total = nums[0] * unit_bytes
-            if header and "available" in header:
-                i = header.index("available")
-                if i < len(nums) and nums[i] is not None:
-                    avail = nums[i] * unit_bytes
-        elif line.startswith("-/+ buffers/cache:"):
-            rest = [to_int(w) for w in line.split(":", 1)[1].split()]
-            if len(rest) >= 2 and rest[1] is not None:
-                avail = rest[1] * unit_bytes
-        elif label == "swap" and nums and nums[0] is not None:
-            swap = nums[0] * unit_bytes
-    return MemInfo(total, avail, swap)
-
-
 @dataclass(frozen=True)
 class ProcessMemory:
     """From /proc/<pid>/status: peak (VmHWM) and current (VmRSS) resident set, in bytes."""
@@ -85,11 +53,6 @@ class ProcessMemory:
 def parse_proc_status(output: str) -> ProcessMemory:
     f = key_values(output)
     return ProcessMemory(_kb_field(f, "VmHWM"), _kb_field(f, "VmRSS"), _kb_field(f, "VmSwap"))
-
-
-def status_field_bytes(output: str, name: str) -> Optional[int]:
-    """Any `kB` field of /proc/<pid>/status, None if absent or implausible (see IMPLAUSIBLE_BYTES)."""
-    return _kb_field(key_values(output), name)
 
 
 @dataclass(frozen=True)

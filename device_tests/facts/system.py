@@ -98,13 +98,6 @@ def parse_device_tree_string(output: str) -> Optional[str]:
     return text or None
 
 
-def parse_device_tree_compatible(output: str) -> Tuple[str, ...]:
-    """/proc/device-tree/compatible: NUL-separated strings, most specific first. A terminal drops
-    the NULs (then the strings run together and stay one entry); `tr '\\0' '\\n'` gives lines."""
-    parts = re.split(r"[\x00\n]+", output or "")
-    return tuple(p.strip() for p in parts if p.strip())
-
-
 @dataclass(frozen=True)
 class AndroidProps:
     """From `getprop`. A GSI leaves ro.product.model empty or generic; the vendor one is the phone."""
@@ -195,18 +188,6 @@ _TERMUX_SECTIONS = {
     "Packages CPU architecture": "arch",
     "Termux-packages arch": "arch",
 }
-
-
-def parse_termux_info(output: str) -> TermuxInfo:
-    """`termux-info`: "Section:" header lines each followed by the value on the next line."""
-    lines = [l.rstrip() for l in (output or "").splitlines()]
-    found: Dict[str, str] = {}
-    for i, line in enumerate(lines):
-        if line.endswith(":") and line[:-1] in _TERMUX_SECTIONS and i + 1 < len(lines):
-            found.setdefault(_TERMUX_SECTIONS[line[:-1]], lines[i + 1].strip())
-        elif line.startswith("TERMUX_VERSION="):
-            found.setdefault("termux_version", line.split("=", 1)[1].strip())
-    return TermuxInfo(is_termux=bool(lines and found), **found)
 
 
 def parse_python_version(output: str) -> Optional[str]:

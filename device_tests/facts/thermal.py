@@ -62,41 +62,6 @@ def parse_vcgencmd(output: str) -> Vcgencmd:
 
 
 @dataclass(frozen=True)
-class PmicRails:
-    """Raspberry Pi 5 `vcgencmd pmic_read_adc`: per-rail current (A) and voltage (V).
-
-    `power_w` sums V x I over rails that report both. It leaves out the 5 V input's own losses
-    and the USB ports, so it is a lower bound on what the board draws.
-    """
-
-    currents_a: Tuple[Tuple[str, float], ...] = ()
-    volts_v: Tuple[Tuple[str, float], ...] = ()
-
-    @property
-    def power_w(self) -> Optional[float]:
-        volts = dict(self.volts_v)
-        pairs = [(a, volts.get(name)) for name, a in self.currents_a]
-        pairs = [a * v for a, v in pairs if v is not None]
-        return sum(pairs) if pairs else None
-
-
-_PMIC = re.compile(r"^\s*(\S+)_([AV])\s+(?:current|volt)\(\d+\)=([-+\d.eE]+)[AV]\s*$")
-
-
-def parse_pmic_read_adc(output: str) -> PmicRails:
-    cur, volt = [], []
-    for line in (output or "").splitlines():
-        m = _PMIC.match(line)
-        if not m:
-            continue
-        value = to_float(m.group(3))
-        if value is None:
-            continue
-        (cur if m.group(2) == "A" else volt).append((m.group(1), value))
-    return PmicRails(tuple(cur), tuple(volt))
-
-
-@dataclass(frozen=True)
 class CpuFreq:
     """cpu0's cpufreq policy: the governor and the clocks in kHz, as sysfs reports them."""
 
@@ -110,11 +75,6 @@ class CpuFreq:
 def parse_governor(output: str) -> Optional[str]:
     word = (output or "").strip().split()
     return word[0] if word and re.match(r"^[a-z][a-z0-9_-]*$", word[0]) else None
-
-
-def parse_frequencies(output: str) -> Tuple[int, ...]:
-    """scaling_available_frequencies: kHz values separated by spaces."""
-    return tuple(v for v in (to_int(w) for w in (output or "").split()) if v is not None)
 
 
 def parse_cpufreq(output: str) -> CpuFreq:
@@ -166,22 +126,3 @@ def cpu_temperature(zones: Tuple[ThermalZone, ...]) -> Optional[float]:
             if hint in z.type.lower():
                 return z.temp_c
     return None
-
-
-def parse_sensors_u(output: str) -> Tuple[ThermalZone, ...]:
-    """lm-sensors' raw `sensors -u`: a chip name line, an `Adapter:` line, then `featureN:` lines
-    each followed by indented `featureN_input: value` lines (degrees C for temperatures)."""
-    zones = []
-    chip = None
-    for line in (output or "").splitlines():
-        if not line.strip():
-            chip = None
-            continue
-        if not line[0].isspace():
-            if chip is None and ":" not in line:
-                chip = line.strip()
-            continue
-        key, _, value = line.strip().partition(":")
-        if chip is not None and key.startswith("temp") and key.endswith("_input"):
-            zones.append(ThermalZone(chip, to_float(value)))
-    return tuple(zones)

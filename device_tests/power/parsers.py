@@ -118,20 +118,6 @@ def parse_energy_uj(output: str) -> Optional[int]:
     return to_int((output or "").strip())
 
 
-def rapl_power_w(e0_uj: int, e1_uj: int, seconds: float, max_energy_range_uj: int) -> float:
-    """Mean power between two reads of a RAPL counter that wraps to 0 past max_energy_range_uj.
-
-    P = dE / dt with dE = e1 - e0, plus (max_energy_range_uj + 1) when the counter wrapped
-    (Linux powercap sysfs ABI; the counter wraps at most once between reads a few seconds apart).
-    """
-    if seconds <= 0:
-        raise ValueError(f"RAPL interval must be positive, got {seconds} s")
-    delta = e1_uj - e0_uj
-    if delta < 0:
-        delta += max_energy_range_uj + 1
-    return delta / 1e6 / seconds
-
-
 @dataclass(frozen=True)
 class Ina219Reading(Record):
     """An INA2xx (INA219/226/230/231/260) through the Linux hwmon driver

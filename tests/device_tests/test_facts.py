@@ -72,22 +72,12 @@ def test_meminfo_without_memavailable_estimates_it():
     assert memory.parse_meminfo(old).available_bytes == (3099736 + 87896 + 415068) * 1024
 
 
-def test_free_new_and_old_formats():
-    mib = 1 << 20
-    assert memory.parse_free(fx("rpi_free_m_stretch.txt"), mib) == memory.MemInfo(370 * mib, 262 * mib, 99 * mib)
-    # wheezy: no "available" column; the -/+ buffers/cache line's free value stands in
-    wheezy = memory.parse_free(fx("rpi_free_m_wheezy_oldformat.txt"), mib)
-    assert wheezy == memory.MemInfo(434 * mib, 336 * mib, 99 * mib)
-    assert memory.parse_free(fx("rpizero_free_kib.txt")) == memory.MemInfo(442804 * 1024, 401092 * 1024, 0)
-
-
 def test_proc_status_peak_rss_and_underflow():
     g = memory.parse_proc_status(fx("proc_pid_status_gdb_x86_64.txt"))
     assert (g.peak_rss_bytes, g.rss_bytes, g.swap_bytes) == (65196 * 1024, 65196 * 1024, 0)
     assert memory.parse_proc_status(fx("proc_pid_status_vm_excerpt.txt")).peak_rss_bytes == 13484 * 1024
     chromium = fx("proc_pid_status_chromium_excerpt_vmlib_underflow.txt")
     assert memory.parse_proc_status(chromium).peak_rss_bytes == 632100 * 1024
-    assert memory.status_field_bytes(chromium, "VmLib") is None  # 18446744073709436460 kB is a glitch
 
 
 def test_smaps_rollup_old_and_new_kernels():
@@ -135,15 +125,6 @@ def test_device_tree_model_strings():
     assert system.parse_device_tree_string("") is None
 
 
-def test_device_tree_compatible():
-    assert system.parse_device_tree_compatible(fx("rpi5_device_tree_compatible_tr.txt")) == (
-        "raspberrypi,5-model-b", "brcm,bcm2712")
-    assert system.parse_device_tree_compatible("raspberrypi,5-model-b\x00brcm,bcm2712\x00") == (
-        "raspberrypi,5-model-b", "brcm,bcm2712")
-    pasted = system.parse_device_tree_compatible(fx("rpi5_device_tree_compatible_cat_as_pasted.txt"))
-    assert pasted == ("raspberrypi,5-model-bbrcm,bcm2712",)  # NULs lost by the terminal: kept as one
-
-
 def test_getprop_dumps():
     p6 = system.android_props(fx("android_pixel6pro_getprop_excerpt.txt"))
     assert (p6.model, p6.manufacturer, p6.soc) == ("Pixel 6 Pro", "Google", "Google Tensor")
@@ -155,16 +136,6 @@ def test_getprop_dumps():
     gsi = system.android_props(fx("android_getprop_grep_model_motoz_treble_gsi.txt"))
     assert gsi.model == "Moto Z"  # the vendor's name, not the GSI's "Phh-Treble with GApps"
     assert system.android_props(fx("android_getprop_ro_product_model_galaxy_tab_10_1.txt")) is None
-
-
-def test_termux_info_modern_and_old():
-    t = system.parse_termux_info(fx("termux_info_realme_rmx3710_android14.txt"))
-    assert t.is_termux and t.termux_version == "0.118.0" and t.android_version == "14"
-    assert (t.manufacturer, t.model, t.arch) == ("realme", "RMX3710", "aarch64")
-    assert t.kernel.startswith("Linux localhost 4.19.191+")
-    old = system.parse_termux_info(fx("termux_info_samsung_sm_t820_old_format.txt"))
-    assert (old.model, old.android_version, old.arch, old.termux_version) == ("SM-T820", "8.0.0", "aarch64", None)
-    assert old.kernel.startswith("Linux localhost 3.18.71")
 
 
 def test_termux_env_detection():
@@ -205,22 +176,9 @@ def test_vcgencmd_clock_temp_throttled_together():
     assert thermal.parse_vcgencmd(fx("rpi_vcgencmd_measure_temp_b.txt")).temp_c == 45.1
 
 
-def test_pi5_pmic_rails():
-    loaded = thermal.parse_pmic_read_adc(fx("rpi5_vcgencmd_pmic_read_adc.txt"))
-    assert len(loaded.currents_a) == 12 and len(loaded.volts_v) == 14
-    assert dict(loaded.currents_a)["VDD_CORE"] == 10.87674 and dict(loaded.volts_v)["EXT5V"] == 5.06788
-    expected = sum(a * dict(loaded.volts_v)[n] for n, a in loaded.currents_a)
-    assert loaded.power_w == pytest.approx(expected) and 9 < loaded.power_w < 15
-    idle = thermal.parse_pmic_read_adc(fx("rpi5_vcgencmd_pmic_read_adc_b.txt"))
-    assert idle.power_w < loaded.power_w
-
-
 def test_cpufreq_files():
     assert thermal.parse_governor(fx("bananapi_r2_cpufreq_scaling_governor.txt")) == "performance"
     assert thermal.parse_governor(fx("microchip_sama_cpufreq_scaling_governor.txt")) == "powersave"
-    assert thermal.parse_frequencies(fx("rpi5_cpufreq_scaling_available_frequencies.txt")) == tuple(
-        range(1000000, 2400001, 100000))
-    assert thermal.parse_frequencies(fx("microchip_sama_cpufreq_scaling_available_frequencies.txt"))[0] == 90000
     # the cpufreq fact's command prints name=value lines made of exactly these files
     lines = "".join(f"{n}={fx(f)}" for n, f in [
         ("scaling_governor", "bananapi_r2_cpufreq_scaling_governor.txt"),
@@ -240,13 +198,6 @@ def test_thermal_zones_skip_the_placeholder():
     assert zones[4].temp_c == 100.0 and thermal.cpu_temperature(zones) == 24.5
     assert thermal.cpu_temperature(zones[4:5]) is None  # only the placeholder: no temperature
     assert thermal.parse_thermal_zones(fx("jetson_nano_thermal_zone_type.txt")) == ()  # half an output
-
-
-def test_sensors_u_on_rk3588():
-    zones = thermal.parse_sensors_u(fx("orangepi5_rk3588s_sensors_u.txt"))
-    assert len(zones) == 7 and zones[0] == thermal.ThermalZone("gpu_thermal-virtual-0", 33.307)
-    assert "tcpm_source_psy_6_0022-i2c-6-22" not in {z.type for z in zones}  # a USB-PD chip: no temperature
-    assert thermal.cpu_temperature(zones) == 34.23
 
 
 # -- battery and power ---------------------------------------------------------------------
@@ -290,11 +241,7 @@ def test_rapl_counters_and_wraparound():
     assert power.parse_energy_uj(fx("intel_rapl0_energy_uj.txt")) == 240422366267
     top = power.parse_energy_uj(fx("intel_rapl0_max_energy_range_uj.txt"))
     e0 = power.parse_energy_uj(fx("intel_rapl0_0_energy_uj.txt"))
-    assert power.rapl_power_w(e0, e0 + 5_000_000, 2.0, top) == pytest.approx(2.5)
-    # wrapped: from 1 J below the top to 1.5 J past zero is 2.5 J (+1 uJ for the zero step)
-    assert power.rapl_power_w(top - 1_000_000, 1_500_000, 1.0, top) == pytest.approx(2.500001)
-    with pytest.raises(ValueError):
-        power.rapl_power_w(0, 1, 0.0, top)
+    assert (top, e0) == (262143328850, 118821284256)  # the wrap itself: test_power.py's counter tests
 
 
 def test_ina219_hwmon_values():
@@ -304,13 +251,13 @@ def test_ina219_hwmon_values():
 
 # -- robustness and the collection script ----------------------------------------------------
 PARSERS = [f.process for f in facts.FACTS] + [
-    cpu.parse_cpuinfo, cpu.parse_lscpu, memory.parse_meminfo, memory.parse_free, memory.parse_proc_status,
+    cpu.parse_cpuinfo, cpu.parse_lscpu, memory.parse_meminfo, memory.parse_proc_status,
     memory.parse_smaps_rollup, system.parse_os_release, system.parse_uname, system.parse_device_tree_string,
-    system.parse_device_tree_compatible, system.android_props, system.parse_termux_info, system.parse_termux_env,
-    system.parse_python_version, thermal.parse_vcgencmd, thermal.parse_pmic_read_adc, thermal.parse_cpufreq,
-    thermal.parse_thermal_zones, thermal.parse_sensors_u, power.parse_termux_battery_status,
+    system.android_props, system.parse_termux_env,
+    system.parse_python_version, thermal.parse_vcgencmd, thermal.parse_cpufreq,
+    thermal.parse_thermal_zones, power.parse_termux_battery_status,
     power.parse_power_supply_uevent,
-    power.parse_energy_uj, power.parse_ina219_values,
+    power.parse_energy_uj, power.parse_ina219_values, power.parse_pmic_read_adc,
 ]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 from edgewise.device_tests import facts
-from edgewise.device_tests.facts import thermal
 from edgewise.device_tests.stats import LatencyStats
 from edgewise.device_tests.validity import Flag, validity_flags
 
