@@ -55,7 +55,7 @@ def test_demo_to_device_benchmark_over_ssh(demo, sshd, tmp_path):
         r = edgewise("bench", str(model), "--device", sshd.device, "--identity", sshd.identity,
                      "--known-hosts", sshd.known_hosts, "--python", sys.executable, "--backend", backend,
                      "--runs", "30", "--warmup", "3", "--min-duration", "0.2", "--json", str(dest),
-                     "--save-results", str(tmp_path / "results"))
+                     "--store", str(tmp_path / "results.sqlite"))
         assert r.returncode == 0, r.stderr[-3000:]
         results[backend] = json.loads(dest.read_text())
     for backend, res in results.items():
@@ -66,16 +66,16 @@ def test_demo_to_device_benchmark_over_ssh(demo, sshd, tmp_path):
     assert results["numpy"]["backend"]["name"] == "numpy"
     assert results["auto"]["backend"]["name"] == "litert"
 
-    r = edgewise("results", "list", "--dir", str(tmp_path / "results"), "--json", timeout=60)
+    r = edgewise("results", "list", "--store", str(tmp_path / "results.sqlite"), "--json", timeout=60)
     assert r.returncode == 0, r.stderr
     kept = json.loads(r.stdout)
     assert sorted(e["backend"] for e in kept) == ["litert", "numpy"]
-    r = edgewise("results", "compare", kept[0]["name"], kept[1]["name"], "--dir", str(tmp_path / "results"),
-                 "--json", timeout=60)
+    r = edgewise("results", "compare", str(kept[0]["id"]), str(kept[1]["id"]), "--store",
+                 str(tmp_path / "results.sqlite"), "--json", timeout=60)
     assert r.returncode == 0, r.stderr
     comparison = json.loads(r.stdout)
     assert comparison["same_model"] and not comparison["comparable"]  # same file, different backends
-    assert any("backends differ" in n for n in comparison["notes"])
+    assert any("backend name differs" in n for n in comparison["notes"]) and comparison["verdict"] == "not comparable"
     assert comparison["p50_ratio"] > 0
 
 
