@@ -13,7 +13,7 @@ from edgewise.device_tests.inventory import DeviceEntry
 from .netns import Fleet, fleet_unavailable
 
 why = fleet_unavailable(need_nft=True)
-pytestmark = pytest.mark.skipif(why is not None, reason=why or "")
+pytestmark = [pytest.mark.host, pytest.mark.skipif(why is not None, reason=why or "")]
 
 
 @pytest.fixture

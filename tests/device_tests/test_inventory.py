@@ -11,6 +11,8 @@ from edgewise.cli import main
 from edgewise.device_tests.errors import DeviceError
 from edgewise.device_tests.inventory import DeviceEntry, jump_entry, load_inventory, resolve
 
+pytestmark = pytest.mark.host  # paramiko (SSH, ~/.ssh/config) and the TFLite fixture model
+
 
 def _inventory(tmp_path: Path, sshd, **extra) -> Path:
     cache = tmp_path / "edgewise cache"

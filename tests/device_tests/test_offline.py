@@ -25,6 +25,7 @@ def test_manylinux_tags_follow_the_device_glibc():
     assert DevicePython("cpython", (3, 11), "", "aarch64", "", "", True, None).platforms() == []  # Termux: bionic
 
 
+@pytest.mark.host
 def test_install_deps_serves_a_device_without_numpy(sshd, tiny_tflite, tmp_path):
     venv = tmp_path / "device python"
     base = getattr(sys, "_base_executable", sys.executable)

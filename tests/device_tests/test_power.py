@@ -205,6 +205,7 @@ class Driver(threading.Thread):
         return total / (b - a)
 
 
+@pytest.mark.host
 @pytest.mark.parametrize("kind", ["power", "energy"])
 def test_energy_per_inference_of_a_driven_sensor_is_within_2_percent(kind, tiny_tflite, tmp_path):
     if kind == "energy":
@@ -239,6 +240,7 @@ def test_energy_per_inference_of_a_driven_sensor_is_within_2_percent(kind, tiny_
     assert BenchResult.from_dict(json.loads(json.dumps(r.to_dict()))) == r
 
 
+@pytest.mark.host
 def test_a_charging_battery_gives_no_energy(tiny_tflite, tmp_path):
     _battery_tree(tmp_path, "laptop_dell_bat0_uevent_current_now_charging.txt")
     settings = BenchSettings(runs=10, warmup=0, min_duration_s=0.3, idle_s=0.3, power_interval_s=0.02,
@@ -248,6 +250,7 @@ def test_a_charging_battery_gives_no_energy(tiny_tflite, tmp_path):
     assert r.energy.energy_mj_per_inference is None and "charging" in r.energy.reason
 
 
+@pytest.mark.host
 def test_power_off_and_no_source_say_so(tiny_tflite, tmp_path):
     r = run_benchmark(tiny_tflite, device="local", settings=BenchSettings(runs=5, warmup=0, power="off"))
     assert r.power.source is None and r.energy.energy_mj_per_inference is None and "--power off" in r.energy.reason

@@ -70,6 +70,7 @@ def _scaled(r: BenchResult, factor: float) -> BenchResult:
     return dataclasses.replace(r, latencies_ns=lat, latency_ms=LatencyStats.from_ns(lat))
 
 
+@pytest.mark.host
 def test_store_saves_lists_loads_and_exports(two_results, tmp_path):
     store = ResultStore(tmp_path / "db" / "results.sqlite")
     assert store.list() == [] and not store.path.exists()  # listing creates nothing
@@ -88,6 +89,7 @@ def test_store_saves_lists_loads_and_exports(two_results, tmp_path):
     assert doc["latencies_ns"] == list(two_results[0].latencies_ns) and doc["schema"] == 2
 
 
+@pytest.mark.host
 def test_json_files_import_including_schema_1(two_results, tmp_path):
     r = two_results[0]
     today = save_result(r, tmp_path / "today.json")
@@ -122,6 +124,7 @@ def test_load_rejects_what_is_not_a_result(tmp_path):
         ResultStore(not_db).list()
 
 
+@pytest.mark.host
 def test_compare_flags_only_changes_beyond_noise(two_results):
     a, b = two_results
     other_backend = compare(a, b)
@@ -144,6 +147,7 @@ def test_compare_flags_only_changes_beyond_noise(two_results):
     assert json.dumps(slower.to_dict())
 
 
+@pytest.mark.host
 def test_reports(two_results, tmp_path):
     from edgewise.device_tests import report
 
