@@ -52,3 +52,17 @@ def test_install_deps_serves_a_device_without_numpy(sshd, tiny_tflite, tmp_path)
 
     assert "KiB" in clean(device) and not cache.exists()
     assert os.path.isdir(venv)  # nothing outside the cache was touched
+
+
+def test_termux_gets_the_pkg_line_instead_of_wheels(tmp_path, monkeypatch):
+    venv = tmp_path / "termux python"
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", str(venv)],
+                   check=True)
+    monkeypatch.setenv("PREFIX", "/data/data/com.termux/files/usr")  # what Termux's shell exports
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    phone = DeviceEntry("phone", python=str(venv / "bin" / "python"))  # the local connector: same shell commands
+    from edgewise.device_tests.errors import DeviceError
+
+    with pytest.raises(DeviceError, match="pkg install python-numpy"):
+        install_deps(phone)
+    assert not (tmp_path / "cache" / "edgewise" / "wheels").exists()  # nothing downloaded, nothing pushed
