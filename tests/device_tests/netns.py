@@ -58,11 +58,23 @@ class NamespacedDevice:
         _ip("ip", "link", "set", self.host_if, "up")
 
 
-class Fleet:
-    """`Fleet(folder, n)` starts n namespaced sshds sharing one client key; `close()` removes all."""
+CPU_CGROUP = "/sys/fs/cgroup/cpu"  # cgroup v1's cpu controller (cfs quota)
 
-    def __init__(self, folder: Path, n: int, tag: str = "ew"):
+
+def cpu_cgroups_available() -> bool:
+    return os.geteuid() == 0 and os.access(os.path.join(CPU_CGROUP, "cgroup.procs"), os.W_OK)
+
+
+class Fleet:
+    """`Fleet(folder, n)` starts n namespaced sshds sharing one client key; `close()` removes all.
+
+    `cpu_quota` (cores, e.g. 0.2) caps each device and everything its sshd starts with a cgroup
+    (CFS quota), so co-located "devices" each get a CPU of their own size, as real boards do."""
+
+    def __init__(self, folder: Path, n: int, tag: str = "ew", cpu_quota: Optional[float] = None):
         self.folder = folder
+        self.cpu_quota = cpu_quota
+        self.cgroups: List[str] = []
         self.devices: List[NamespacedDevice] = []
         self.client_key = folder / "client_ed25519"
         _keygen(self.client_key)
@@ -91,6 +103,14 @@ class Fleet:
         # the device end never routes anywhere but its /30: no way out of the namespace
         server = start_sshd(folder, address=f"10.213.{i}.2", wrap=("ip", "netns", "exec", ns), port=2200 + i,
                             client_key=self.client_key)
+        if self.cpu_quota:
+            group = os.path.join(CPU_CGROUP, f"edgewise-{ns}")
+            os.makedirs(group, exist_ok=True)
+            self.cgroups.append(group)
+            period = 100_000
+            Path(group, "cpu.cfs_period_us").write_text(str(period))
+            Path(group, "cpu.cfs_quota_us").write_text(str(int(self.cpu_quota * period)))
+            Path(group, "cgroup.procs").write_text(str(server.proc.pid))
         return NamespacedDevice(i, ns, host_if, dev_if, server)
 
     def loss(self, i: int, percent: int) -> None:
@@ -113,3 +133,9 @@ class Fleet:
             subprocess.run(["ip", "link", "del", d.host_if], capture_output=True)
             subprocess.run(["ip", "netns", "del", d.ns], capture_output=True)
         self.devices = []
+        for group in self.cgroups:
+            try:
+                os.rmdir(group)
+            except OSError:  # a process of the group still exiting; the kernel frees it when empty
+                pass
+        self.cgroups = []
