@@ -257,3 +257,41 @@ def test_power_off_and_no_source_say_so(tiny_tflite, tmp_path):
     r = run_benchmark(tiny_tflite, device="local",
                       settings=BenchSettings(runs=5, warmup=0, idle_s=0.1, sysfs_root=str(tmp_path)))
     assert r.energy.energy_mj_per_inference is None and "no power source" in r.energy.reason
+
+
+@pytest.mark.host
+def test_an_intrusive_source_is_sampled_in_its_own_phase_after_the_timed_runs(tiny_tflite, tmp_path, monkeypatch):
+    """A stand-in `termux-battery-status` on PATH (the real one pins a core for ~3 s per call):
+    the timed runs happen without it, then a separate phase measures the energy."""
+    reading = tmp_path / "battery.json"
+
+    def battery(current_ua: int) -> None:
+        _write(reading, json.dumps({"status": "DISCHARGING", "plugged": "UNPLUGGED", "voltage": 4000,
+                                    "current": current_ua, "percentage": 80}))
+
+    battery(-250000)  # 4.0 V x 0.25 A = 1 W idle
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "termux-battery-status"
+    fake.write_text('#!/bin/sh\ncat "$EDGEWISE_TEST_BATTERY"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("EDGEWISE_TEST_BATTERY", str(reading))
+    seen = []
+
+    def progress(line):
+        seen.append(line)
+        if line.startswith("idle baseline recorded"):
+            battery(-750000)  # 3 W from now on
+
+    settings = BenchSettings(runs=20, warmup=0, min_duration_s=0.2, idle_s=0.3, energy_s=0.5, power="termux")
+    r = run_benchmark(tiny_tflite, device="local", settings=settings, progress=progress)
+    assert r.power.source == "termux-battery-status" and r.power.intrusive
+    run = r.power.phase("run")
+    timed_end = r.power.phase("idle").end_ns + int(r.duration_s * 1e9)
+    assert run.start_ns > timed_end  # after the timed runs, not beside them
+    assert not any(r.power.phase("idle").end_ns < t < run.start_ns for t in r.power.t_ns)  # silent meanwhile
+    e = r.energy
+    assert (e.idle_w, e.run_w) == (pytest.approx(1.0), pytest.approx(3.0))
+    assert e.energy_mj_per_inference == pytest.approx(2.0 * (run.end_ns - run.start_ns) / 1e9 / run.inferences * 1e3)
+    assert e.charging is False and any("power: sampling termux-battery-status" in l for l in seen)
