@@ -2,9 +2,9 @@
 
 Each environment gets NumPy, pytest and `pip install .` without extras (what `pip install edgewise`
 gives a device: no TensorFlow, no onnx, no LiteRT) and runs portable/test_portable.py, copied into
-an empty folder so nothing of this repository is importable, against golden files made here. A second check installs the whole
-`edgewise` package without extras: `edgewise run` works with NumPy alone and host commands name
-the extra to install.
+an empty folder so nothing of this repository is importable, against golden files made here. A
+second check runs the CLI of that install: `edgewise run` works with NumPy alone and host commands
+name the extra to install.
 """
 from __future__ import annotations
 
