@@ -25,7 +25,7 @@ from .errors import AgentError, CommandTimeoutError, ConnectionLostError, Device
 from .facts import DeviceFacts
 from .stats import LatencyStats
 
-BACKENDS = ("auto", "numpy", "litert", "litert-builtin", "onnxruntime")  # as edgewise.runtime.load accepts
+from edgewise.runtime.model import BACKENDS  # the one list, as edgewise.runtime.load accepts
 SCHEMA = 1
 
 

@@ -15,7 +15,10 @@ import numpy as np
 from .errors import BackendUnavailableError, InputError, ModelFormatError
 from .spec import TensorSpec
 
+# The one list of backends (`load(backend=...)`, the CLI's --backend, bench settings), and which
+# engines run each format (what evaluation compares: "litert-builtin" is LiteRT with other kernels).
 BACKENDS = ("auto", "numpy", "litert", "litert-builtin", "onnxruntime")
+ENGINES_FOR_FORMAT = {"tflite": ("litert", "numpy"), "onnx": ("onnxruntime", "numpy")}
 MAX_MODEL_BYTES = 2 << 30  # FlatBuffers and protobuf both stop at 2 GiB
 
 

@@ -11,6 +11,8 @@ import os
 import sys
 from typing import List, Optional
 
+from edgewise.runtime.model import BACKENDS
+
 from .progress import StepPrinter, native_output_to, quiet
 
 EXIT_ERROR = 1
@@ -206,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a .tflite or .onnx model on an input")
     r.add_argument("model")
     r.add_argument("--input", required=True, help=".npy (single input) or .npz (arrays named by input)")
-    r.add_argument("--backend", default="auto", choices=["auto", "numpy", "litert", "litert-builtin", "onnxruntime"])
+    r.add_argument("--backend", default="auto", choices=BACKENDS)
     r.add_argument("--output", help="write outputs to .npy (one output) or .npz")
     r.add_argument("--quantize", action="store_true", help="quantize float inputs for int8 models, dequantize outputs")
     r.add_argument("--threads", type=int, default=None)
@@ -230,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup", type=int, default=10, help="warm-up runs (default 10)")
     b.add_argument("--min-duration", type=float, default=1.0, metavar="SECONDS",
                    help="minimum timed duration; the run ends when both minimums are met (default 1.0)")
-    b.add_argument("--backend", default="auto", choices=["auto", "numpy", "litert", "litert-builtin", "onnxruntime"])
+    b.add_argument("--backend", default="auto", choices=BACKENDS)
     b.add_argument("--threads", type=int, default=None)
     b.add_argument("--json", metavar="OUT.json", help="write the full result as JSON")
     b.add_argument("--save-results", metavar="DIR", help="also keep the result in a results folder")
