@@ -77,7 +77,7 @@ def cmd_run(args) -> int:
     from .runtime import load
 
     model = load(args.model, backend=args.backend, num_threads=args.threads)
-    from .runtime_io import load_input_file
+    from .inputs import load_input_file
 
     feeds = load_input_file(args.input, [s.name for s in model.inputs])
     outs = model.run(feeds, quantize=args.quantize)
