@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, Callable, Dict, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Union
 
 import numpy as np
 
