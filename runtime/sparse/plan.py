@@ -34,6 +34,7 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
+from ..records import Record
 from . import kernels
 from .exact import exact_dtype
 from .structure import Structure, analyze
@@ -57,7 +58,7 @@ CLEARLY_SLOWER = 2.0  # estimated sparse/dense ratio above which no sparse layou
 
 
 @dataclass(frozen=True)
-class PlanInfo:
+class PlanInfo(Record):
     """What `edgewise inspect` reports for one planned weight matrix."""
 
     name: str
@@ -72,17 +73,6 @@ class PlanInfo:
     dense_us: float
     chosen_us: float
     measured: bool  # True: timed at load (at most TIMING_MAX_ROWS rows, scaled), False: cost model
-
-    def to_dict(self) -> dict:
-        d = dict(self.__dict__)
-        d["shape"] = list(self.shape)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PlanInfo":
-        d = dict(d)
-        d["shape"] = (int(d["shape"][0]), int(d["shape"][1]))
-        return cls(**d)
 
 
 def _dense_ns(shape, batch: int, dtype: np.dtype) -> float:
