@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import List, Optional, Union
 
-from ..fileio import write_json_atomic
+from edgewise.fileio import write_json_atomic
 from .bench import BenchResult
 
 
