@@ -35,7 +35,8 @@ def pytest_pycollect_makemodule(module_path, parent):
     missing = hostlane.missing_at_import(Path(module_path))
     if missing:
         module = _HostOnlyModule.from_parent(parent, path=Path(module_path))
-        module.reason = f"needs the host extra: {', '.join(sorted(missing))} not installed"
+        module.reason = (f"{Path(module_path).name} needs the host extra: "
+                         f"{', '.join(sorted(missing))} not installed")
         return module
     return None
 

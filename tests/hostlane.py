@@ -137,12 +137,12 @@ def _direct_imports(name: str, whole: bool) -> FrozenSet[str]:
     return frozenset(_imports(nodes, name, path.name == "__init__.py"))
 
 
-def follow(names: Iterable[str], seen: FrozenSet[str] = frozenset(), stop_at_host_packages: bool = True
-           ) -> FrozenSet[str]:
+def follow(names: Iterable[str], seen: FrozenSet[str] = frozenset(), stop_at_host_packages: bool = True,
+           at_import: bool = False) -> FrozenSet[str]:
     """The host modules among `names` and among what the repo modules in `names` import, transitively.
 
-    Modules of tests/ count whole (their helpers run lazily for the test); edgewise modules count
-    by their top level.
+    Modules of tests/ count whole (their helpers run lazily for the test), edgewise modules by
+    their top level; `at_import`: every module by its top level (what importing them runs).
     """
     found: Set[str] = set()
     visited: Set[str] = set(seen)
@@ -159,7 +159,7 @@ def follow(names: Iterable[str], seen: FrozenSet[str] = frozenset(), stop_at_hos
         elif stop_at_host_packages and is_host_module(n):
             found.add(n)
         else:
-            todo.extend(_direct_imports(n, whole=top == "tests"))
+            todo.extend(_direct_imports(n, whole=top == "tests" and not at_import))
     return frozenset(found)
 
 
@@ -192,10 +192,25 @@ def _fixture_imports(fd) -> Set[str]:
         return set()
     path = Path(func.__code__.co_filename).resolve()
     where = module_name(path) or ""
-    names = _imports([node], where, False)
+    tree = _tree(path)
+    names = _imports(_with_local_helpers(tree, node), where, False)
     if path.name != "conftest.py":
-        names |= _imports(_top_level(_tree(path)), where, path.name == "__init__.py")
+        names |= _imports(_top_level(tree), where, path.name == "__init__.py")
     return names
+
+
+def _with_local_helpers(tree: ast.Module, node: ast.AST) -> list:
+    """`node` and the module-level functions and classes it uses by name, transitively."""
+    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    out, todo, seen = [], [node], set()
+    while todo:
+        n = todo.pop()
+        out.append(n)
+        for name in {x.id for x in ast.walk(n) if isinstance(x, ast.Name)}:
+            if name in defs and name not in seen:
+                seen.add(name)
+                todo.append(defs[name])
+    return out
 
 
 def host_imports_of_item(item) -> FrozenSet[str]:
@@ -261,7 +276,7 @@ def missing_at_import(path: Path) -> Dict[str, str]:
     tree = _tree(path.resolve())
     names = _imports(_top_level(tree), mod, path.name == "__init__.py")
     out = {}
-    for n in follow(names, seen=frozenset({mod}), stop_at_host_packages=False):
+    for n in follow(names, seen=frozenset({mod}), stop_at_host_packages=False, at_import=True):
         top = n.split(".")[0]
         if top != "edgewise" and importlib.util.find_spec(top) is None:
             out[top] = "not installed"
