@@ -186,17 +186,21 @@ def _fetched_fixtures(node: ast.AST) -> Set[str]:
 
 def _fixture_imports(fd) -> Set[str]:
     """What a fixture's body imports, plus its module's top level when that is not a conftest."""
-    func = inspect.unwrap(fd.func)
+    return _function_imports(inspect.unwrap(fd.func))
+
+
+@lru_cache(maxsize=None)
+def _function_imports(func) -> FrozenSet[str]:
     node = _function_node(func)
     if node is None:
-        return set()
+        return frozenset()
     path = Path(func.__code__.co_filename).resolve()
     where = module_name(path) or ""
     tree = _tree(path)
     names = _imports(_with_local_helpers(tree, node), where, False)
     if path.name != "conftest.py":
         names |= _imports(_top_level(tree), where, path.name == "__init__.py")
-    return names
+    return frozenset(names)
 
 
 def _with_local_helpers(tree: ast.Module, node: ast.AST) -> list:
@@ -213,14 +217,24 @@ def _with_local_helpers(tree: ast.Module, node: ast.AST) -> list:
     return out
 
 
+_ITEM_CACHE: Dict[tuple, FrozenSet[str]] = {}
+
+
 def host_imports_of_item(item) -> FrozenSet[str]:
     """The host modules a collected test runs (see the module docstring)."""
+    test_name = getattr(item, "originalname", None) or item.name.split("[")[0]
+    key = (str(item.fspath), test_name, tuple(getattr(item, "fixturenames", ())))
+    if key not in _ITEM_CACHE:  # parametrized cases share the answer
+        _ITEM_CACHE[key] = _host_imports_of_item(item, test_name)
+    return _ITEM_CACHE[key]
+
+
+def _host_imports_of_item(item, test_name: str) -> FrozenSet[str]:
     path = Path(str(item.fspath)).resolve()
     mod = module_name(path)
     if mod is None:
         return frozenset()
     tree = _tree(path)
-    test_name = getattr(item, "originalname", None) or item.name.split("[")[0]
     nodes = [n for n in tree.body if not (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
                                           and n.name.startswith("test") and n.name != test_name)]
     names = _imports(nodes, mod, path.name == "__init__.py")
