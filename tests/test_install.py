@@ -39,10 +39,13 @@ def _check(venv: Path, cwd: Path, step: str) -> None:
         f"after {step}: {r.stdout}{r.stderr}"
 
 
-def test_there_is_one_distribution():
+def test_there_is_one_distribution_and_it_needs_only_numpy():
     extra = [f"{f}/{name}" for f in FOLDERS for name in ("pyproject.toml", "setup.py", "setup.cfg")
              if (REPO / f / name).exists()]
     assert extra == [], f"a second distribution would share the `edgewise` package: {extra}"
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    conf = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert conf["project"]["dependencies"] == ["numpy>=1.21"], "a device installs edgewise with NumPy alone"
 
 
 @pytest.mark.slow
