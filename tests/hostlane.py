@@ -7,8 +7,10 @@ library, NumPy, pytest nor edgewise. "The code it runs" is read statically with 
 
 - the test's own body, its module's top-level statements and the module's helper functions
   (everything in the module but the other tests);
-- the body of every fixture in its closure, including fixtures fetched by
-  `request.getfixturevalue("name")`, and every conftest.py above it (top level);
+- the body of every fixture in its closure (with the module-level helpers it uses by name, and
+  the top level of its module unless that is a conftest), including fixtures fetched by
+  `request.getfixturevalue("name")`; the third-party imports at the top of every conftest.py
+  above the test;
 - transitively, every module of `tests/` those import (all of it: test helpers convert lazily) and
   the top-level imports of every `edgewise` module they import (edgewise imports its host
   libraries lazily on purpose, so only what runs at import counts), except the packages that are
