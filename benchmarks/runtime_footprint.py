@@ -31,6 +31,7 @@ import sys
 from dataclasses import dataclass
 from typing import Dict, List
 
+from edgewise.runtime.records import Record
 from _conformance import conformance
 
 _TEMPLATE = """
@@ -78,20 +79,12 @@ it.invoke()"""),
 
 
 @dataclass(frozen=True)
-class Footprint:
+class Footprint(Record):
     subject: str
     import_ms: float
     run_ms: float
     rss_mb: float
     repeats: int
-
-    def to_dict(self) -> dict:
-        return {"subject": self.subject, "import_ms": self.import_ms, "run_ms": self.run_ms,
-                "rss_mb": self.rss_mb, "repeats": self.repeats}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Footprint":
-        return cls(d["subject"], float(d["import_ms"]), float(d["run_ms"]), float(d["rss_mb"]), int(d["repeats"]))
 
 
 def run_once(subject: str, path: str) -> dict:

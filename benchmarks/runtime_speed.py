@@ -33,39 +33,24 @@ from typing import Callable, Dict, List, Optional  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from edgewise.runtime.records import Record  # noqa: E402
 from _conformance import conformance  # noqa: E402
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(Record):
     min_query_count: int = 20
     min_duration_ms: int = 1500
     max_duration_ms: int = 20000  # a slow system stops here even if the count is not met
 
-    def to_dict(self) -> dict:
-        return {"min_query_count": self.min_query_count, "min_duration_ms": self.min_duration_ms,
-                "max_duration_ms": self.max_duration_ms}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Settings":
-        return cls(int(d["min_query_count"]), int(d["min_duration_ms"]), int(d["max_duration_ms"]))
-
 
 @dataclass(frozen=True)
-class Result:
+class Result(Record):
     system: str
     count: int
     p50_ms: float
     p90_ms: float
     p99_ms: float
-
-    def to_dict(self) -> dict:
-        return {"system": self.system, "count": self.count, "p50_ms": self.p50_ms, "p90_ms": self.p90_ms,
-                "p99_ms": self.p99_ms}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Result":
-        return cls(d["system"], int(d["count"]), float(d["p50_ms"]), float(d["p90_ms"]), float(d["p99_ms"]))
 
 
 def single_stream_latencies(sut: Callable[[object], object], samples: List[object], s: Settings) -> List[int]:

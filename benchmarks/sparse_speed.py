@@ -45,38 +45,25 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edgewise.runtime.sparse import plan_matmul  # noqa: E402
+from edgewise.runtime.records import Record  # noqa: E402
 from tests.runtime.sparse._weights import blocks, n_of_m, unstructured  # noqa: E402
 
 PATTERNS = ("0%", "50%", "70%", "90%", "95%", "2:4", "4x4@90%", "16x1@90%")
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(Record):
     min_count: int = 50
     min_duration_ms: float = 300.0
 
-    def to_dict(self) -> dict:
-        return {"min_count": self.min_count, "min_duration_ms": self.min_duration_ms}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Settings":
-        return cls(int(d["min_count"]), float(d["min_duration_ms"]))
-
 
 @dataclass(frozen=True)
-class Latency:
+class Latency(Record):
     system: str
     count: int
     p50_us: float
     p90_us: float
     p99_us: float
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Latency":
-        return cls(d["system"], int(d["count"]), float(d["p50_us"]), float(d["p90_us"]), float(d["p99_us"]))
 
 
 def run(systems: Dict[str, Callable], samples: List[np.ndarray], s: Settings

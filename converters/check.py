@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from .._extras import require
+from edgewise._extras import require
 from .errors import ConversionError
 from .result import Verification, VerifyConfig
 from .runners import run_keras, run_onnx, run_tflite

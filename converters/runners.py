@@ -12,7 +12,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .._extras import require
+from edgewise._extras import require
 
 
 @dataclass(frozen=True)

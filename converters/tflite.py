@@ -15,8 +15,8 @@ from typing import Optional
 
 import numpy as np
 
-from .._extras import require
-from ..fileio import atomic_path
+from edgewise._extras import require
+from edgewise.fileio import atomic_path
 from .check import check_calibration, ensure_called, verify_artifact
 from .errors import ConversionError
 from .result import ConversionResult, VerifyConfig

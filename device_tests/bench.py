@@ -32,7 +32,7 @@ from .validity import Flag, validity_flags
 from .power.energy import EnergyEstimate, PowerTrace, estimate
 from .stats import LatencyStats
 
-BACKENDS = ("auto", "numpy", "litert", "litert-builtin", "onnxruntime")  # as edgewise.runtime.load accepts
+from edgewise.runtime.model import BACKENDS  # the one list, as edgewise.runtime.load accepts
 SCHEMA = 2  # 2: payload_* in deployment, power trace and energy, environment of the agent
 
 

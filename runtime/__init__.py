@@ -14,11 +14,12 @@ from .errors import (
     ModelFormatError,
     UnsupportedOpError,
 )
-from .model import BackendInfo, Model, detect_format, load
+from .model import BACKENDS, BackendInfo, Model, detect_format, load
 from .spec import Quantization, TensorSpec
 
 __all__ = [
     "load",
+    "BACKENDS",
     "Model",
     "BackendInfo",
     "TensorSpec",

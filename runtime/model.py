@@ -8,33 +8,34 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .errors import BackendUnavailableError, InputError, ModelFormatError
+from .records import Record
 from .spec import TensorSpec
 
+# The one list of backends (`load(backend=...)`, the CLI's --backend, bench settings), and which
+# engines run each format (what evaluation compares: "litert-builtin" is LiteRT with other kernels).
 BACKENDS = ("auto", "numpy", "litert", "litert-builtin", "onnxruntime")
+ENGINES_FOR_FORMAT = {"tflite": ("litert", "numpy"), "onnx": ("onnxruntime", "numpy")}
 MAX_MODEL_BYTES = 2 << 30  # FlatBuffers and protobuf both stop at 2 GiB
 
 
 @dataclass(frozen=True)
-class BackendInfo:
+class BackendInfo(Record):
     """Which engine runs the model, and why it was chosen."""
 
     name: str  # "numpy", "litert" (ai_edge_litert or tflite_runtime), "onnxruntime"
     reason: str
     library: str = ""  # e.g. "ai_edge_litert 2.3.0"
-    options: tuple = ()  # e.g. ("BUILTIN_WITHOUT_DEFAULT_DELEGATES",)
+    options: Tuple[str, ...] = ()  # e.g. ("BUILTIN_WITHOUT_DEFAULT_DELEGATES",)
 
     def __str__(self) -> str:
         extra = f" [{', '.join(self.options)}]" if self.options else ""
         lib = f" ({self.library})" if self.library else ""
         return f"{self.name}{lib}{extra}: {self.reason}"
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "reason": self.reason, "library": self.library, "options": list(self.options)}
 
 
 def detect_format(data: bytes, source: str) -> str:

@@ -12,6 +12,7 @@ import sys
 from typing import List, Optional
 
 from .progress import StepPrinter, native_output_to, quiet
+from .runtime.model import BACKENDS
 
 EXIT_ERROR = 1
 
@@ -75,7 +76,7 @@ def cmd_run(args) -> int:
     from .runtime import load
 
     model = load(args.model, backend=args.backend, num_threads=args.threads)
-    from .runtime_io import load_input_file
+    from .inputs import load_input_file
 
     feeds = load_input_file(args.input, [s.name for s in model.inputs])
     outs = model.run(feeds, quantize=args.quantize)
@@ -140,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a .tflite or .onnx model on an input")
     r.add_argument("model")
     r.add_argument("--input", required=True, help=".npy (single input) or .npz (arrays named by input)")
-    r.add_argument("--backend", default="auto", choices=["auto", "numpy", "litert", "litert-builtin", "onnxruntime"])
+    r.add_argument("--backend", default="auto", choices=BACKENDS)
     r.add_argument("--output", help="write outputs to .npy (one output) or .npz")
     r.add_argument("--quantize", action="store_true", help="quantize float inputs for int8 models, dequantize outputs")
     r.add_argument("--threads", type=int, default=None)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .data import Dataset
 
-BACKENDS_FOR = {"tflite": ("litert", "numpy"), "onnx": ("onnxruntime", "numpy")}
+from edgewise.runtime.model import ENGINES_FOR_FORMAT as BACKENDS_FOR
 BATCH = 128
 
 

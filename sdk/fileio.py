@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, Callable, Dict, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Union
 
 import numpy as np
 
@@ -61,12 +61,6 @@ def write_text_atomic(path: "str | os.PathLike", text: str) -> None:
 
 def write_json_atomic(path: "str | os.PathLike", obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
-
-
-def write_with_atomic(path: "str | os.PathLike", write: Callable[[str], None], suffix: str = "") -> None:
-    """Let `write(tmp_path)` produce the file, then move it over `path` atomically."""
-    with atomic_path(path, suffix) as tmp:
-        write(tmp)
 
 
 def copy_file_atomic(src: "str | os.PathLike", dst: "str | os.PathLike") -> None:

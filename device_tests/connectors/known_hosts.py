@@ -12,7 +12,7 @@ import base64
 import hashlib
 import os
 
-from ...fileio import write_bytes_atomic
+from edgewise.fileio import write_bytes_atomic
 from ..errors import HostKeyError
 
 

@@ -9,7 +9,7 @@ import time
 from typing import Optional
 
 from ..errors import CommandTimeoutError
-from ...fileio import copy_file_atomic
+from edgewise.fileio import copy_file_atomic
 from .base import BaseConnector, CommandResult, LineCallback, LineSplitter
 
 

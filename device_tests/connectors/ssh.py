@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import IO, Optional, Tuple
 from urllib.parse import urlsplit
 
-from ...fileio import write_bytes_atomic
+from edgewise.fileio import write_bytes_atomic
 from ..errors import CommandTimeoutError, ConnectError, ConnectionLostError, HostKeyError, LoginError
 from .base import BaseConnector, CommandResult, LineCallback, LineSplitter
 from .known_hosts import bad_key_error, host_entry_name, make_policy

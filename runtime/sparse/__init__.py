@@ -4,7 +4,8 @@ Convention: W has shape (out, in), as TFLite FULLY_CONNECTED stores it, and the 
 y = x @ W.T for x of shape (batch, in), giving (batch, out). `plan.kind` is "dense", "csr"
 (unstructured sparsity), "nm" (N:M along the input axis, e.g. 2:4) or "block" (bh x bw blocks),
 chosen from W's measured density and zero pattern and timed against the dense path on the device
-at the expected batch (plan.py holds the cost model and the measured thresholds). All sparse
+at the expected batch (plan.py holds the cost model and the measured thresholds);
+EDGEWISE_SPARSE_TIMING=0 chooses by the cost model alone (switch.py). All sparse
 kinds run one kernel, a row-sliced blocked ELLPACK (kernels.py); "csr" names the unstructured case.
 
 How a kernel calls it: build the plan once when the op is prepared, call it per inference.
@@ -46,7 +47,7 @@ from __future__ import annotations
 from .exact import exact_dtype
 from .plan import KINDS, MatmulPlan, PlanInfo, plan_matmul
 from .structure import Structure, analyze
-from .switch import ENV_SWITCH, sparse_enabled
+from .switch import ENV_SWITCH, TIMING_SWITCH, sparse_enabled, timing_enabled
 
 __all__ = ["plan_matmul", "MatmulPlan", "PlanInfo", "Structure", "analyze", "exact_dtype", "KINDS",
-           "sparse_enabled", "ENV_SWITCH"]
+           "sparse_enabled", "ENV_SWITCH", "timing_enabled", "TIMING_SWITCH"]

@@ -34,9 +34,11 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
+from ..records import Record
 from . import kernels
 from .exact import exact_dtype
 from .structure import Structure, analyze
+from .switch import timing_enabled
 
 KINDS = ("dense", "csr", "nm", "block")
 # Cost model (ns), fitted to the measurements in the module docstring.
@@ -56,7 +58,7 @@ CLEARLY_SLOWER = 2.0  # estimated sparse/dense ratio above which no sparse layou
 
 
 @dataclass(frozen=True)
-class PlanInfo:
+class PlanInfo(Record):
     """What `edgewise inspect` reports for one planned weight matrix."""
 
     name: str
@@ -71,17 +73,6 @@ class PlanInfo:
     dense_us: float
     chosen_us: float
     measured: bool  # True: timed at load (at most TIMING_MAX_ROWS rows, scaled), False: cost model
-
-    def to_dict(self) -> dict:
-        d = dict(self.__dict__)
-        d["shape"] = list(self.shape)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PlanInfo":
-        d = dict(d)
-        d["shape"] = (int(d["shape"][0]), int(d["shape"][1]))
-        return cls(**d)
 
 
 def _dense_ns(shape, batch: int, dtype: np.dtype) -> float:
@@ -237,7 +228,7 @@ def _max_batch(s: Structure, layout, dtype, hint: int, correction: float) -> Opt
 
 
 def plan_matmul(w: np.ndarray, *, exact_int: bool, x_abs_max: int = 255, kind: str = "auto",
-                name: str = "weights", batch_hint: int = 1, calibrate: bool = True,
+                name: str = "weights", batch_hint: int = 1, calibrate: Optional[bool] = None,
                 time_budget_ms: float = 5.0) -> MatmulPlan:
     """Plan y = x @ W.T for a constant W of shape (out, in), e.g. TFLite FULLY_CONNECTED weights.
 
@@ -249,8 +240,10 @@ def plan_matmul(w: np.ndarray, *, exact_int: bool, x_abs_max: int = 255, kind: s
     name: used in error messages and describe(): say the model, op and tensor.
     batch_hint: the number of rows x will have (FULLY_CONNECTED: the batch; im2col conv:
         N*OH*OW), known from the model's static shapes: the choice is timed at that batch.
-    calibrate: False chooses by the cost model alone (deterministic, no timing).
+    calibrate: False chooses by the cost model alone (deterministic, no timing); None reads
+        EDGEWISE_SPARSE_TIMING (switch.timing_enabled), on unless it says 0.
     """
+    calibrate = timing_enabled(calibrate)
     if kind not in KINDS + ("auto",):
         raise ValueError(f"{name}: unknown plan kind {kind!r}; expected one of {('auto',) + KINDS}")
     if w.ndim != 2:

@@ -22,13 +22,15 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from ..records import Record
+
 FILL = 0.75
 NM_GROUPS = (4, 8, 16)
 MAX_BLOCK = 16
 
 
 @dataclass(frozen=True)
-class Structure:
+class Structure(Record):
     """The measured zero pattern of an (out, in) weight matrix."""
 
     shape: Tuple[int, int]
@@ -52,25 +54,6 @@ class Structure:
         if self.block is not None:
             return f"block {self.block[0]}x{self.block[1]}"
         return "unstructured"
-
-    def to_dict(self) -> dict:
-        return {
-            "shape": list(self.shape),
-            "nnz": self.nnz,
-            "nm": None if self.nm is None else list(self.nm),
-            "block": None if self.block is None else list(self.block),
-            "block_fill": self.block_fill,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Structure":
-        return cls(
-            shape=(int(d["shape"][0]), int(d["shape"][1])),
-            nnz=int(d["nnz"]),
-            nm=None if d.get("nm") is None else (int(d["nm"][0]), int(d["nm"][1])),
-            block=None if d.get("block") is None else (int(d["block"][0]), int(d["block"][1])),
-            block_fill=float(d.get("block_fill", 0.0)),
-        )
 
 
 def block_mask(mask: np.ndarray, bh: int, bw: int) -> np.ndarray:

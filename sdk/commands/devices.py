@@ -13,7 +13,7 @@ import sys
 from ..progress import StepPrinter
 
 EXIT_ERROR = 1
-BACKENDS = ["auto", "numpy", "litert", "litert-builtin", "onnxruntime"]
+from edgewise.runtime.model import BACKENDS  # the one list
 
 
 def _print_json(obj) -> None:

@@ -60,6 +60,7 @@ def test_wrong_client_key_is_a_login_error(sshd, tmp_path):
         connect(sshd.device, identity=str(stranger), known_hosts=sshd.known_hosts)
 
 
+@pytest.mark.host  # the SSH client is paramiko (imported lazily by the connector)
 def test_closed_port_is_a_connect_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

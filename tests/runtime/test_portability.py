@@ -1,10 +1,10 @@
 """The runtime installed alone, in fresh virtual environments, on every Python it supports.
 
-Each environment gets NumPy, pytest and `pip install ./runtime` (nothing else: no TensorFlow, no
-onnx, no LiteRT) and runs portable/test_portable.py, copied into an empty folder so nothing of this
-repository is importable, against golden files made here. A second check installs the whole
-`edgewise` package without extras: `edgewise run` works with NumPy alone and host commands name
-the extra to install.
+Each environment gets NumPy, pytest and `pip install .` without extras (what `pip install edgewise`
+gives a device: no TensorFlow, no onnx, no LiteRT) and runs portable/test_portable.py, copied into
+an empty folder so nothing of this repository is importable, against golden files made here. A
+second check runs the CLI of that install: `edgewise run` works with NumPy alone and host commands
+name the extra to install.
 """
 from __future__ import annotations
 
@@ -32,6 +32,12 @@ def _pip(py: Path, *args: str) -> None:
     assert r.returncode == 0, f"pip install {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}"
 
 
+def _source_copy(where: Path) -> Path:
+    """The repository as a fresh clone has it (setuptools leaves build/ and *.egg-info where it builds)."""
+    return shutil.copytree(REPO, where, ignore=shutil.ignore_patterns(
+        "__pycache__", ".git", ".venv", "build", "*.egg-info", "out", ".pytest_cache"))
+
+
 def _clean_env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.pop("EDGEWISE_GOLDEN_DIR", None)
@@ -43,9 +49,7 @@ def _clean_env() -> dict:
 def test_runtime_alone_passes_portable_tests(version, host_golden_dir, tmp_path):
     py = _make_venv(find_python(version), tmp_path / "venv")
     _pip(py, "numpy", "pytest")
-    # Build from a copy: setuptools leaves build/ and *.egg-info in the folder it builds.
-    src = shutil.copytree(REPO / "runtime", tmp_path / "runtime-src", ignore=shutil.ignore_patterns("__pycache__"))
-    _pip(py, str(src))
+    _pip(py, str(_source_copy(tmp_path / "edgewise-src")))
     r = subprocess.run([str(py), "-c", "import sys, edgewise.runtime as r; import numpy;"
                         "heavy=[m for m in ('tensorflow','onnx','onnxruntime','ai_edge_litert','keras') if m in sys.modules];"
                         "print(r.__file__, heavy)"], capture_output=True, text=True, cwd=tmp_path)
@@ -65,9 +69,7 @@ def test_runtime_alone_passes_portable_tests(version, host_golden_dir, tmp_path)
 @pytest.mark.slow
 def test_edgewise_without_extras_runs_models_and_names_the_missing_extra(host_golden_dir, tmp_path):
     py = _make_venv(find_python("3.13"), tmp_path / "venv")
-    src = shutil.copytree(REPO, tmp_path / "edgewise-src",
-                          ignore=shutil.ignore_patterns("__pycache__", ".git", ".venv", "build", "*.egg-info", "out"))
-    _pip(py, str(src))
+    _pip(py, str(_source_copy(tmp_path / "edgewise-src")))
     exe = py.parent / "edgewise"
     model = host_golden_dir / "demo_cnn.int8.tflite"
     import numpy as np

@@ -54,7 +54,6 @@ def test_bad_arguments(tmp_path, trained_model, digits):
 
 def test_demo_end_to_end(demo):
     out, report, lines = demo
-    assert report.wall_time_s < 300
     names = {a.path: a for a in report.artifacts}
     assert set(names) == {"model.tflite", "model.int8.tflite", "model.onnx", "model.int8.onnx"}
     assert report.baseline.accuracy >= 0.95

@@ -44,6 +44,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
+from ...records import Record
 from ...sparse import PlanInfo, plan_matmul
 from .conv import add_bias, check_channels, columns, geometry, padded, to_nchw
 from .matmul import gemm_output
@@ -87,19 +88,12 @@ class Prepared:
 
 
 @dataclass(frozen=True)
-class WeightPlan:
+class WeightPlan(Record):
     """One planned node, as the interpreter lists them (`Interpreter.weight_plans`)."""
 
     op_type: str
     node: str
     plan: PlanInfo
-
-    def to_dict(self) -> dict:
-        return {"op_type": self.op_type, "node": self.node, "plan": self.plan.to_dict()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "WeightPlan":
-        return cls(str(d["op_type"]), str(d["node"]), PlanInfo.from_dict(d["plan"]))
 
 
 def _float_candidate(ctx: PrepareContext, w: np.ndarray) -> bool:

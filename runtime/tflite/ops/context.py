@@ -8,6 +8,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from ...errors import ModelFormatError, UnsupportedOpError
+from ...records import Record
 from ...sparse import PlanInfo, plan_matmul
 from ..model import Operator, Tensor
 from .. import quant
@@ -19,19 +20,12 @@ MAX_DYNAMIC_ELEMENTS = 1 << 25
 
 
 @dataclass(frozen=True)
-class LayerPlan:
+class LayerPlan(Record):
     """The matmul plan (runtime/sparse) chosen at load for one op's constant weights."""
 
     op: str
     node: str
     info: PlanInfo
-
-    def to_dict(self) -> dict:
-        return {"op": self.op, "node": self.node, "info": self.info.to_dict()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "LayerPlan":
-        return cls(d["op"], d["node"], PlanInfo.from_dict(d["info"]))
 
 
 class OpContext:

@@ -20,11 +20,13 @@ from typing import Callable, Dict, Tuple
 
 import numpy as np
 
+from edgewise.runtime.records import Record
+
 SEED = 20241122
 
 
 @dataclass(frozen=True)
-class InputSpec:
+class InputSpec(Record):
     """What a model takes: shape without batch, dtype, and the range test data is drawn from."""
 
     shape: Tuple[int, ...]
@@ -37,13 +39,6 @@ class InputSpec:
         if np.dtype(self.dtype).kind in "iu":
             return rng.integers(int(self.low), int(self.high), size=shape).astype(self.dtype)
         return rng.uniform(self.low, self.high, size=shape).astype(self.dtype)
-
-    def to_dict(self) -> dict:
-        return {"shape": list(self.shape), "dtype": self.dtype, "low": self.low, "high": self.high}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "InputSpec":
-        return cls(tuple(d["shape"]), d["dtype"], float(d["low"]), float(d["high"]))
 
 
 @dataclass(frozen=True)

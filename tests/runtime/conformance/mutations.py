@@ -15,26 +15,21 @@ from typing import Tuple
 
 import numpy as np
 
+from edgewise.runtime.records import Record
+
 KINDS = ("bitflip", "bytes", "truncate", "delete", "insert", "splice", "huge_u32", "huge_varint")
 _INTERESTING = (0x00, 0x01, 0x7F, 0x80, 0xFF, 0x10, 0x20, 0x40)
 _HUGE_U32 = (0x7FFFFFFF, 0xFFFFFFFF, 0x80000000, 0x7FFFFFF0, 0x10000000, 0xFFFFFFFC)
 
 
 @dataclass(frozen=True)
-class Mutation:
+class Mutation(Record):
     seed: int
     kind: str
     detail: str
 
     def __str__(self) -> str:
         return f"seed={self.seed} {self.kind}: {self.detail}"
-
-    def to_dict(self) -> dict:
-        return {"seed": self.seed, "kind": self.kind, "detail": self.detail}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Mutation":
-        return cls(int(d["seed"]), str(d["kind"]), str(d["detail"]))
 
 
 def _pos(rng: np.random.Generator, n: int, align: int = 1) -> int:

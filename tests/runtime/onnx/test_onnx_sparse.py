@@ -42,6 +42,12 @@ FLOAT_RTOL = 1e-5
 # Layers at least this large (out * in) gain 2.5-3.5x from 16x1 blocks at 95 % (runtime/sparse/plan.py),
 # a margin no timing noise at load closes; smaller ones may go either way.
 SURELY_SPARSE_SIZE = 1 << 17
+
+
+@pytest.fixture(autouse=True)
+def _cost_model_only(monkeypatch):
+    """Plans chosen by runtime/sparse/plan.py's cost model, no timing: what is asserted is deterministic."""
+    monkeypatch.setenv("EDGEWISE_SPARSE_TIMING", "0")
 BLOCK = (16, 1)
 ARCHS = ("mlp", "cnn")
 PRUNINGS = {"magnitude": 0.92, "block": 0.95}
