@@ -11,9 +11,9 @@ import os
 import sys
 
 from ..progress import StepPrinter
+from ..runtime.model import BACKENDS
 
 EXIT_ERROR = 1
-from edgewise.runtime.model import BACKENDS  # the one list
 
 
 def _print_json(obj) -> None:
