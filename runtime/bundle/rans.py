@@ -1,0 +1,184 @@
+"""Interleaved rANS decoding with NumPy: many lanes of many streams advance in lockstep.
+
+rANS (Duda 2013, "Asymmetric numeral systems"; the 32-bit state / 16-bit word variant of Giesen's
+ryg_rans) codes a symbol of probability f/M in log2(M/f) bits, so it reaches the order-0 entropy
+of a stream even below one bit per symbol, where Huffman cannot go under one bit.
+
+Parameters fixed by the format (docs/bundle.md): state x in [2**16, 2**32), renormalisation by one
+16-bit little-endian word, precision n <= 16 bits (M = 2**n). Decoding one symbol:
+
+    slot = x mod M;  s = the symbol with cum[s] <= slot < cum[s] + f[s]
+    x = f[s] * (x >> n) + slot - cum[s];  if x < 2**16: x = (x << 16) | next word
+
+Symbol i of a stream belongs to lane i mod L; lanes read their words from the stream's one word
+array in (step, lane) order. Every lane starts from the state stored in the stream and must end
+at exactly 2**16 (the encoder's initial state) with every word consumed: a cheap integrity check.
+
+A Python loop over symbols would cost microseconds per symbol. Here each loop step decodes one
+symbol for every lane of every stream at once, so the number of Python steps is the longest
+lane's length (the format caps it at MAX_LANE_SYMBOLS), not the number of symbols.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Sequence, Tuple
+
+import numpy as np
+
+RANS_L = 1 << 16  # lower bound of the state; the encoder's initial state
+MAX_PRECISION = 16
+MAX_LANE_SYMBOLS = 1 << 16  # the format requires ceil(count / lanes) <= this: bounded decoding time
+
+
+class StreamError(ValueError):
+    """A coded stream is malformed; the caller names the tensor and member."""
+
+
+def read_varint(data: bytes, pos: int, end: int) -> Tuple[int, int]:
+    """LEB128 unsigned varint at data[pos:end] -> (value, next position); at most 10 bytes."""
+    value = shift = 0
+    for i in range(10):
+        if pos >= end:
+            raise StreamError("truncated varint")
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+    raise StreamError("varint longer than 10 bytes")
+
+
+@dataclass(frozen=True)
+class RansStream:
+    """One parsed rANS stream: what decoding needs, every size already checked."""
+
+    count: int
+    precision: int
+    freqs: np.ndarray  # (alphabet,) int64, summing to 2**precision
+    states: np.ndarray  # (lanes,) uint64, each in [2**16, 2**32)
+    words: np.ndarray  # (n_words,) uint64
+
+    @property
+    def lanes(self) -> int:
+        return len(self.states)
+
+
+def parse_stream(data: bytes, start: int, end: int, count: int, alphabet: int) -> RansStream:
+    """Read `precision, lanes, frequency table, lane states, words` from data[start:end].
+
+    Layout: u8 precision; varint lanes; varint k (symbols with non-zero frequency); k pairs
+    (varint gap to the previous such symbol + 1, varint frequency - 1); lanes x u32 LE states;
+    u16 LE words to the end.
+    """
+    if end - start < 1:
+        raise StreamError("empty rANS stream")
+    precision = data[start]
+    if not 1 <= precision <= MAX_PRECISION:
+        raise StreamError(f"precision {precision} bits is outside 1..{MAX_PRECISION}")
+    lanes, pos = read_varint(data, start + 1, end)
+    if not 1 <= lanes <= count:
+        raise StreamError(f"{lanes} lanes for {count} symbols (must be 1..{count})")
+    if -(-count // lanes) > MAX_LANE_SYMBOLS:
+        raise StreamError(f"{count} symbols in {lanes} lanes exceed {MAX_LANE_SYMBOLS} symbols per lane")
+    k, pos = read_varint(data, pos, end)
+    if not 1 <= k <= min(alphabet, 1 << precision):
+        raise StreamError(f"{k} coded symbols for an alphabet of {alphabet} at {precision} bits")
+    if k > end - pos:
+        raise StreamError(f"frequency table of {k} entries is longer than the stream")
+    freqs = np.zeros(alphabet, np.int64)
+    sym = -1
+    total = 0
+    for _ in range(k):
+        gap, pos = read_varint(data, pos, end)
+        f, pos = read_varint(data, pos, end)
+        sym += gap + 1
+        if sym >= alphabet:
+            raise StreamError(f"frequency table names symbol {sym}, alphabet has {alphabet}")
+        freqs[sym] = f + 1
+        total += f + 1
+        if total > 1 << precision:
+            break
+    if total != 1 << precision:
+        raise StreamError(f"frequencies sum to {total}, expected 2**{precision}")
+    if end - pos < 4 * lanes:
+        raise StreamError(f"{lanes} lane states need {4 * lanes} bytes, {end - pos} remain")
+    states = np.frombuffer(data, "<u4", lanes, pos).astype(np.uint64)
+    pos += 4 * lanes
+    if np.any(states < RANS_L):
+        raise StreamError("a lane state is below 2**16")
+    if (end - pos) % 2:
+        raise StreamError(f"word area of {end - pos} bytes is not a whole number of 16-bit words")
+    words = np.frombuffer(data, "<u2", (end - pos) // 2, pos).astype(np.uint64)
+    return RansStream(count, precision, freqs, states, words)
+
+
+def decode_streams(streams: Sequence[RansStream]) -> List[np.ndarray]:
+    """Decode every stream (int64 symbols each), all lanes of all streams in lockstep.
+
+    Raises StreamError when a stream runs out of words, leaves words unread, or ends in a state
+    other than 2**16 (tampering that slipped past the hashes, or a bad encoder).
+    """
+    if not streams:
+        return []
+    lane_counts = [s.lanes for s in streams]
+    nl = sum(lane_counts)
+    sid = np.repeat(np.arange(len(streams)), lane_counts)
+    first = np.cumsum([0] + lane_counts[:-1])
+    lane_in_stream = np.arange(nl) - first[sid]
+    stride = np.array([s.lanes for s in streams], np.int64)[sid]
+    counts = np.array([s.count for s in streams], np.int64)
+    n_lane = (counts[sid] - lane_in_stream + stride - 1) // stride  # symbols of each lane
+    # Concatenated tables: slot -> global symbol id, and frequency / cumulative start per global id.
+    sym_base = np.cumsum([0] + [len(s.freqs) for s in streams])
+    slot_base = np.cumsum([0] + [1 << s.precision for s in streams])
+    freq = np.concatenate([s.freqs for s in streams]).astype(np.uint64)
+    cum = np.concatenate([np.concatenate(([0], np.cumsum(s.freqs)[:-1])) for s in streams]).astype(np.uint64)
+    table = np.concatenate([np.repeat(np.arange(len(s.freqs)) + sym_base[i], s.freqs) for i, s in enumerate(streams)])
+    tbase = slot_base[:-1][sid].astype(np.uint64)
+    shift = np.array([s.precision for s in streams], np.uint64)[sid]
+    mask = (np.uint64(1) << shift) - np.uint64(1)
+    words = np.concatenate([s.words for s in streams] + [np.zeros(1, np.uint64)])
+    word_base = np.cumsum([0] + [len(s.words) for s in streams])
+    word_end = word_base[1:]
+    ptr = word_base[:-1].copy()  # next word of each stream (global index)
+    last = first + np.array(lane_counts) - 1
+    out_base = np.cumsum(np.concatenate(([0], counts)))
+    out = np.zeros(int(out_base[-1]), np.int64)
+    out_pos = out_base[:-1][sid] + lane_in_stream
+    x = np.concatenate([s.states for s in streams])
+    low = np.uint64(RANS_L)
+    w16 = np.uint64(16)
+    steps = int(n_lane.max())
+    full = int(n_lane.min())
+    sub_sym = sym_base[:-1][sid]
+    for t in range(steps):
+        slot = x & mask
+        g = table[(tbase + slot).astype(np.intp)]
+        xn = freq[g] * (x >> shift) + slot - cum[g]
+        if t < full:
+            out[out_pos] = g - sub_sym
+            x = xn
+        else:
+            act = n_lane > t
+            out[out_pos[act]] = (g - sub_sym)[act]
+            x = np.where(act, xn, x)
+        out_pos += stride
+        need = x < low
+        if need.any():
+            c = np.cumsum(need)
+            before = c - need
+            rank = before - before[first][sid]
+            pos = ptr[sid] + rank
+            ptr += c[last] - before[first]
+            if np.any(ptr > word_end):
+                bad = int(np.argmax(ptr > word_end))
+                raise StreamError(f"stream {bad} runs out of words (truncated or corrupt)")
+            x[need] = (x[need] << w16) | words[pos[need]]
+    for i in range(len(streams)):
+        if ptr[i] != word_end[i]:
+            raise StreamError(f"stream {i} leaves {int(word_end[i] - ptr[i])} words unread (corrupt)")
+    bad = np.nonzero(x != low)[0]
+    if len(bad):
+        raise StreamError(f"stream {int(sid[bad[0]])} ends in state {int(x[bad[0]])}, expected 2**16 (corrupt)")
+    return [out[out_base[i]:out_base[i + 1]] for i in range(len(streams))]

@@ -1,0 +1,139 @@
+"""Choose how each weight tensor is coded: the layout and, per stream, rANS, raw or constant.
+
+Candidates for a tensor of n elements of w bytes (docs/bundle.md, "Tensor layouts"):
+
+- raw: the bytes as one stream (still entropy-coded when that pays);
+- planes: byte k of every element as stream k (float weights: sign and exponent are cheap);
+- dense / mask / gaps over a codebook of the distinct values (int8, k-bit and clustered weights
+  have at most 256, 2**k or k of them): indices of every element; or the positions of the
+  elements that differ from the most frequent value (pruned zeros) as a 0/1 mask or as gaps,
+  then indices of those elements only.
+
+For i.i.d. zeros the three are equally good (chain rule: H(X) = H(X != 0) + P(X != 0) H(X | X != 0));
+gaps win on structured sparsity and take far fewer symbols (faster decoding); the mask wins when
+zeros are rare. Each candidate is priced by its order-0 coded size (what rANS reaches, plus its
+table) and the cheapest is kept; the choice is recorded in the manifest.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from .rans_encode import choose_precision, varint
+
+MAX_CODEBOOK = 4096
+GAP_ESCAPES = (3, 7, 15, 31, 63, 127, 255, 1023, 4095)
+
+
+def entropy_bytes(symbols: np.ndarray, alphabet: int) -> float:
+    """n * H0 / 8: the order-0 empirical entropy of the stream, the floor for any order-0 coder."""
+    if len(symbols) == 0:
+        return 0.0
+    counts = np.bincount(symbols, minlength=alphabet)
+    p = counts[counts > 0] / len(symbols)
+    return float(-(counts[counts > 0] * np.log2(p)).sum() / 8)
+
+
+@dataclass
+class StreamPlan:
+    role: str
+    symbols: np.ndarray  # int64
+    alphabet: int
+    coding: str = "raw"
+    precision: int = 0
+    freqs: Optional[np.ndarray] = None
+    estimate: float = 0.0  # bytes, without lane states
+
+    @property
+    def raw_size(self) -> int:
+        return len(self.symbols) * (1 if self.alphabet <= 256 else 2)
+
+
+def plan_stream(role: str, symbols: np.ndarray, alphabet: int) -> StreamPlan:
+    s = StreamPlan(role, np.asarray(symbols, np.int64), alphabet)
+    n = len(s.symbols)
+    if n == 0:
+        return s
+    counts = np.bincount(s.symbols, minlength=alphabet)
+    if int(np.count_nonzero(counts)) == 1:
+        s.coding = "const"
+        return s
+    precision, freqs, est = choose_precision(counts)
+    est += 1 + len(varint(1)) + 4  # precision byte, lane count, one lane state
+    s.estimate = float(s.raw_size)
+    if est < s.raw_size:
+        s.coding, s.precision, s.freqs, s.estimate = "rans", precision, freqs, est
+    return s
+
+
+@dataclass
+class TensorPlan:
+    layout: str
+    streams: List[StreamPlan]
+    codebook: Optional[np.ndarray] = None  # little-endian words of the element width
+    fill: int = 0
+    gap_escape: int = 0
+
+    @property
+    def estimate(self) -> float:
+        book = 0 if self.codebook is None else self.codebook.nbytes
+        return book + sum(s.estimate for s in self.streams)
+
+
+def gap_symbols(positions: np.ndarray, escape: int) -> np.ndarray:
+    """Gaps before each position (g = p_i - p_{i-1} - 1) written as g // E escapes E, then g % E."""
+    gaps = np.diff(np.concatenate(([-1], positions))) - 1
+    k = gaps // escape
+    out = np.full(int(k.sum()) + len(gaps), escape, np.int64)
+    out[np.cumsum(k + 1) - 1] = gaps % escape
+    return out
+
+
+def _codebook_plans(words: np.ndarray) -> List[TensorPlan]:
+    book, idx = np.unique(words, return_inverse=True)
+    idx = idx.reshape(-1).astype(np.int64)
+    k = len(book)
+    book = book.astype(words.dtype)
+    plans = [TensorPlan("dense", [plan_stream("indices", idx, k)], book)]
+    fill = int(np.argmax(np.bincount(idx, minlength=k)))
+    keep = idx != fill
+    positions = np.nonzero(keep)[0]
+    values = plan_stream("values", idx[keep], k)
+    if len(positions) < len(idx):
+        plans.append(TensorPlan("mask", [plan_stream("mask", keep.astype(np.int64), 2), values], book, fill))
+        best = None
+        for e in GAP_ESCAPES:
+            g = plan_stream("gaps", gap_symbols(positions, e), e + 1)
+            if best is None or g.estimate < best[1].estimate:
+                best = (e, g)
+        plans.append(TensorPlan("gaps", [best[1], values], book, fill, best[0]))
+    return plans
+
+
+def plan_tensor(words: np.ndarray) -> TensorPlan:
+    """The cheapest coding of a tensor given as little-endian words of its element width."""
+    width = words.dtype.itemsize
+    raw = words.view(np.uint8)
+    plans = [TensorPlan("raw", [plan_stream("bytes", raw, 256)])]
+    if width > 1 and len(words):
+        planes = raw.reshape(len(words), width)
+        plans.append(TensorPlan("planes", [plan_stream(f"plane{i}", planes[:, i], 256) for i in range(width)]))
+    if len(words):
+        distinct = len(np.unique(words))
+        if distinct <= MAX_CODEBOOK and distinct * width < words.nbytes:
+            plans += _codebook_plans(words)
+    return min(plans, key=lambda p: p.estimate)
+
+
+def choose_lanes(plans: List[TensorPlan], overhead: float = 0.02, min_steps: int = 64) -> Tuple[int, int]:
+    """(steps, total lanes) for the rANS streams: lane states (4 bytes each) cost about `overhead` of
+    the coded size, and every stream gets ceil(count / steps) lanes, so all decode in `steps`."""
+    coded = [s for p in plans for s in p.streams if s.coding == "rans"]
+    if not coded:
+        return 0, 0
+    budget = max(len(coded), int(overhead * sum(s.estimate for s in coded) / 4))
+    steps = max(min_steps, -(-sum(len(s.symbols) for s in coded) // budget))
+    steps = min(steps, 1 << 16)
+    return steps, sum(-(-len(s.symbols) // steps) for s in coded)
