@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_run)
 
-    i = sub.add_parser("inspect", help="inputs, outputs, ops, size, sparsity and quantization of a model")
+    i = sub.add_parser("inspect", help="inputs, outputs, ops, size, sparsity and quantization of a model (or .ewb)")
     i.add_argument("model")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_inspect)
@@ -253,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Command groups that live in their own modules under sdk/commands/ (one module per group, each with
 # `register(subparsers)`; its handlers import what they need when they run).
 COMMAND_MODULES: tuple = (
+    "edgewise.commands.bundle",
 )
 
 

@@ -12,8 +12,6 @@ import hashlib
 import os
 from typing import List, Optional
 
-import numpy as np
-
 from .container import (
     MAGIC, BundleError, BundleSignatureError, Container, is_bundle, read_container, sha256_hex,
 )
@@ -31,9 +29,9 @@ BATCH_SYMBOLS = 1 << 22  # streams decoded together in one lockstep (bounds the 
 KEY_FILE_ENV = "EDGEWISE_BUNDLE_KEY_FILE"  # if set, load() requires a valid HMAC under this key
 
 
-def _read(path_or_bytes):
+def _read(path_or_bytes, source: Optional[str] = None):
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
-        return bytes(path_or_bytes), "<bytes>"
+        return bytes(path_or_bytes), source or "<bytes>"
     path = os.fspath(path_or_bytes)
     try:
         with open(path, "rb") as f:
@@ -54,16 +52,25 @@ def env_key() -> Optional[bytes]:
                                                       f"{e.strerror or e}") from None
 
 
-def read_bundle(path_or_bytes, key: Optional[bytes] = None, max_decoded_bytes: Optional[int] = None) -> Container:
-    """The checked container (manifest, member hashes, signature if `key`); decodes nothing yet."""
-    data, source = _read(path_or_bytes)
+def read_bundle(path_or_bytes, key: Optional[bytes] = None, max_decoded_bytes: Optional[int] = None,
+                source: Optional[str] = None) -> Container:
+    """The checked container (manifest, member hashes, signature if `key`); decodes nothing yet.
+
+    `max_decoded_bytes` (default MAX_DECODED_BYTES) bounds the model size a bundle may declare.
+    `source` names the bundle in errors when bytes are given.
+    """
+    data, source = _read(path_or_bytes, source)
     ceiling = MAX_DECODED_BYTES if max_decoded_bytes is None else max_decoded_bytes
     return read_container(data, source, key, ceiling)
 
 
-def decode_model(path_or_bytes, key: Optional[bytes] = None, max_decoded_bytes: Optional[int] = None) -> bytes:
-    """The model file the bundle holds, checked against the SHA-256 in the manifest."""
-    return decode_container(read_bundle(path_or_bytes, key, max_decoded_bytes))
+def decode_model(path_or_bytes, key: Optional[bytes] = None, max_decoded_bytes: Optional[int] = None,
+                 source: Optional[str] = None) -> bytes:
+    """The model file the bundle holds, checked against the SHA-256 in the manifest.
+
+    With `key`, the bundle must carry a valid HMAC-SHA256 under it (BundleSignatureError if not).
+    """
+    return decode_container(read_bundle(path_or_bytes, key, max_decoded_bytes, source))
 
 
 def _check_ranges(c: Container, graph_size: int) -> List[TensorEntry]:
