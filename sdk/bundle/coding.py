@@ -112,8 +112,9 @@ def _codebook_plans(words: np.ndarray) -> List[TensorPlan]:
     return plans
 
 
-def plan_tensor(words: np.ndarray) -> TensorPlan:
-    """The cheapest coding of a tensor given as little-endian words of its element width."""
+def plan_tensor(words: np.ndarray, layouts: Optional[Tuple[str, ...]] = None) -> TensorPlan:
+    """The cheapest coding of a tensor given as little-endian words of its element width
+    (among `layouts` only, if given: tests use it to exercise each one)."""
     width = words.dtype.itemsize
     raw = words.view(np.uint8)
     plans = [TensorPlan("raw", [plan_stream("bytes", raw, 256)])]
@@ -122,8 +123,12 @@ def plan_tensor(words: np.ndarray) -> TensorPlan:
         plans.append(TensorPlan("planes", [plan_stream(f"plane{i}", planes[:, i], 256) for i in range(width)]))
     if len(words):
         distinct = len(np.unique(words))
-        if distinct <= MAX_CODEBOOK and distinct * width < words.nbytes:
+        if distinct <= MAX_CODEBOOK and (distinct * width < words.nbytes or layouts is not None):
             plans += _codebook_plans(words)
+    if layouts is not None:
+        plans = [p for p in plans if p.layout in layouts]
+        if not plans:
+            raise ValueError(f"none of the layouts {layouts} applies to this tensor")
     return min(plans, key=lambda p: p.estimate)
 
 

@@ -77,7 +77,7 @@ def onnx_ranges(data: bytes, source: str) -> List[WeightRange]:
                 continue
             for gf, _, ga, gb in iter_fields(data, a, b):
                 if gf == 5:
-                    r = _initializer(data, ga, gb)
+                    r = _initializer(data, ga, gb, source)
                     if r is not None and r.nbytes >= MIN_CODED_BYTES:
                         out.append(r)
     except WireError as e:
@@ -85,7 +85,7 @@ def onnx_ranges(data: bytes, source: str) -> List[WeightRange]:
     return out
 
 
-def _initializer(data: bytes, a: int, b: int):
+def _initializer(data: bytes, a: int, b: int, source: str):
     dims, code, name, raw, external = [], 1, "", None, False
     for f, wt, x, y in iter_fields(data, a, b):
         if f == 1:
@@ -103,7 +103,10 @@ def _initializer(data: bytes, a: int, b: int):
             raw = (x, y)
         elif f == 14 and x == 1:
             external = True
-    if raw is None or external:
+    if external:
+        raise ModelFormatError(source, f"initializer {name!r} is stored in an external data file; a bundle holds "
+                                       "one file: save the model with its weights inside")
+    if raw is None:
         return None
     t = onnx_dtypes.elem_type(code)
     n = raw[1] - raw[0]

@@ -11,7 +11,7 @@ import hmac
 import json
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from edgewise.fileio import write_bytes_atomic
@@ -22,6 +22,7 @@ from edgewise.runtime.bundle.container import (
 from edgewise.runtime.bundle.manifest import FORMAT, Manifest, Member, ModelInfo, Stream, TensorEntry
 from edgewise.runtime.model import detect_format, read_source
 from edgewise.runtime.records import Record
+from edgewise.runtime.spec import TensorSpec
 
 from .coding import TensorPlan, choose_lanes, entropy_bytes, plan_tensor
 from .locate import WeightRange, weight_ranges
@@ -92,14 +93,7 @@ def _report_fields(report_path: Optional[str], model_file: str) -> Dict[str, Any
     return {"recipe": recipe, "preprocessing": doc.get("preprocessing"), "report": measured or None}
 
 
-def _specs(path: str):
-    from ..inspection import inspect_model
-
-    s = inspect_model(path)
-    return tuple(s.inputs), tuple(s.outputs)
-
-
-def _encode_tensors(data: bytes, ranges: List[WeightRange], plans: List[TensorPlan], steps: int):
+def _encode_tensors(ranges: List[WeightRange], plans: List[TensorPlan], steps: int):
     weights = bytearray()
     entries, records = [], []
     floor = 0.0
@@ -160,37 +154,53 @@ def write_container(manifest: Manifest, payload: bytes, key: Optional[bytes] = N
     return body
 
 
+def build_bundle(data: bytes, fmt: str, ranges: List[WeightRange], *, file: str, name: str,
+                 inputs: Tuple[TensorSpec, ...] = (), outputs: Tuple[TensorSpec, ...] = (), key: Optional[bytes] = None,
+                 fields: Optional[Dict[str, Any]] = None, path: str = "") -> Tuple[bytes, PackResult]:
+    """The bundle bytes of model `data` whose weights lie at `ranges`, checked to decode back to `data`."""
+    from .. import __version__
+
+    plans = [plan_tensor(r.words(data)) for r in ranges]
+    steps, lanes = choose_lanes(plans)
+    weights, entries, records, floor = _encode_tensors(ranges, plans, steps)
+    graph_member, graph_stored = _member("graph", _graph(data, ranges), 0)
+    weights_member = Member("weights", len(graph_stored), len(weights), sha256_hex(weights), "none", len(weights))
+    manifest = Manifest(
+        FORMAT, VERSION[0], name, __version__, ModelInfo(fmt, len(data), sha256_hex(data), file),
+        (graph_member, weights_member), tuple(entries), tuple(inputs), tuple(outputs), **(fields or {}),
+    )
+    blob = write_container(manifest, graph_stored + weights, key)
+    if decode_container(read_bundle(blob, key)) != data:  # never ship a bundle that does not round-trip
+        raise BundleError(path or file, "model", "the written bundle does not decode to the model (encoder bug)")
+    result = PackResult(
+        path, file, fmt, len(blob), len(data), sum(r.nbytes for r in ranges), graph_member.size, len(weights),
+        len(blob) - HEADER.size - graph_member.size - len(weights) - (32 if key is not None else 0),
+        round(floor, 3), lanes, steps, key is not None, tuple(records),
+    )
+    return blob, result
+
+
 def pack(model_path: "str | os.PathLike", out_path: "str | os.PathLike", recipe_report: Optional[str] = None,
          key: Optional[bytes] = None, name: Optional[str] = None) -> PackResult:
-    """Write `model_path` (.tflite or .onnx) as a bundle at `out_path` (atomically); return what was chosen."""
-    from .. import __version__
+    """Write `model_path` (.tflite or .onnx) as a bundle at `out_path` (atomically); return what was chosen.
+
+    `recipe_report`: a pipeline report.json whose recipe, preprocessing and measured accuracy and
+    sizes go into the manifest. `key`: sign the bundle with HMAC-SHA256 (integrity, not secrecy).
+    """
+    from ..inspection import inspect_model
 
     model_path, out_path = os.fspath(model_path), os.fspath(out_path)
     data, source, _ = read_source(model_path)
     fmt = detect_format(data, source)
-    ranges = weight_ranges(data, fmt, source)
-    plans = [plan_tensor(r.words(data)) for r in ranges]
-    steps, lanes = choose_lanes(plans)
-    weights, entries, records, floor = _encode_tensors(data, ranges, plans, steps)
-    graph_member, graph_stored = _member("graph", _graph(data, ranges), 0)
-    weights_member = Member("weights", len(graph_stored), len(weights), sha256_hex(weights), "none", len(weights))
-    inputs, outputs = _specs(model_path)
+    summary = inspect_model(model_path)
     file = os.path.basename(model_path)
-    manifest = Manifest(
-        FORMAT, VERSION[0], name or os.path.splitext(file)[0], __version__,
-        ModelInfo(fmt, len(data), sha256_hex(data), file), (graph_member, weights_member), tuple(entries),
-        inputs, outputs, **_report_fields(recipe_report, file),
+    blob, result = build_bundle(
+        data, fmt, weight_ranges(data, fmt, source), file=file, name=name or os.path.splitext(file)[0],
+        inputs=summary.inputs, outputs=summary.outputs, key=key, fields=_report_fields(recipe_report, file),
+        path=out_path,
     )
-    blob = write_container(manifest, graph_stored + weights, key)
-    decoded = decode_container(read_bundle(blob, key))  # never ship a bundle that does not round-trip
-    if decoded != data:
-        raise BundleError(out_path, "model", "the written bundle does not decode to the model (encoder bug)")
     write_bytes_atomic(out_path, blob)
-    return PackResult(
-        out_path, model_path, fmt, len(blob), len(data), sum(r.nbytes for r in ranges), graph_member.size,
-        len(weights), len(blob) - HEADER.size - graph_member.size - len(weights) - (32 if key else 0),
-        round(floor, 3), lanes, steps, key is not None, tuple(records),
-    )
+    return replace(result, path=out_path, model=model_path)
 
 
 def _safe_name(name: str, source: str) -> str:
