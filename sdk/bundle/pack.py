@@ -141,6 +141,11 @@ def _member(name: str, raw: bytes, offset: int) -> Tuple[Member, bytes]:
 
 def write_container(manifest: Manifest, payload: bytes, key: Optional[bytes] = None) -> bytes:
     text = json.dumps(manifest.to_dict(), separators=(",", ":"), sort_keys=False, allow_nan=False).encode("utf-8")
+    return seal(text, payload, key)
+
+
+def seal(text: bytes, payload: bytes, key: Optional[bytes] = None) -> bytes:
+    """Header + manifest (zlib when smaller) + payload [+ HMAC-SHA256 of all of it under `key`]."""
     packed = zlib.compress(text, 9)
     flags = FLAG_SIGNED if key is not None else 0
     stored = text
