@@ -214,6 +214,7 @@ def load(path_or_bytes, backend: str = "auto", num_threads: Optional[int] = None
         from .bundle import decode_model, env_key
 
         data = decode_model(data, env_key(), source=source)
+        base_dir = None  # a bundle holds the whole model: backends take the decoded bytes, never the path
     fmt = detect_format(data, source)
     from . import backends
 

@@ -5,7 +5,8 @@ Layouts, each turning symbol streams back into the tensor's bytes (little-endian
 
 - raw: one stream of the bytes themselves.
 - planes: stream k holds byte k of every element (floats: the sign/exponent plane is cheap).
-- dense: codebook indices of every element.
+- dense: codebook indices of every element (1-byte elements may skip the codebook: the
+  indices are then the bytes themselves).
 - mask: a 0/1 stream over the elements (1 = not the fill value), then indices of those elements.
 - gaps: the same positions as gaps between them (g -> g//E escapes E, then g%E), then indices.
 
@@ -24,6 +25,7 @@ from .rans import RansStream, StreamError, decode_streams, parse_stream
 
 MAX_ALPHABET = 1 << 16
 UINT = {1: "<u1", 2: "<u2", 4: "<u4", 8: "<u8"}
+IDENTITY = np.arange(256, dtype=np.uint8)  # the implicit codebook of 1-byte elements
 
 
 def expected_alphabet(t: TensorEntry, role: str) -> int:
@@ -33,7 +35,7 @@ def expected_alphabet(t: TensorEntry, role: str) -> int:
         return 2
     if role == "gaps":
         return t.gap_escape + 1
-    return t.codebook_size  # "indices", "values"
+    return t.codebook_size or 256  # "indices", "values"; no codebook: the symbols are the bytes
 
 
 def check_tensor(t: TensorEntry, weights_size: int) -> None:
@@ -49,11 +51,13 @@ def check_tensor(t: TensorEntry, weights_size: int) -> None:
         raise StreamError(f"layout {t.layout} needs streams {list(roles)}, got {[s.role for s in t.streams]}")
     n = t.elements
     if t.layout in ("dense", "mask", "gaps"):
-        if not 1 <= t.codebook_size <= min(MAX_ALPHABET, max(n, 1)):
+        if t.codebook_size == 0 and t.width != 1:
+            raise StreamError(f"only 1-byte elements may go without a codebook (width {t.width})")
+        if not 0 <= t.codebook_size <= min(MAX_ALPHABET, max(n, 1)):
             raise StreamError(f"codebook of {t.codebook_size} entries for {n} elements")
         if t.codebook_offset < 0 or t.codebook_offset + t.codebook_size * t.width > weights_size:
             raise StreamError("codebook lies outside the weights member")
-        if not 0 <= t.fill < t.codebook_size:
+        if not 0 <= t.fill < (t.codebook_size or 256):
             raise StreamError(f"fill index {t.fill} outside the codebook")
     if t.layout == "gaps" and not 1 <= t.gap_escape < MAX_ALPHABET:
         raise StreamError(f"gap escape {t.gap_escape} outside 1..{MAX_ALPHABET - 1}")
@@ -123,7 +127,10 @@ def assemble(t: TensorEntry, symbols: List[np.ndarray], weights: bytes) -> np.nd
         for k, sym in enumerate(symbols):
             planes[:, k] = sym
         return planes.reshape(-1)
-    book = np.frombuffer(weights, UINT[w], t.codebook_size, t.codebook_offset)
+    if t.codebook_size:
+        book = np.frombuffer(weights, UINT[w], t.codebook_size, t.codebook_offset)
+    else:
+        book = IDENTITY
     if t.layout == "dense":
         return book[symbols[0]].view(np.uint8)
     positions, values = symbols

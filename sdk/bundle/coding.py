@@ -25,6 +25,7 @@ from .rans_encode import choose_precision, varint
 
 MAX_CODEBOOK = 4096
 GAP_ESCAPES = (3, 7, 15, 31, 63, 127, 255, 1023, 4095)
+SYMBOL_COST = 0.002  # bytes: 0.2% of a byte per decoded symbol
 
 
 def entropy_bytes(symbols: np.ndarray, alphabet: int) -> float:
@@ -81,6 +82,12 @@ class TensorPlan:
         book = 0 if self.codebook is None else self.codebook.nbytes
         return book + sum(s.estimate for s in self.streams)
 
+    @property
+    def cost(self) -> float:
+        """Estimated bytes plus a small price per rANS symbol (SYMBOL_COST), so that among codings
+        of nearly equal size the one that decodes fewer symbols (gaps over a dense stream) wins."""
+        return self.estimate + SYMBOL_COST * sum(len(s.symbols) for s in self.streams if s.coding == "rans")
+
 
 def gap_symbols(positions: np.ndarray, escape: int) -> np.ndarray:
     """Gaps before each position (g = p_i - p_{i-1} - 1) written as g // E escapes E, then g % E."""
@@ -92,10 +99,15 @@ def gap_symbols(positions: np.ndarray, escape: int) -> np.ndarray:
 
 
 def _codebook_plans(words: np.ndarray) -> List[TensorPlan]:
-    book, idx = np.unique(words, return_inverse=True)
-    idx = idx.reshape(-1).astype(np.int64)
-    k = len(book)
-    book = book.astype(words.dtype)
+    """dense / mask / gaps over the distinct values; 1-byte elements index the 256 byte values
+    directly (no codebook to store)."""
+    if words.dtype.itemsize == 1:
+        book, idx, k = None, words.astype(np.int64), 256
+    else:
+        book, idx = np.unique(words, return_inverse=True)
+        idx = idx.reshape(-1).astype(np.int64)
+        k = len(book)
+        book = book.astype(words.dtype)
     plans = [TensorPlan("dense", [plan_stream("indices", idx, k)], book)]
     fill = int(np.argmax(np.bincount(idx, minlength=k)))
     keep = idx != fill
@@ -122,14 +134,14 @@ def plan_tensor(words: np.ndarray, layouts: Optional[Tuple[str, ...]] = None) ->
         planes = raw.reshape(len(words), width)
         plans.append(TensorPlan("planes", [plan_stream(f"plane{i}", planes[:, i], 256) for i in range(width)]))
     if len(words):
-        distinct = len(np.unique(words))
-        if distinct <= MAX_CODEBOOK and (distinct * width < words.nbytes or layouts is not None):
+        distinct = len(np.unique(words)) if width > 1 else 0
+        if width == 1 or distinct <= MAX_CODEBOOK and (distinct * width < words.nbytes or layouts is not None):
             plans += _codebook_plans(words)
     if layouts is not None:
         plans = [p for p in plans if p.layout in layouts]
         if not plans:
             raise ValueError(f"none of the layouts {layouts} applies to this tensor")
-    return min(plans, key=lambda p: p.estimate)
+    return min(plans, key=lambda p: p.cost)
 
 
 def choose_lanes(plans: List[TensorPlan], overhead: float = 0.02, min_steps: int = 64) -> Tuple[int, int]:
