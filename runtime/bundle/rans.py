@@ -93,6 +93,8 @@ def parse_stream(data: bytes, start: int, end: int, count: int, alphabet: int) -
         gap, pos = read_varint(data, pos, end)
         f, pos = read_varint(data, pos, end)
         sym += gap + 1
+        if f >= 1 << precision:
+            raise StreamError(f"frequency {f + 1} exceeds 2**{precision}")
         if sym >= alphabet:
             raise StreamError(f"frequency table names symbol {sym}, alphabet has {alphabet}")
         freqs[sym] = f + 1
