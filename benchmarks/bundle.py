@@ -7,7 +7,8 @@ Reference models, trained here on scikit-learn's digits (8x8, 10 classes; 1/3 he
   cnn  - Conv(16, 3x3) -> pool -> Conv(32, 3x3) -> pool -> Dense(10).
 Variants, each converted by the real TFLiteConverter to full int8 (int8 input and output):
   dense     - the trained model;
-  pruned    - every kernel magnitude-pruned to 90% zeros with NumPy, fine-tuned with the masks held;
+  pruned    - kernels magnitude-pruned to 90% zeros (one global threshold) with NumPy, fine-tuned
+              with the masks held;
   clustered - pruned, then the surviving weights of each kernel k-means-clustered to 16 values
               (Lloyd in 1-D, Han et al. 2016 "Deep Compression", stage 2); per-tensor scales for Dense
               so the 16 values stay 16 integers;
@@ -116,10 +117,14 @@ def fit(model, x, y, epochs: int, lr: float, masks=None) -> None:
 
 
 def prune(model, x, y, epochs: int):
+    """Global magnitude pruning (one threshold over every kernel, Han et al. 2015), then fine-tuning
+    with the zeros held. One threshold lets small layers (the CNN's first conv) keep what they need."""
+    layers = kernels(model)
+    cut = np.quantile(np.concatenate([np.abs(layer.kernel.numpy()).ravel() for layer in layers]), SPARSITY)
     masks = []
-    for layer in kernels(model):
+    for layer in layers:
         w = layer.kernel.numpy()
-        m = (np.abs(w) > np.quantile(np.abs(w), SPARSITY)).astype(np.float32)
+        m = (np.abs(w) > cut).astype(np.float32)
         layer.kernel.assign(w * m)
         masks.append(m)
     fit(model, x, y, epochs, 3e-4, masks)
@@ -176,7 +181,7 @@ def variants(kind: str, data, epochs: int) -> Dict[str, bytes]:
 
     out = {"float32": convert(base, x, False), "dense": convert(base, x, True)}
     m = fresh()
-    prune(m, x, ytr, max(3, epochs // 4))
+    prune(m, x, ytr, max(5, epochs // 3))
     out["pruned"] = convert(m, x, True)
     cluster(m)
     out["clustered"] = convert(m, x, True, per_tensor_dense=True)

@@ -115,6 +115,19 @@ def parse_stream(data: bytes, start: int, end: int, count: int, alphabet: int) -
     return RansStream(count, precision, freqs, states, words)
 
 
+def _slot_tables(streams: Sequence[RansStream]):
+    """Per slot of every stream's [0, M) range: symbol, frequency, and slot - cum[symbol], so that
+    one decoding step is x' = F[i] * (x >> n) + B[i] with i = base + (x mod M), and SYM[i]."""
+    syms, fs, bs = [], [], []
+    for s in streams:
+        local = np.repeat(np.arange(len(s.freqs)), s.freqs)
+        cum = np.concatenate(([0], np.cumsum(s.freqs)[:-1]))
+        syms.append(local)
+        fs.append(s.freqs[local])
+        bs.append(np.arange(len(local)) - cum[local])
+    return (np.concatenate(syms), np.concatenate(fs).astype(np.uint64), np.concatenate(bs).astype(np.uint64))
+
+
 def decode_streams(streams: Sequence[RansStream]) -> List[np.ndarray]:
     """Decode every stream (int64 symbols each), all lanes of all streams in lockstep.
 
@@ -127,60 +140,75 @@ def decode_streams(streams: Sequence[RansStream]) -> List[np.ndarray]:
     nl = sum(lane_counts)
     sid = np.repeat(np.arange(len(streams)), lane_counts)
     first = np.cumsum([0] + lane_counts[:-1])
+    last = first + np.array(lane_counts) - 1
     lane_in_stream = np.arange(nl) - first[sid]
-    stride = np.array([s.lanes for s in streams], np.int64)[sid]
+    stride = np.array(lane_counts, np.int64)[sid]
     counts = np.array([s.count for s in streams], np.int64)
     n_lane = (counts[sid] - lane_in_stream + stride - 1) // stride  # symbols of each lane
-    # Concatenated tables: slot -> global symbol id, and frequency / cumulative start per global id.
-    sym_base = np.cumsum([0] + [len(s.freqs) for s in streams])
-    slot_base = np.cumsum([0] + [1 << s.precision for s in streams])
-    freq = np.concatenate([s.freqs for s in streams]).astype(np.uint64)
-    cum = np.concatenate([np.concatenate(([0], np.cumsum(s.freqs)[:-1])) for s in streams]).astype(np.uint64)
-    table = np.concatenate([np.repeat(np.arange(len(s.freqs)) + sym_base[i], s.freqs) for i, s in enumerate(streams)])
-    tbase = slot_base[:-1][sid].astype(np.uint64)
-    shift = np.array([s.precision for s in streams], np.uint64)[sid]
-    mask = (np.uint64(1) << shift) - np.uint64(1)
-    words = np.concatenate([s.words for s in streams] + [np.zeros(1, np.uint64)])
+    SYM, F, B = _slot_tables(streams)
+    slot_base = np.cumsum([0] + [1 << s.precision for s in streams])[:-1]
+    tbase = slot_base[sid].astype(np.uint64)
+    precisions = {s.precision for s in streams}
+    if len(precisions) == 1:  # scalars are cheaper than per-lane arrays
+        shift = np.uint64(precisions.pop())
+        mask = np.uint64((1 << int(shift)) - 1)
+    else:
+        shift = np.array([s.precision for s in streams], np.uint64)[sid]
+        mask = (np.uint64(1) << shift) - np.uint64(1)
+    words = np.concatenate([s.words for s in streams])
     word_base = np.cumsum([0] + [len(s.words) for s in streams])
     word_end = word_base[1:]
     ptr = word_base[:-1].copy()  # next word of each stream (global index)
-    last = first + np.array(lane_counts) - 1
-    out_base = np.cumsum(np.concatenate(([0], counts)))
-    out = np.zeros(int(out_base[-1]), np.int64)
-    out_pos = out_base[:-1][sid] + lane_in_stream
     x = np.concatenate([s.states for s in streams])
     low = np.uint64(RANS_L)
     w16 = np.uint64(16)
     steps = int(n_lane.max())
     full = int(n_lane.min())
-    sub_sym = sym_base[:-1][sid]
+    # Symbols land in a (steps, lanes) grid, row t = step t, when that grid is not much larger than
+    # the output (balanced lanes, as the encoder makes them); else they are scattered one by one.
+    total = int(counts.sum())
+    grid = np.empty((steps, nl), SYM.dtype) if steps * nl <= 2 * total + 2 * nl else None
+    out = None if grid is not None else np.empty(total, SYM.dtype)
+    out_pos = np.cumsum(np.concatenate(([0], counts)))[:-1][sid] + lane_in_stream
     for t in range(steps):
-        slot = x & mask
-        g = table[(tbase + slot).astype(np.intp)]
-        xn = freq[g] * (x >> shift) + slot - cum[g]
+        i = (x & mask) + tbase
+        xn = F[i] * (x >> shift) + B[i]
         if t < full:
-            out[out_pos] = g - sub_sym
-            x = xn
+            if grid is not None:
+                grid[t] = SYM[i]
+            else:
+                out[out_pos] = SYM[i]
+                out_pos += stride
         else:
             act = n_lane > t
-            out[out_pos[act]] = (g - sub_sym)[act]
-            x = np.where(act, xn, x)
-        out_pos += stride
-        need = x < low
+            if grid is not None:
+                grid[t] = SYM[i]
+            else:
+                out[out_pos[act]] = SYM[i][act]
+                out_pos += stride
+            xn = np.where(act, xn, x)
+        need = xn < low
         if need.any():
             c = np.cumsum(need)
             before = c - need
-            rank = before - before[first][sid]
-            pos = ptr[sid] + rank
+            pos = ptr[sid] + before - before[first][sid]
             ptr += c[last] - before[first]
             if np.any(ptr > word_end):
                 bad = int(np.argmax(ptr > word_end))
                 raise StreamError(f"stream {bad} runs out of words (truncated or corrupt)")
-            x[need] = (x[need] << w16) | words[pos[need]]
-    for i in range(len(streams)):
-        if ptr[i] != word_end[i]:
-            raise StreamError(f"stream {i} leaves {int(word_end[i] - ptr[i])} words unread (corrupt)")
+            xn[need] = (xn[need] << w16) | words[pos[need]]
+        x = xn
+    for k in range(len(streams)):
+        if ptr[k] != word_end[k]:
+            raise StreamError(f"stream {k} leaves {int(word_end[k] - ptr[k])} words unread (corrupt)")
     bad = np.nonzero(x != low)[0]
     if len(bad):
         raise StreamError(f"stream {int(sid[bad[0]])} ends in state {int(x[bad[0]])}, expected 2**16 (corrupt)")
-    return [out[out_base[i]:out_base[i + 1]] for i in range(len(streams))]
+    if grid is None:
+        bounds = np.cumsum(np.concatenate(([0], counts)))
+        return [out[bounds[k]:bounds[k + 1]].astype(np.int64) for k in range(len(streams))]
+    result = []
+    for k in range(len(streams)):  # symbol j of stream k is row j // L, column first + j % L
+        block = grid[:, first[k]:first[k] + lane_counts[k]]
+        result.append(block.reshape(-1)[:streams[k].count].astype(np.int64))
+    return result

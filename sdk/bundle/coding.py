@@ -10,8 +10,8 @@ Candidates for a tensor of n elements of w bytes (docs/bundle.md, "Tensor layout
   then indices of those elements only.
 
 For i.i.d. zeros the three are equally good (chain rule: H(X) = H(X != 0) + P(X != 0) H(X | X != 0));
-gaps win on structured sparsity and take far fewer symbols (faster decoding); the mask wins when
-zeros are rare. Each candidate is priced by its order-0 coded size (what rANS reaches, plus its
+gaps win on structured sparsity and take far fewer symbols (each symbol costs a share of a lane
+state, see STEPS); the mask wins when zeros are rare. Each candidate is priced by its order-0 coded size (what rANS reaches, plus its
 table) and the cheapest is kept; the choice is recorded in the manifest.
 """
 from __future__ import annotations
@@ -25,7 +25,11 @@ from .rans_encode import choose_precision, varint
 
 MAX_CODEBOOK = 4096
 GAP_ESCAPES = (3, 7, 15, 31, 63, 127, 255, 1023, 4095)
-SYMBOL_COST = 0.002  # bytes: 0.2% of a byte per decoded symbol
+# Lockstep iterations of the decoder: each stream gets ceil(count / STEPS) lanes of 4-byte state.
+# The decoder's cost is ~STEPS Python iterations (tens of microseconds each), whatever the model;
+# the price is 4 / STEPS bytes per symbol (0.25 bit at 128), which the estimates include, so the
+# choice prefers layouts with few, informative symbols (gaps over a 0/1 mask on sparse tensors).
+STEPS = 128
 
 
 def entropy_bytes(symbols: np.ndarray, alphabet: int) -> float:
@@ -62,7 +66,8 @@ def plan_stream(role: str, symbols: np.ndarray, alphabet: int) -> StreamPlan:
         s.coding = "const"
         return s
     precision, freqs, est = choose_precision(counts)
-    est += 1 + len(varint(1)) + 4  # precision byte, lane count, one lane state
+    lanes = lanes_for(n)
+    est += 1 + len(varint(lanes)) + 4 * lanes  # precision byte, lane count, lane states
     s.estimate = float(s.raw_size)
     if est < s.raw_size:
         s.coding, s.precision, s.freqs, s.estimate = "rans", precision, freqs, est
@@ -82,11 +87,6 @@ class TensorPlan:
         book = 0 if self.codebook is None else self.codebook.nbytes
         return book + sum(s.estimate for s in self.streams)
 
-    @property
-    def cost(self) -> float:
-        """Estimated bytes plus a small price per rANS symbol (SYMBOL_COST), so that among codings
-        of nearly equal size the one that decodes fewer symbols (gaps over a dense stream) wins."""
-        return self.estimate + SYMBOL_COST * sum(len(s.symbols) for s in self.streams if s.coding == "rans")
 
 
 def gap_symbols(positions: np.ndarray, escape: int) -> np.ndarray:
@@ -141,16 +141,17 @@ def plan_tensor(words: np.ndarray, layouts: Optional[Tuple[str, ...]] = None) ->
         plans = [p for p in plans if p.layout in layouts]
         if not plans:
             raise ValueError(f"none of the layouts {layouts} applies to this tensor")
-    return min(plans, key=lambda p: p.cost)
+    return min(plans, key=lambda p: p.estimate)
 
 
-def choose_lanes(plans: List[TensorPlan], overhead: float = 0.02, min_steps: int = 64) -> Tuple[int, int]:
-    """(steps, total lanes) for the rANS streams: lane states (4 bytes each) cost about `overhead` of
-    the coded size, and every stream gets ceil(count / steps) lanes, so all decode in `steps`."""
+def lanes_for(count: int, steps: int = STEPS) -> int:
+    return max(1, -(-count // steps))
+
+
+def choose_lanes(plans: List[TensorPlan], steps: int = STEPS) -> Tuple[int, int]:
+    """(steps, total lanes): every rANS stream gets ceil(count / steps) lanes, so all of them decode
+    in `steps` lockstep iterations of the decoder, whatever the model's size."""
     coded = [s for p in plans for s in p.streams if s.coding == "rans"]
     if not coded:
-        return 0, 0
-    budget = max(len(coded), int(overhead * sum(s.estimate for s in coded) / 4))
-    steps = max(min_steps, -(-sum(len(s.symbols) for s in coded) // budget))
-    steps = min(steps, 1 << 16)
-    return steps, sum(-(-len(s.symbols) // steps) for s in coded)
+        return steps, 0
+    return steps, sum(lanes_for(len(s.symbols), steps) for s in coded)
