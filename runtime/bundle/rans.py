@@ -67,9 +67,10 @@ class RansStream:
 def parse_stream(data: bytes, start: int, end: int, count: int, alphabet: int) -> RansStream:
     """Read `precision, lanes, frequency table, lane states, words` from data[start:end].
 
-    Layout: u8 precision; varint lanes; varint k (symbols with non-zero frequency); k pairs
-    (varint gap to the previous such symbol + 1, varint frequency - 1); lanes x u32 LE states;
-    u16 LE words to the end.
+    Layout: u8 precision; varint lanes; varint 2k + mode (k symbols with non-zero frequency);
+    mode 0: k pairs (varint gap to the previous such symbol - 1, varint frequency - 1); mode 1: a
+    presence bitmap of ceil(alphabet / 8) bytes (LSB first), then k varints frequency - 1;
+    lanes x u32 LE states; u16 LE words to the end.
     """
     if end - start < 1:
         raise StreamError("empty rANS stream")
@@ -81,18 +82,30 @@ def parse_stream(data: bytes, start: int, end: int, count: int, alphabet: int) -
         raise StreamError(f"{lanes} lanes for {count} symbols (must be 1..{count})")
     if -(-count // lanes) > MAX_LANE_SYMBOLS:
         raise StreamError(f"{count} symbols in {lanes} lanes exceed {MAX_LANE_SYMBOLS} symbols per lane")
-    k, pos = read_varint(data, pos, end)
+    head, pos = read_varint(data, pos, end)
+    k, mode = head >> 1, head & 1
     if not 1 <= k <= min(alphabet, 1 << precision):
         raise StreamError(f"{k} coded symbols for an alphabet of {alphabet} at {precision} bits")
     if k > end - pos:
         raise StreamError(f"frequency table of {k} entries is longer than the stream")
+    if mode:  # presence bitmap over the alphabet, LSB first, then the frequencies in symbol order
+        nbytes = (alphabet + 7) // 8
+        if nbytes > end - pos:
+            raise StreamError("frequency bitmap is longer than the stream")
+        present = np.nonzero(np.unpackbits(np.frombuffer(data, np.uint8, nbytes, pos), bitorder="little")[:alphabet])[0]
+        pos += nbytes
+        if len(present) != k:
+            raise StreamError(f"frequency bitmap marks {len(present)} symbols, the table says {k}")
     freqs = np.zeros(alphabet, np.int64)
     sym = -1
     total = 0
-    for _ in range(k):
-        gap, pos = read_varint(data, pos, end)
+    for i in range(k):
+        if mode:
+            sym = int(present[i])
+        else:
+            gap, pos = read_varint(data, pos, end)
+            sym += gap + 1
         f, pos = read_varint(data, pos, end)
-        sym += gap + 1
         if f >= 1 << precision:
             raise StreamError(f"frequency {f + 1} exceeds 2**{precision}")
         if sym >= alphabet:

@@ -57,15 +57,20 @@ def quantize_freqs(counts: np.ndarray, precision: int) -> np.ndarray:
 
 
 def table_bytes(freqs: np.ndarray) -> bytes:
-    """Varint k, then per symbol with a non-zero frequency: (gap to the previous + 1 - 1, freq - 1)."""
+    """varint 2k + mode, then mode 0: per present symbol (gap to the previous - 1, freq - 1);
+    mode 1: presence bitmap over the alphabet, then freq - 1 per present symbol. The smaller wins."""
     syms = np.nonzero(freqs)[0]
-    out = bytearray(varint(len(syms)))
+    f = b"".join(varint(int(v) - 1) for v in freqs[syms])
+    pairs = bytearray()
     prev = -1
-    for s in syms.tolist():
-        out += varint(s - prev - 1)
-        out += varint(int(freqs[s]) - 1)
+    for s, v in zip(syms.tolist(), freqs[syms].tolist()):
+        pairs += varint(s - prev - 1)
+        pairs += varint(v - 1)
         prev = s
-    return bytes(out)
+    bitmap = np.packbits(freqs > 0, bitorder="little").tobytes() + f
+    if len(bitmap) < len(pairs):
+        return varint(2 * len(syms) + 1) + bitmap
+    return varint(2 * len(syms)) + bytes(pairs)
 
 
 def coded_bits(counts: np.ndarray, freqs: np.ndarray, precision: int) -> float:
@@ -77,7 +82,9 @@ def choose_precision(counts: np.ndarray) -> Tuple[int, np.ndarray, float]:
     """(n, frequencies, estimated payload bytes incl. table) minimising the estimate."""
     k = int(np.count_nonzero(counts))
     best = None
-    for n in range(max(1, math.ceil(math.log2(max(k, 2)))), MAX_PRECISION + 1):
+    # M beyond ~4x the symbol count buys nothing but a bigger decoding table (2**n slots).
+    top = min(MAX_PRECISION, max(int(counts.sum()).bit_length() + 2, 1))
+    for n in range(max(1, math.ceil(math.log2(max(k, 2)))), max(top, math.ceil(math.log2(max(k, 2)))) + 1):
         f = quantize_freqs(counts, n)
         size = coded_bits(counts, f, n) / 8 + len(table_bytes(f))
         if best is None or size < best[2]:
