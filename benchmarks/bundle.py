@@ -293,17 +293,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--min-count", type=int, default=7)
     p.add_argument("--min-duration-ms", type=float, default=200)
+    p.add_argument("--keep", metavar="DIR", help="keep the .tflite and .ewb files in DIR")
+    p.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
     args = p.parse_args(argv)
     settings = Settings(args.min_count, int(args.min_duration_ms * 1e6))
     data = digits()
     comp = compressors()
     rows: List[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("mlp", "cnn"):
+        folder = Path(args.keep or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        for kind in args.models.split(","):
             with quiet_native():
                 made = variants(kind, data, args.epochs)
             for variant, blob in made.items():
-                rows.append(measure(f"{kind}-{variant}", blob, kind, data, settings, Path(tmp), comp))
+                rows.append(measure(f"{kind}-{variant}", blob, kind, data, settings, folder, comp))
                 print(f"  measured {rows[-1].name}", file=sys.stderr)
     cols = list(comp)
     head = (f"{'model':<16}{'acc':>7}{'tflite':>9}{'.ewb':>8}{'weights':>9}{'floor':>9}{'ratio':>7}"
@@ -317,7 +321,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("(dec ms: fastest decode; MB/s: .tflite bytes rebuilt per second; load ms: median/min of load + first "
           "inference on the NumPy backend; x: bundle/plain of medians, x min: of minimums)")
     by = {r.name: r for r in rows}
-    mlp_f32, mlp_pc = by["mlp-float32"], by["mlp-clustered"]
+    mlp_f32, mlp_pc = by.get("mlp-float32", rows[0]), by.get("mlp-clustered", rows[-1])
     worst_entropy = max(rows, key=lambda r: r.entropy_ratio)
     worst_load = max(rows, key=lambda r: r.load_ratio)
     compressed = [r for r in rows if not r.name.endswith("float32")]

@@ -13,7 +13,7 @@ import os
 from typing import List, Optional
 
 from .container import (
-    MAGIC, BundleError, BundleSignatureError, Container, is_bundle, read_container, sha256_hex,
+    MAGIC, BundleError, BundleSignatureError, Container, is_bundle, read_container,
 )
 from .manifest import Manifest, TensorEntry
 from .rans import StreamError
@@ -128,7 +128,3 @@ def _decode_batch(source: str, batch: List[TensorEntry], weights: bytes, out: by
         except StreamError as e:
             raise BundleError(source, f"tensor {t.name!r}", str(e)) from None
         out[t.offset:t.offset + t.nbytes] = arr.tobytes()
-
-
-def manifest_sha256(c: Container) -> str:
-    return sha256_hex(c.manifest_bytes)

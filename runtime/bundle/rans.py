@@ -49,6 +49,21 @@ def read_varint(data: bytes, pos: int, end: int) -> Tuple[int, int]:
     raise StreamError("varint longer than 10 bytes")
 
 
+def read_varints(data: bytes, pos: int, end: int, k: int) -> Tuple[np.ndarray, int]:
+    """k LEB128 varints of at most 3 bytes each (table entries are < 2**17), vectorised."""
+    buf = np.frombuffer(data, np.uint8, min(end - pos, 3 * k), pos).astype(np.int64)
+    ends = np.flatnonzero(buf < 0x80)[:k]
+    if len(ends) < k:
+        raise StreamError("truncated frequency table")
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    if np.any(ends - starts > 2):
+        raise StreamError("frequency table entry longer than 3 bytes")
+    pad = np.concatenate((buf, [0, 0]))
+    second = np.where(ends > starts, pad[starts + 1] & 0x7F, 0)
+    third = np.where(ends > starts + 1, pad[starts + 2] & 0x7F, 0)
+    return (pad[starts] & 0x7F) | (second << 7) | (third << 14), pos + int(ends[-1]) + 1
+
+
 @dataclass(frozen=True)
 class RansStream:
     """One parsed rANS stream: what decoding needs, every size already checked."""
@@ -96,24 +111,18 @@ def parse_stream(data: bytes, start: int, end: int, count: int, alphabet: int) -
         pos += nbytes
         if len(present) != k:
             raise StreamError(f"frequency bitmap marks {len(present)} symbols, the table says {k}")
+    if mode:
+        f, pos = read_varints(data, pos, end, k)
+        syms = present
+    else:
+        pairs, pos = read_varints(data, pos, end, 2 * k)
+        syms = np.cumsum(pairs[0::2] + 1) - 1
+        f = pairs[1::2]
+    if k and (syms[-1] >= alphabet or f.max() >= 1 << precision):
+        raise StreamError(f"frequency table names a symbol >= {alphabet} or a frequency > 2**{precision}")
     freqs = np.zeros(alphabet, np.int64)
-    sym = -1
-    total = 0
-    for i in range(k):
-        if mode:
-            sym = int(present[i])
-        else:
-            gap, pos = read_varint(data, pos, end)
-            sym += gap + 1
-        f, pos = read_varint(data, pos, end)
-        if f >= 1 << precision:
-            raise StreamError(f"frequency {f + 1} exceeds 2**{precision}")
-        if sym >= alphabet:
-            raise StreamError(f"frequency table names symbol {sym}, alphabet has {alphabet}")
-        freqs[sym] = f + 1
-        total += f + 1
-        if total > 1 << precision:
-            break
+    freqs[syms] = f + 1
+    total = int(freqs.sum())
     if total != 1 << precision:
         raise StreamError(f"frequencies sum to {total}, expected 2**{precision}")
     if end - pos < 4 * lanes:

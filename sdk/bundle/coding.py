@@ -30,6 +30,9 @@ GAP_ESCAPES = (3, 7, 15, 31, 63, 127, 255, 1023, 4095)
 # the price is 4 / STEPS bytes per symbol (0.25 bit at 128), which the estimates include, so the
 # choice prefers layouts with few, informative symbols (gaps over a 0/1 mask on sparse tensors).
 STEPS = 128
+# A stream is entropy-coded only if that saves at least this fraction of its raw size: decoding costs
+# time that a 1% saving (the mantissa bytes of float weights) does not repay.
+MIN_GAIN = 0.03
 
 
 def entropy_bytes(symbols: np.ndarray, alphabet: int) -> float:
@@ -69,7 +72,7 @@ def plan_stream(role: str, symbols: np.ndarray, alphabet: int) -> StreamPlan:
     lanes = lanes_for(n)
     est += 1 + len(varint(lanes)) + 4 * lanes  # precision byte, lane count, lane states
     s.estimate = float(s.raw_size)
-    if est < s.raw_size:
+    if est < s.raw_size * (1 - MIN_GAIN):
         s.coding, s.precision, s.freqs, s.estimate = "rans", precision, freqs, est
     return s
 
