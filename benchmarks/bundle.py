@@ -56,8 +56,8 @@ BITS = 4
 
 @dataclass
 class Settings:
-    min_count: int = 7
-    min_duration_ns: int = 200_000_000
+    min_count: int = 15
+    min_duration_ns: int = 300_000_000
 
 
 def timed(systems: Dict[str, Callable[[], object]], s: Settings) -> Dict[str, Tuple[float, float]]:
@@ -244,6 +244,8 @@ class Row:
     weights: int
     floor: float
     others: Dict[str, int]
+    kernel_coded: int  # weight tensors of rank >= 2 (kernels), without biases
+    kernel_floor: float
     decode_ms: float  # median
     decode_min_ms: float
     load_plain: Tuple[float, float]  # (median, min) ms
@@ -252,6 +254,10 @@ class Row:
     @property
     def entropy_ratio(self) -> float:
         return self.weights / self.floor if self.floor else 1.0
+
+    @property
+    def kernel_entropy_ratio(self) -> float:
+        return self.kernel_coded / self.kernel_floor if self.kernel_floor else 1.0
 
     @property
     def decode_mbps(self) -> float:
@@ -284,15 +290,17 @@ def measure(name: str, blob: bytes, kind: str, data, settings: Settings, folder:
     x1 = x[:1]
     t = timed({"plain": lambda: load(str(plain), backend="numpy").run(x1, quantize=True),
                "bundle": lambda: load(str(ewb), backend="numpy").run(x1, quantize=True)}, settings)
+    kern = [t for t in r.tensors if len(t.shape) >= 2]
     return Row(name, len(blob), acc, r.download_bytes, r.weights_bytes, r.entropy_floor_bytes,
-               {k: f(blob) for k, f in comp.items()}, dec[0], dec[1], t["plain"], t["bundle"])
+               {k: f(blob) for k, f in comp.items()}, sum(t.coded_bytes for t in kern),
+               sum(t.entropy_bytes for t in kern), dec[0], dec[1], t["plain"], t["bundle"])
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--min-count", type=int, default=7)
-    p.add_argument("--min-duration-ms", type=float, default=200)
+    p.add_argument("--min-count", type=int, default=15)
+    p.add_argument("--min-duration-ms", type=float, default=300)
     p.add_argument("--keep", metavar="DIR", help="keep the .tflite and .ewb files in DIR")
     p.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
     args = p.parse_args(argv)
@@ -310,19 +318,22 @@ def main(argv: Optional[List[str]] = None) -> int:
                 rows.append(measure(f"{kind}-{variant}", blob, kind, data, settings, folder, comp))
                 print(f"  measured {rows[-1].name}", file=sys.stderr)
     cols = list(comp)
-    head = (f"{'model':<16}{'acc':>7}{'tflite':>9}{'.ewb':>8}{'weights':>9}{'floor':>9}{'ratio':>7}"
+    head = (f"{'model':<16}{'acc':>7}{'tflite':>9}{'.ewb':>8}{'weights':>9}{'floor':>9}{'ratio':>7}{'kern':>6}"
             + "".join(f"{c:>8}" for c in cols) + f"{'dec ms':>8}{'MB/s':>7}{'load ms':>14}{'ewb ms':>14}{'x':>6}{'x min':>7}")
     print(head)
     for r in rows:
         print(f"{r.name:<16}{r.accuracy:>7.4f}{r.tflite:>9,}{r.bundle:>8,}{r.weights:>9,}{r.floor:>9,.0f}"
-              f"{r.entropy_ratio:>7.3f}" + "".join(f"{r.others[c]:>8,}" for c in cols)
+              f"{r.entropy_ratio:>7.3f}{r.kernel_entropy_ratio:>6.3f}" + "".join(f"{r.others[c]:>8,}" for c in cols)
               + f"{r.decode_min_ms:>8.2f}{r.decode_mbps:>7.1f}{r.load_plain[0]:>7.2f}/{r.load_plain[1]:<6.2f}"
               f"{r.load_bundle[0]:>7.2f}/{r.load_bundle[1]:<6.2f}{r.load_ratio:>6.2f}{r.load_ratio_min:>7.2f}")
-    print("(dec ms: fastest decode; MB/s: .tflite bytes rebuilt per second; load ms: median/min of load + first "
+    print("(ratio: weights member / order-0 entropy floor of its streams, all coded tensors; kern: the same "
+          "for kernels only, without biases;")
+    print(" dec ms: fastest decode; MB/s: .tflite bytes rebuilt per second; load ms: median/min of load + first "
           "inference on the NumPy backend; x: bundle/plain of medians, x min: of minimums)")
     by = {r.name: r for r in rows}
     mlp_f32, mlp_pc = by.get("mlp-float32", rows[0]), by.get("mlp-clustered", rows[-1])
     worst_entropy = max(rows, key=lambda r: r.entropy_ratio)
+    worst_kernel = max(rows, key=lambda r: r.kernel_entropy_ratio)
     worst_load = max(rows, key=lambda r: r.load_ratio)
     compressed = [r for r in rows if not r.name.endswith("float32")]
     worst_load_c = max(compressed, key=lambda r: r.load_ratio_min)
@@ -333,7 +344,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"worst entropy ratio: {worst_entropy.name} {worst_entropy.entropy_ratio:.3f} (target <= 1.10); "
           f"worst load ratio (medians): {worst_load.name} {worst_load.load_ratio:.2f} (target <= 1.5); int8 files, "
           f"minimums: {worst_load_c.name} {worst_load_c.load_ratio_min:.2f}")
-    print(f"bundle entropy_ratio={worst_entropy.entropy_ratio:.3f} mlp_ratio={mlp_f32.tflite / mlp_pc.bundle:.1f} "
+    print(f"bundle entropy_ratio={worst_entropy.entropy_ratio:.3f} "
+          f"entropy_ratio_kernels={worst_kernel.kernel_entropy_ratio:.3f} mlp_ratio={mlp_f32.tflite / mlp_pc.bundle:.1f} "
           f"mlp_weights_ratio={mlp_f32.tflite / mlp_pc.weights:.1f} load_ratio={worst_load.load_ratio:.2f} "
           f"load_ratio_int8_min={worst_load_c.load_ratio_min:.2f} "
           f"decode_mbps_min={min(r.decode_mbps for r in rows):.1f} mlp_clustered_acc={mlp_pc.accuracy:.4f} "

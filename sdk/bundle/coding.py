@@ -27,12 +27,12 @@ MAX_CODEBOOK = 4096
 GAP_ESCAPES = (3, 7, 15, 31, 63, 127, 255, 1023, 4095)
 # Lockstep iterations of the decoder: each stream gets ceil(count / STEPS) lanes of 4-byte state.
 # The decoder's cost is ~STEPS Python iterations (tens of microseconds each), whatever the model;
-# the price is 4 / STEPS bytes per symbol (0.25 bit at 128), which the estimates include, so the
+# the price is 4 / STEPS bytes per symbol (1/6 bit at 192), which the estimates include, so the
 # choice prefers layouts with few, informative symbols (gaps over a 0/1 mask on sparse tensors).
-STEPS = 128
+STEPS = 192
 # A stream is entropy-coded only if that saves at least this fraction of its raw size: decoding costs
 # time that a 1% saving (the mantissa bytes of float weights) does not repay.
-MIN_GAIN = 0.03
+MIN_GAIN = 0.02
 
 
 def entropy_bytes(symbols: np.ndarray, alphabet: int) -> float:
