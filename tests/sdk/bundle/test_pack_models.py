@@ -72,7 +72,8 @@ def test_pruned_clustered_int8_bundle_codes_to_its_entropy(tmp_path):
     big = max(r.tensors, key=lambda t: t.nbytes)
     assert big.layout in ("mask", "gaps"), big
     assert big.coded_bytes < 0.15 * big.nbytes  # 90% zeros and 16 values: ~0.9 bit per weight
-    assert r.weights_bytes <= 1.10 * r.entropy_floor_bytes
+    assert big.coded_bytes <= 1.10 * big.entropy_bytes  # tables and lane states cost under 10%
+    assert r.weights_bytes <= 1.25 * r.entropy_floor_bytes  # with the biases' small, table-heavy streams
     assert r.download_bytes < 0.4 * r.disk_bytes
     x = np.random.default_rng(2).integers(-128, 128, (1, 64)).astype(np.int8)
     for backend in ("numpy", "litert-builtin"):
