@@ -28,6 +28,7 @@ import numpy as np
 RANS_L = 1 << 16  # lower bound of the state; the encoder's initial state
 MAX_PRECISION = 16
 MAX_LANE_SYMBOLS = 1 << 16  # the format requires ceil(count / lanes) <= this: bounded decoding time
+CHECK_EVERY = 16
 
 
 class StreamError(ValueError):
@@ -144,7 +145,7 @@ def _slot_tables(streams: Sequence[RansStream]):
     for s in streams:
         local = np.repeat(np.arange(len(s.freqs)), s.freqs)
         cum = np.concatenate(([0], np.cumsum(s.freqs)[:-1]))
-        syms.append(local)
+        syms.append(local.astype(np.uint16))  # alphabets are at most 2**16 symbols
         fs.append(s.freqs[local])
         bs.append(np.arange(len(local)) - cum[local])
     return (np.concatenate(syms), np.concatenate(fs).astype(np.uint64), np.concatenate(bs).astype(np.uint64))
@@ -177,7 +178,9 @@ def decode_streams(streams: Sequence[RansStream]) -> List[np.ndarray]:
     else:
         shift = np.array([s.precision for s in streams], np.uint64)[sid]
         mask = (np.uint64(1) << shift) - np.uint64(1)
-    words = np.concatenate([s.words for s in streams])
+    # A stream that runs out of words is caught every CHECK_EVERY steps; until then its lanes may
+    # read at most CHECK_EVERY words each past the end, into this zero padding.
+    words = np.concatenate([s.words for s in streams] + [np.zeros(CHECK_EVERY * nl + 1, np.uint64)])
     word_base = np.cumsum([0] + [len(s.words) for s in streams])
     word_end = word_base[1:]
     ptr = word_base[:-1].copy()  # next word of each stream (global index)
@@ -210,16 +213,19 @@ def decode_streams(streams: Sequence[RansStream]) -> List[np.ndarray]:
                 out_pos += stride
             xn = np.where(act, xn, x)
         need = xn < low
-        if need.any():
+        nz = np.flatnonzero(need)
+        if len(nz):  # lanes read in lane order from their stream's words: rank among the stream's readers
             c = np.cumsum(need)
-            before = c - need
-            pos = ptr[sid] + before - before[first][sid]
-            ptr += c[last] - before[first]
-            if np.any(ptr > word_end):
-                bad = int(np.argmax(ptr > word_end))
-                raise StreamError(f"stream {bad} runs out of words (truncated or corrupt)")
-            xn[need] = (xn[need] << w16) | words[pos[need]]
+            start = c[first] - need[first]  # readers before each stream's first lane
+            pos = (ptr - start)[sid[nz]] + c[nz] - 1
+            ptr += c[last] - start
+            xn[nz] = (xn[nz] << w16) | words[pos]
+        if t % CHECK_EVERY == CHECK_EVERY - 1 and np.any(ptr > word_end):
+            break
         x = xn
+    if np.any(ptr > word_end):
+        bad = int(np.argmax(ptr > word_end))
+        raise StreamError(f"stream {bad} runs out of words (truncated or corrupt)")
     for k in range(len(streams)):
         if ptr[k] != word_end[k]:
             raise StreamError(f"stream {k} leaves {int(word_end[k] - ptr[k])} words unread (corrupt)")
