@@ -151,6 +151,33 @@ def _slot_tables(streams: Sequence[RansStream]):
     return (np.concatenate(syms), np.concatenate(fs).astype(np.uint64), np.concatenate(bs).astype(np.uint64))
 
 
+def decode_all(streams: Sequence[RansStream]) -> List[np.ndarray]:
+    """decode_streams over groups of streams with similar lane lengths.
+
+    One lockstep costs (longest lane) x (lanes) element steps. Streams are grouped, longest lanes
+    first, while that product stays within twice the group's symbols plus 256 idle lanes, so a
+    bundle whose lanes are wildly unbalanced (hostile, or from another writer) costs time in
+    proportion to its symbols, not to their product.
+    """
+    order = sorted(range(len(streams)), key=lambda k: -(-streams[k].count // streams[k].lanes))
+    out: List[np.ndarray] = [None] * len(streams)  # type: ignore[list-item]
+    group: List[int] = []
+    lanes = symbols = longest = 0
+    for k in order + [None]:
+        if k is not None:
+            s = streams[k]
+            steps = -(-s.count // s.lanes)
+            if not group or max(longest, steps) * (lanes + s.lanes) <= 2 * (symbols + s.count) + 256 * max(longest, steps):
+                group.append(k)
+                lanes, symbols, longest = lanes + s.lanes, symbols + s.count, max(longest, steps)
+                continue
+        for g, sym in zip(group, decode_streams([streams[g] for g in group])):
+            out[g] = sym
+        if k is not None:
+            group, lanes, symbols, longest = [k], streams[k].lanes, streams[k].count, -(-streams[k].count // streams[k].lanes)
+    return out
+
+
 def decode_streams(streams: Sequence[RansStream]) -> List[np.ndarray]:
     """Decode every stream (int64 symbols each), all lanes of all streams in lockstep.
 

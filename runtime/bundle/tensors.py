@@ -21,7 +21,7 @@ from typing import Dict, List
 import numpy as np
 
 from .manifest import LAYOUTS, STREAM_CODINGS, WIDTHS, Stream, TensorEntry, stream_roles
-from .rans import RansStream, StreamError, decode_streams, parse_stream
+from .rans import RansStream, StreamError, decode_all, parse_stream
 
 MAX_ALPHABET = 1 << 16
 UINT = {1: "<u1", 2: "<u2", 4: "<u4", 8: "<u8"}
@@ -109,7 +109,7 @@ def decode_symbols(entries: List[TensorEntry], weights: bytes) -> Dict[int, List
                     raise StreamError(f"tensor {t.name!r}, stream {s.role!r}: {e}") from None
                 where.append((ti, si))
     try:
-        decoded = decode_streams(pending)
+        decoded = decode_all(pending)
     except StreamError as e:
         raise StreamError(f"tensors {sorted({entries[ti].name for ti, _ in where})}: {e}") from None
     for (ti, si), sym in zip(where, decoded):
