@@ -254,7 +254,7 @@ def _tensor_line(s: TensorSpec) -> str:
 
 
 def format_summary(s: ModelSummary) -> str:
-    kind = s.format if s.bundle is None else f".ewb bundle of a {s.format} model"
+    kind = s.format if s.bundle is None else f".ewb bundle ({s.format} model)"
     lines = [f"{os.path.basename(s.path)}: {kind}, {s.size_bytes:,} bytes" + (f" ({s.producer})" if s.producer else "")]
     lines.append("inputs:")
     lines += [_tensor_line(t) for t in s.inputs]
