@@ -1,6 +1,7 @@
 """The .ewb bundle against its entropy floor, general-purpose compressors and the plain file.
 
-    python benchmarks/bundle.py [--epochs 40] [--min-count 7] [--min-duration-ms 200]
+    python benchmarks/bundle.py [--epochs 40] [--min-count 15] [--min-duration-ms 300]
+                                [--conformance mobilenet_v2:int8,mobilenet_v3_small:int8] [--keep DIR]
 
 Reference models, trained here on scikit-learn's digits (8x8, 10 classes; 1/3 held out):
   mlp  - LeNet-300-100-shaped: Dense 64 -> 300 -> 100 -> 10;
@@ -296,6 +297,26 @@ def measure(name: str, blob: bytes, kind: str, data, settings: Settings, folder:
                sum(t.entropy_bytes for t in kern), dec[0], dec[1], t["plain"], t["bundle"])
 
 
+def load_only(name: str, variant: str, settings: Settings):
+    """Load + first inference of a conformance model (tests/runtime/conformance), plain vs bundle."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _conformance import conformance
+
+    from edgewise.bundle import pack
+    from edgewise.runtime import load
+
+    models, convert, _ = conformance()
+    path = convert.ModelStore().path(name, "tflite", variant)
+    x = models.CONFORMANCE_MODELS[name].input.sample(np.random.default_rng(0))
+    with tempfile.TemporaryDirectory() as tmp:
+        ewb = Path(tmp) / f"{name}.ewb"
+        r = pack(path, ewb)
+        t = timed({"plain": lambda: load(str(path), backend="numpy").run(x, quantize=True),
+                   "bundle": lambda: load(str(ewb), backend="numpy").run(x, quantize=True)},
+                  Settings(min(settings.min_count, 5), 0))
+    return f"{name}-{variant}", r.disk_bytes, r.download_bytes, t["plain"], t["bundle"]
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=40)
@@ -303,6 +324,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--min-duration-ms", type=float, default=300)
     p.add_argument("--keep", metavar="DIR", help="keep the .tflite and .ewb files in DIR")
     p.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
+    p.add_argument("--conformance", default="", metavar="NAME:VARIANT,...",
+                   help="also time load of these conformance .tflite files, e.g. mobilenet_v2:int8 (larger models)")
     args = p.parse_args(argv)
     settings = Settings(args.min_count, int(args.min_duration_ms * 1e6))
     data = digits()
@@ -317,6 +340,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             for variant, blob in made.items():
                 rows.append(measure(f"{kind}-{variant}", blob, kind, data, settings, folder, comp))
                 print(f"  measured {rows[-1].name}", file=sys.stderr)
+    big = []
+    for item in filter(None, args.conformance.split(",")):
+        name, variant = item.split(":")
+        big.append(load_only(name, variant, settings))
     cols = list(comp)
     head = (f"{'model':<16}{'acc':>7}{'tflite':>9}{'.ewb':>8}{'weights':>9}{'floor':>9}{'ratio':>7}{'kern':>6}"
             + "".join(f"{c:>8}" for c in cols) + f"{'dec ms':>8}{'MB/s':>7}{'load ms':>14}{'ewb ms':>14}{'x':>6}{'x min':>7}")
@@ -330,6 +357,10 @@ def main(argv: Optional[List[str]] = None) -> int:
           "for kernels only, without biases;")
     print(" dec ms: fastest decode; MB/s: .tflite bytes rebuilt per second; load ms: median/min of load + first "
           "inference on the NumPy backend; x: bundle/plain of medians, x min: of minimums)")
+    for name, size, ewb, plain, bundle in big:
+        print(f"{name}: .tflite {size:,} -> .ewb {ewb:,} bytes; load + first inference median/min "
+              f"{plain[0]:.1f}/{plain[1]:.1f} ms plain, {bundle[0]:.1f}/{bundle[1]:.1f} ms bundle: "
+              f"x {bundle[0] / plain[0]:.2f}, x min {bundle[1] / plain[1]:.2f}")
     by = {r.name: r for r in rows}
     mlp_f32, mlp_pc = by.get("mlp-float32", rows[0]), by.get("mlp-clustered", rows[-1])
     worst_entropy = max(rows, key=lambda r: r.entropy_ratio)
