@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_run)
 
-    i = sub.add_parser("inspect", help="inputs, outputs, ops, size, sparsity and quantization of a model (or .ewb)")
+    i = sub.add_parser("inspect", help="inputs, outputs, ops, size, sparsity and quantization of a model")
     i.add_argument("model")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_inspect)
