@@ -71,7 +71,8 @@ class RansStream:
 
     count: int
     precision: int
-    freqs: np.ndarray  # (alphabet,) int64, summing to 2**precision
+    symbols: np.ndarray  # (k,) int64: the symbols with a non-zero frequency, increasing
+    freqs: np.ndarray  # (k,) int64, their frequencies, summing to 2**precision
     states: np.ndarray  # (lanes,) uint64, each in [2**16, 2**32)
     words: np.ndarray  # (n_words,) uint64
 
@@ -93,6 +94,8 @@ def parse_stream(data: bytes, start: int, end: int, count: int, alphabet: int) -
     precision = data[start]
     if not 1 <= precision <= MAX_PRECISION:
         raise StreamError(f"precision {precision} bits is outside 1..{MAX_PRECISION}")
+    if 1 << precision > 8 * count:  # bounds the decoding table by the symbols it decodes
+        raise StreamError(f"precision {precision} bits for {count} symbols (2**precision may be at most 8 x count)")
     lanes, pos = read_varint(data, start + 1, end)
     if not 1 <= lanes <= count:
         raise StreamError(f"{lanes} lanes for {count} symbols (must be 1..{count})")
@@ -121,8 +124,7 @@ def parse_stream(data: bytes, start: int, end: int, count: int, alphabet: int) -
         f = pairs[1::2]
     if k and (syms[-1] >= alphabet or f.max() >= 1 << precision):
         raise StreamError(f"frequency table names a symbol >= {alphabet} or a frequency > 2**{precision}")
-    freqs = np.zeros(alphabet, np.int64)
-    freqs[syms] = f + 1
+    freqs = f + 1
     total = int(freqs.sum())
     if total != 1 << precision:
         raise StreamError(f"frequencies sum to {total}, expected 2**{precision}")
@@ -135,7 +137,7 @@ def parse_stream(data: bytes, start: int, end: int, count: int, alphabet: int) -
     if (end - pos) % 2:
         raise StreamError(f"word area of {end - pos} bytes is not a whole number of 16-bit words")
     words = np.frombuffer(data, "<u2", (end - pos) // 2, pos).astype(np.uint64)
-    return RansStream(count, precision, freqs, states, words)
+    return RansStream(count, precision, np.asarray(syms, np.int64), freqs, states, words)
 
 
 def _slot_tables(streams: Sequence[RansStream]):
@@ -143,11 +145,12 @@ def _slot_tables(streams: Sequence[RansStream]):
     one decoding step is x' = F[i] * (x >> n) + B[i] with i = base + (x mod M), and SYM[i]."""
     syms, fs, bs = [], [], []
     for s in streams:
-        local = np.repeat(np.arange(len(s.freqs)), s.freqs)
-        cum = np.concatenate(([0], np.cumsum(s.freqs)[:-1]))
+        index = np.repeat(np.arange(len(s.freqs)), s.freqs)  # slot -> table entry
+        local = s.symbols[index]
+        cum = np.concatenate(([0], np.cumsum(s.freqs)[:-1]))[index]
         syms.append(local.astype(np.uint16))  # alphabets are at most 2**16 symbols
-        fs.append(s.freqs[local])
-        bs.append(np.arange(len(local)) - cum[local])
+        fs.append(s.freqs[index])
+        bs.append(np.arange(len(local)) - cum)
     return (np.concatenate(syms), np.concatenate(fs).astype(np.uint64), np.concatenate(bs).astype(np.uint64))
 
 

@@ -99,6 +99,8 @@ def encode(symbols: np.ndarray, alphabet: int, lanes: int, precision: int, freqs
         raise ValueError(f"bad lane count {lanes} for {n} symbols")
     if len(freqs) != alphabet:
         raise ValueError("frequency table does not match the alphabet")
+    if 1 << precision > 8 * n:
+        raise ValueError(f"precision {precision} is over the format's limit for {n} symbols (2**n <= 8 x count)")
     sym = np.asarray(symbols, np.int64)
     f_all = freqs.astype(np.uint64)
     c_all = np.concatenate(([0], np.cumsum(freqs)[:-1])).astype(np.uint64)

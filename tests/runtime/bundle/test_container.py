@@ -218,3 +218,19 @@ def test_unpack_refuses_to_write_through_a_symlink(tmp_path):
     with pytest.raises(BundleError, match="symlink"):
         unpack(tmp_path / "m.ewb", out)
     assert victim.read_bytes() == b"keep me"
+
+
+def test_many_tiny_streams_with_huge_alphabets_are_refused_cheaply():
+    """A re-sealed manifest declaring thousands of 1-element tensors whose gap streams have a
+    65536-symbol alphabet must not make the reader allocate per-alphabet tables for each."""
+    from edgewise.runtime.bundle.rans import StreamError, parse_stream
+    from edgewise.bundle.rans_encode import encode, quantize_freqs
+
+    sym = np.array([0, 65535], np.int64)
+    counts = np.bincount(sym, minlength=65536)
+    blob = encode(sym, 65536, 1, 2, quantize_freqs(counts, 2))
+    s = parse_stream(blob, 0, len(blob), 2, 65536)
+    assert s.freqs.nbytes <= 16 and s.symbols.tolist() == [0, 65535]  # k entries, not 65536
+    wide = encode(sym, 65536, 1, 16, quantize_freqs(counts, 16))
+    with pytest.raises(StreamError, match="precision"):
+        parse_stream(wide, 0, len(wide), 2, 65536)  # a 65536-slot table for 2 symbols
