@@ -21,6 +21,7 @@ from .spec import TensorSpec
 BACKENDS = ("auto", "numpy", "litert", "litert-builtin", "onnxruntime")
 ENGINES_FOR_FORMAT = {"tflite": ("litert", "numpy"), "onnx": ("onnxruntime", "numpy")}
 MAX_MODEL_BYTES = 2 << 30  # FlatBuffers and protobuf both stop at 2 GiB
+BUNDLE_MAGIC = b"\x89EWB\r\n\x1a\n"  # edgewise.runtime.bundle.MAGIC, without importing the decoder
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ def _dequantize(spec: TensorSpec, a: np.ndarray) -> np.ndarray:
 
 
 def load(path_or_bytes, backend: str = "auto", num_threads: Optional[int] = None) -> Model:
-    """Load a .tflite or .onnx model (a path or the file's bytes) onto a backend.
+    """Load a .tflite, .onnx or .ewb bundle (a path or the file's bytes) onto a backend.
 
     backend: "auto", "numpy", "litert", "litert-builtin" (LiteRT with BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     the reference kernels) or "onnxruntime". "auto" prefers LiteRT (ai_edge_litert, then tflite_runtime) for TFLite and
@@ -210,6 +211,11 @@ def load(path_or_bytes, backend: str = "auto", num_threads: Optional[int] = None
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     data, source, base_dir = read_source(path_or_bytes)
+    if data[:8] == BUNDLE_MAGIC:  # an .ewb bundle: decode (checked) to the model file it holds
+        from .bundle import decode_model, env_key
+
+        data = decode_model(data, env_key(), source=source)
+        base_dir = None  # a bundle holds the whole model: backends take the decoded bytes, never the path
     fmt = detect_format(data, source)
     from . import backends
 

@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 # `register(subparsers)`; its handlers import what they need when they run).
 COMMAND_MODULES: tuple = (
     "edgewise.commands.devices",
+    "edgewise.commands.bundle",
 )
 
 

@@ -1,6 +1,9 @@
-"""`edgewise inspect`: what a .tflite or .onnx file holds, read with the runtime's own parsers.
+"""`edgewise inspect`: what a .tflite, .onnx or .ewb file holds, read with the runtime's own parsers.
 
 Uses only edgewise.runtime (NumPy + stdlib), so it works on a device as well as on the host.
+A bundle is decoded in memory and summarised like the model it holds, plus its members, the
+coding chosen for each tensor, and the three sizes: download (the .ewb), disk once unpacked,
+and weights in RAM at run time.
 "Weights" are the constant tensors of rank >= 2 (kernels and matrices; biases and shape constants
 are left out); their sparsity is the fraction of elements exactly zero in the stored values, which
 is what pruning must leave in the deployed file.
@@ -9,17 +12,19 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass
-from typing import Dict, Iterator, List, Tuple
+from dataclasses import dataclass, replace
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from .runtime.bundle import is_bundle
 from .runtime.model import detect_format, read_source
+from .runtime.records import Record
 from .runtime.spec import Quantization, TensorSpec
 
 
 @dataclass(frozen=True)
-class WeightInfo:
+class WeightInfo(Record):
     name: str
     shape: Tuple[int, ...]
     dtype: str
@@ -27,13 +32,45 @@ class WeightInfo:
     per_channel: bool = False
     stored_sparse: bool = False  # TFLite sparsity metadata: only non-zeros are in the file
 
-    def to_dict(self) -> dict:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "sparsity": round(self.sparsity, 6),
-                "per_channel": self.per_channel, "stored_sparse": self.stored_sparse}
+
+@dataclass(frozen=True)
+class MemberInfo(Record):
+    name: str
+    coding: str
+    stored_bytes: int
+    decoded_bytes: int
 
 
 @dataclass(frozen=True)
-class ModelSummary:
+class TensorCoding(Record):
+    name: str
+    layout: str
+    codings: Tuple[str, ...]  # "role:coding" per stream
+    nbytes: int  # decoded
+    coded_bytes: int  # codebook + streams
+    codebook: int = 0
+
+
+@dataclass(frozen=True)
+class BundleInfo(Record):
+    """What a .ewb adds to the model it holds."""
+
+    name: str
+    edgewise_version: str
+    download_bytes: int  # the .ewb file
+    disk_bytes: int  # the model once unpacked
+    ram_bytes: int  # weight tensors in memory at run time (dense)
+    manifest_bytes: int  # as stored
+    signed: bool
+    model_sha256: str
+    members: Tuple[MemberInfo, ...]
+    tensors: Tuple[TensorCoding, ...]
+    recipe: Optional[dict] = None
+    report: Optional[dict] = None
+
+
+@dataclass(frozen=True)
+class ModelSummary(Record):
     path: str
     format: str
     size_bytes: int
@@ -44,6 +81,13 @@ class ModelSummary:
     constant_elements: int
     dtypes: Dict[str, int]  # tensor count per dtype
     producer: str = ""
+    bundle: Optional[BundleInfo] = None
+
+    _derived = ("op_count", "weight_elements", "weight_sparsity", "quantization")
+
+    @property
+    def op_count(self) -> int:
+        return sum(self.ops.values())
 
     @property
     def weight_elements(self) -> int:
@@ -67,16 +111,6 @@ class ModelSummary:
         if kinds & {"int8", "uint8"}:
             return "mixed"
         return "none (" + ", ".join(sorted(kinds)) + ")"
-
-    def to_dict(self) -> dict:
-        return {
-            "path": self.path, "format": self.format, "size_bytes": self.size_bytes,
-            "inputs": [s.to_dict() for s in self.inputs], "outputs": [s.to_dict() for s in self.outputs],
-            "ops": dict(self.ops), "op_count": sum(self.ops.values()),
-            "constant_elements": self.constant_elements, "weight_elements": self.weight_elements,
-            "weight_sparsity": round(self.weight_sparsity, 6), "quantization": self.quantization,
-            "dtypes": dict(self.dtypes), "weights": [w.to_dict() for w in self.weights], "producer": self.producer,
-        }
 
 
 WEIGHT_DTYPES = ("float32", "float16", "int8", "uint8")
@@ -176,10 +210,34 @@ def _onnx_summary(data: bytes, path: str, base_dir) -> ModelSummary:
 
 def inspect_model(path: str) -> ModelSummary:
     data, source, base_dir = read_source(path)
+    if is_bundle(data):
+        return _bundle_summary(data, source)
     fmt = detect_format(data, source)
     if fmt == "tflite":
         return _tflite_summary(data, source)
     return _onnx_summary(data, source, base_dir)
+
+
+def _bundle_summary(data: bytes, path: str) -> ModelSummary:
+    from .runtime.bundle import decode_container, read_bundle
+    from .runtime.bundle.container import HEADER
+
+    c = read_bundle(data, source=path)
+    model = decode_container(c)
+    m = c.manifest
+    inner = _tflite_summary(model, path) if m.model.format == "tflite" else _onnx_summary(model, path, None)
+    tensors = tuple(
+        TensorCoding(t.name, t.layout, tuple(f"{s.role}:{s.coding}" for s in t.streams), t.nbytes,
+                     t.codebook_size * t.width + sum(s.size for s in t.streams), t.codebook_size)
+        for t in m.tensors
+    )
+    info = BundleInfo(
+        m.name, m.edgewise_version, len(data), m.model.size, sum(t.nbytes for t in m.tensors),
+        c.payload_start - HEADER.size,
+        c.signed, m.model.sha256, tuple(MemberInfo(x.name, x.coding, x.size, x.decoded_size) for x in m.members),
+        tensors, m.recipe, m.report,
+    )
+    return replace(inner, size_bytes=len(data), bundle=info)
 
 
 def _shape(shape) -> str:
@@ -196,7 +254,8 @@ def _tensor_line(s: TensorSpec) -> str:
 
 
 def format_summary(s: ModelSummary) -> str:
-    lines = [f"{os.path.basename(s.path)}: {s.format}, {s.size_bytes:,} bytes" + (f" ({s.producer})" if s.producer else "")]
+    kind = s.format if s.bundle is None else f".ewb bundle ({s.format} model)"
+    lines = [f"{os.path.basename(s.path)}: {kind}, {s.size_bytes:,} bytes" + (f" ({s.producer})" if s.producer else "")]
     lines.append("inputs:")
     lines += [_tensor_line(t) for t in s.inputs]
     lines.append("outputs:")
@@ -209,4 +268,21 @@ def format_summary(s: ModelSummary) -> str:
         flags = ", per-channel" if w.per_channel else ""
         flags += ", stored sparse" if w.stored_sparse else ""
         lines.append(f"  {w.name}: {_shape(w.shape)} {w.dtype}, {w.sparsity:.1%} zeros{flags}")
+    if s.bundle is not None:
+        lines += _bundle_lines(s.bundle)
     return "\n".join(lines)
+
+
+def _bundle_lines(b: BundleInfo) -> List[str]:
+    lines = [f"bundle {b.name!r} (edgewise {b.edgewise_version}){', signed (HMAC-SHA256)' if b.signed else ''}",
+             f"sizes: download {b.download_bytes:,} bytes (.ewb), disk {b.disk_bytes:,} bytes (unpacked model), "
+             f"RAM {b.ram_bytes:,} bytes (weights at run time)",
+             f"members: manifest {b.manifest_bytes:,} bytes; " + "; ".join(
+                 f"{m.name} {m.stored_bytes:,} bytes ({m.coding}, {m.decoded_bytes:,} decoded)" for m in b.members)]
+    lines.append(f"coded tensors ({len(b.tensors)}):")
+    for t in b.tensors:
+        book = f", codebook {t.codebook}" if t.codebook else ""
+        ratio = t.nbytes / t.coded_bytes if t.coded_bytes else float("inf")
+        lines.append(f"  {t.name}: {t.layout}{book} [{', '.join(t.codings)}] {t.nbytes:,} -> {t.coded_bytes:,} bytes "
+                     f"({ratio:.1f}x)")
+    return lines

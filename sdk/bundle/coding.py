@@ -1,0 +1,160 @@
+"""Choose how each weight tensor is coded: the layout and, per stream, rANS, raw or constant.
+
+Candidates for a tensor of n elements of w bytes (docs/bundle.md, "Tensor layouts"):
+
+- raw: the bytes as one stream (still entropy-coded when that pays);
+- planes: byte k of every element as stream k (float weights: sign and exponent are cheap);
+- dense / mask / gaps over a codebook of the distinct values (int8, k-bit and clustered weights
+  have at most 256, 2**k or k of them): indices of every element; or the positions of the
+  elements that differ from the most frequent value (pruned zeros) as a 0/1 mask or as gaps,
+  then indices of those elements only.
+
+For i.i.d. zeros the three are equally good (chain rule: H(X) = H(X != 0) + P(X != 0) H(X | X != 0));
+gaps win on structured sparsity and take far fewer symbols (each symbol costs a share of a lane
+state, see STEPS); the mask wins when zeros are rare. Each candidate is priced by its order-0 coded size (what rANS reaches, plus its
+table) and the cheapest is kept; the choice is recorded in the manifest.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from .rans_encode import choose_precision, varint
+
+MAX_CODEBOOK = 4096
+GAP_ESCAPES = (3, 7, 15, 31, 63, 127, 255, 1023, 4095)
+# Lockstep iterations of the decoder: each stream gets ceil(count / STEPS) lanes of 4-byte state.
+# The decoder's cost is ~STEPS Python iterations (tens of microseconds each), whatever the model;
+# the price is 4 / STEPS bytes per symbol (1/6 bit at 192), which the estimates include, so the
+# choice prefers layouts with few, informative symbols (gaps over a 0/1 mask on sparse tensors).
+STEPS = 192
+# A stream is entropy-coded only if that saves at least this fraction of its raw size: decoding costs
+# time that a 1% saving (the mantissa bytes of float weights) does not repay.
+MIN_GAIN = 0.02
+
+
+def entropy_bytes(symbols: np.ndarray, alphabet: int) -> float:
+    """n * H0 / 8: the order-0 empirical entropy of the stream, the floor for any order-0 coder."""
+    if len(symbols) == 0:
+        return 0.0
+    counts = np.bincount(symbols, minlength=alphabet)
+    p = counts[counts > 0] / len(symbols)
+    return float(-(counts[counts > 0] * np.log2(p)).sum() / 8)
+
+
+@dataclass
+class StreamPlan:
+    role: str
+    symbols: np.ndarray  # int64
+    alphabet: int
+    coding: str = "raw"
+    precision: int = 0
+    freqs: Optional[np.ndarray] = None
+    estimate: float = 0.0  # bytes, without lane states
+
+    @property
+    def raw_size(self) -> int:
+        return len(self.symbols) * (1 if self.alphabet <= 256 else 2)
+
+
+def plan_stream(role: str, symbols: np.ndarray, alphabet: int) -> StreamPlan:
+    s = StreamPlan(role, np.asarray(symbols, np.int64), alphabet)
+    n = len(s.symbols)
+    if n == 0:
+        return s
+    counts = np.bincount(s.symbols, minlength=alphabet)
+    if int(np.count_nonzero(counts)) == 1:
+        s.coding = "const"
+        return s
+    precision, freqs, est = choose_precision(counts)
+    lanes = lanes_for(n)
+    est += 1 + len(varint(lanes)) + 4 * lanes  # precision byte, lane count, lane states
+    s.estimate = float(s.raw_size)
+    if est < s.raw_size * (1 - MIN_GAIN):
+        s.coding, s.precision, s.freqs, s.estimate = "rans", precision, freqs, est
+    return s
+
+
+@dataclass
+class TensorPlan:
+    layout: str
+    streams: List[StreamPlan]
+    codebook: Optional[np.ndarray] = None  # little-endian words of the element width
+    fill: int = 0
+    gap_escape: int = 0
+
+    @property
+    def estimate(self) -> float:
+        book = 0 if self.codebook is None else self.codebook.nbytes
+        return book + sum(s.estimate for s in self.streams)
+
+
+
+def gap_symbols(positions: np.ndarray, escape: int) -> np.ndarray:
+    """Gaps before each position (g = p_i - p_{i-1} - 1) written as g // E escapes E, then g % E."""
+    gaps = np.diff(np.concatenate(([-1], positions))) - 1
+    k = gaps // escape
+    out = np.full(int(k.sum()) + len(gaps), escape, np.int64)
+    out[np.cumsum(k + 1) - 1] = gaps % escape
+    return out
+
+
+def _codebook_plans(words: np.ndarray) -> List[TensorPlan]:
+    """dense / mask / gaps over the distinct values; 1-byte elements index the 256 byte values
+    directly (no codebook to store)."""
+    if words.dtype.itemsize == 1:
+        book, idx, k = None, words.astype(np.int64), 256
+    else:
+        book, idx = np.unique(words, return_inverse=True)
+        idx = idx.reshape(-1).astype(np.int64)
+        k = len(book)
+        book = book.astype(words.dtype)
+    plans = [TensorPlan("dense", [plan_stream("indices", idx, k)], book)]
+    fill = int(np.argmax(np.bincount(idx, minlength=k)))
+    keep = idx != fill
+    positions = np.nonzero(keep)[0]
+    values = plan_stream("values", idx[keep], k)
+    if len(positions) < len(idx):
+        plans.append(TensorPlan("mask", [plan_stream("mask", keep.astype(np.int64), 2), values], book, fill))
+        best = None
+        for e in GAP_ESCAPES:
+            g = plan_stream("gaps", gap_symbols(positions, e), e + 1)
+            if best is None or g.estimate < best[1].estimate:
+                best = (e, g)
+        plans.append(TensorPlan("gaps", [best[1], values], book, fill, best[0]))
+    return plans
+
+
+def plan_tensor(words: np.ndarray, layouts: Optional[Tuple[str, ...]] = None) -> TensorPlan:
+    """The cheapest coding of a tensor given as little-endian words of its element width
+    (among `layouts` only, if given: tests use it to exercise each one)."""
+    width = words.dtype.itemsize
+    raw = words.view(np.uint8)
+    plans = [TensorPlan("raw", [plan_stream("bytes", raw, 256)])]
+    if width > 1 and len(words):
+        planes = raw.reshape(len(words), width)
+        plans.append(TensorPlan("planes", [plan_stream(f"plane{i}", planes[:, i], 256) for i in range(width)]))
+    if len(words):
+        distinct = len(np.unique(words)) if width > 1 else 0
+        if width == 1 or distinct <= MAX_CODEBOOK and (distinct * width < words.nbytes or layouts is not None):
+            plans += _codebook_plans(words)
+    if layouts is not None:
+        plans = [p for p in plans if p.layout in layouts]
+        if not plans:
+            raise ValueError(f"none of the layouts {layouts} applies to this tensor")
+    return min(plans, key=lambda p: p.estimate)
+
+
+def lanes_for(count: int, steps: int = STEPS) -> int:
+    return max(1, -(-count // steps))
+
+
+def choose_lanes(plans: List[TensorPlan], steps: int = STEPS) -> Tuple[int, int]:
+    """(steps, total lanes): every rANS stream gets ceil(count / steps) lanes, so all of them decode
+    in `steps` lockstep iterations of the decoder, whatever the model's size."""
+    coded = [s for p in plans for s in p.streams if s.coding == "rans"]
+    if not coded:
+        return steps, 0
+    return steps, sum(lanes_for(len(s.symbols), steps) for s in coded)

@@ -1,0 +1,144 @@
+"""The rANS coder and the tensor layouts, encoder (edgewise.bundle) against decoder (edgewise.runtime.bundle).
+
+Oracles: the input itself (round trips are bit-exact) and Shannon's bound n * H(p) for a
+Bernoulli(p) source, computed from p, not from the coder.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from edgewise.bundle.coding import choose_lanes, plan_tensor
+from edgewise.bundle.pack import _encode_tensors
+from edgewise.bundle.locate import WeightRange
+from edgewise.bundle.rans_encode import choose_precision, encode
+from edgewise.runtime.bundle.rans import StreamError, decode_all, decode_streams, parse_stream
+from edgewise.runtime.bundle.tensors import assemble, check_tensor, decode_symbols
+
+
+def _code(symbols, alphabet, lanes):
+    counts = np.bincount(symbols, minlength=alphabet)
+    precision, freqs, _ = choose_precision(counts)
+    return encode(symbols, alphabet, lanes, precision, freqs)
+
+
+def _decode(blob, count, alphabet):
+    return decode_streams([parse_stream(blob, 0, len(blob), count, alphabet)])[0]
+
+
+@pytest.mark.parametrize("p", [0.5, 0.1, 0.02])
+def test_bernoulli_stream_codes_to_its_entropy(p):
+    n, lanes = 200_000, 16
+    bits = (np.random.default_rng(7).random(n) < p).astype(np.int64)
+    blob = _code(bits, 2, lanes)
+    h = -(p * math.log2(p) + (1 - p) * math.log2(1 - p))
+    floor = n * h / 8
+    # Lane states (4 bytes each) and a few bytes of table are the coder's overhead; the sample's
+    # own frequency differs from p by ~1/sqrt(n p), which moves its entropy by under 1.5%.
+    overhead = 4 * lanes + 16
+    assert floor * 0.97 <= len(blob) <= floor * 1.03 + overhead, (len(blob), floor)
+    np.testing.assert_array_equal(_decode(blob, n, 2), bits)
+
+
+def test_below_one_bit_per_symbol():
+    """Huffman needs >= 1 bit per symbol; rANS codes a 99%-zero stream in ~0.08 bit."""
+    bits = np.zeros(60_000, np.int64)
+    bits[::100] = 1
+    blob = _code(bits, 2, 4)
+    assert len(blob) * 8 < 0.1 * len(bits)
+    np.testing.assert_array_equal(_decode(blob, len(bits), 2), bits)
+
+
+def test_streams_of_different_shapes_decode_together_in_lockstep():
+    rng = np.random.default_rng(1)
+    cases = [(rng.integers(0, 2, 5000), 2, 3), (rng.integers(0, 300, 777), 300, 5), (np.array([1, 0, 1]), 2, 3),
+             (rng.geometric(0.3, 20_000).clip(0, 15) % 16, 16, 64), (rng.integers(0, 256, 1), 256, 1)]
+    blobs = [(_code(s, a, lanes), s, a) for s, a, lanes in cases]
+    streams = [parse_stream(b, 0, len(b), len(s), a) for b, s, a in blobs]
+    together = decode_streams(streams)
+    grouped = decode_all(streams)  # by lane length: these lanes are far from balanced
+    for (b, s, a), got, got2 in zip(blobs, together, grouped):
+        np.testing.assert_array_equal(got, s)
+        np.testing.assert_array_equal(got2, s)
+        np.testing.assert_array_equal(_decode(b, len(s), a), s)
+
+
+def test_truncated_extended_or_altered_streams_are_refused():
+    s = np.random.default_rng(2).integers(0, 5, 3000)
+    blob = _code(s, 5, 7)
+    with pytest.raises(StreamError, match="runs out of words"):
+        _decode(blob[:-2], len(s), 5)
+    with pytest.raises(StreamError, match="unread"):
+        _decode(blob + b"\0\0", len(s), 5)
+    with pytest.raises(StreamError):
+        _decode(blob[:1] + b"\x00" + blob[2:], len(s), 5)  # zero lanes
+    altered = bytearray(blob)
+    altered[-40] ^= 0x5A  # one word in the middle
+    with pytest.raises(StreamError):
+        _decode(bytes(altered), len(s), 5)
+
+
+DTYPES = ["int8", "uint8", "int16", "float16", "int32", "float32", "int64", "float64"]
+LAYOUTS = ["raw", "planes", "dense", "mask", "gaps"]
+
+
+def _tensors(dtype):
+    rng = np.random.default_rng(3)
+    n = 3000
+    pruned = np.zeros(n)
+    keep = rng.random(n) < 0.15
+    pruned[keep] = rng.choice([-3, -1, 1, 2, 5], keep.sum())
+    structured = np.zeros((30, 100))
+    structured[::4] = rng.integers(-7, 8, (8, 100))
+    return {
+        "empty": np.zeros(0), "one": np.array([3.0]), "zeros": np.zeros(257), "single": np.full(100, 5.0),
+        "pruned": pruned, "structured": structured.ravel(), "wide": rng.normal(0, 40, n),
+    }
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_every_dtype_and_layout_round_trips_bit_exact(dtype, layout):
+    for kind, values in _tensors(dtype).items():
+        arr = values.astype(dtype)
+        width = arr.dtype.itemsize
+        if layout == "planes" and width == 1 or layout != "raw" and arr.size == 0:
+            continue
+        if layout in ("mask", "gaps") and len(np.unique(arr)) == 1:
+            continue  # nothing differs from the fill value: these layouts do not apply
+        words = arr.view({1: "<u1", 2: "<u2", 4: "<u4", 8: "<u8"}[width])
+        data = b"HEAD" + arr.tobytes() + b"TAIL"
+        r = WeightRange(kind, dtype, arr.shape, 4, arr.nbytes, width)
+        plan = plan_tensor(words, (layout,))
+        steps, _ = choose_lanes([plan])
+        weights, entries, _, _ = _encode_tensors([r], [plan], steps)
+        t = entries[0]
+        assert t.layout == layout
+        check_tensor(t, len(weights))
+        got = assemble(t, decode_symbols([t], weights)[0], weights)
+        assert got.tobytes() == data[4:-4], f"{dtype} {layout} {kind}"
+
+
+
+def _choice(values):
+    arr = np.asarray(values)
+    return plan_tensor(arr.view({1: "<u1", 2: "<u2", 4: "<u4", 8: "<u8"}[arr.dtype.itemsize]))
+
+
+def test_the_choice_follows_the_statistics():
+    rng = np.random.default_rng(4)
+    pruned = np.where(rng.random(20_000) < 0.1, rng.integers(-127, 128, 20_000), 0).astype(np.int8)
+    assert _choice(pruned).layout in ("mask", "gaps")
+    rows = np.zeros((200, 100), np.int8)
+    rows[::10] = rng.integers(-127, 128, (20, 100))  # whole rows pruned: long runs of zeros
+    assert _choice(rows.ravel()).layout == "gaps"
+    clustered = rng.choice(np.linspace(-1, 1, 16).astype(np.float32), 20_000)
+    plan = _choice(clustered)
+    assert plan.layout == "dense" and len(plan.codebook) == 16
+    dense = rng.normal(0, 0.05, 20_000).astype(np.float32)
+    assert _choice(dense).layout == "planes"  # sign/exponent bytes carry little information
+    noise = rng.integers(0, 256, 20_000).astype(np.uint8)
+    plan = _choice(noise)
+    assert plan.layout in ("raw", "dense") and all(s.coding == "raw" for s in plan.streams)  # coding would not pay
