@@ -1,0 +1,129 @@
+"""Load-time validation of a parsed TFLite model's geometry and memory, before any backend sees it.
+
+`read_model` has checked the file's structure (offsets, indices, buffer sizes). This pass checks
+what the ops would do with it: walking every subgraph in order, it infers each op's output shapes
+from its inputs (shapes.py: strides, dilations, filters, axes, paddings, reshape and broadcast
+shapes are checked on the way) and refuses, as ModelFormatError naming the op and tensor, any
+tensor, declared or inferred, or kernel scratch buffer larger than the model justifies
+(runtime/limits.py). LiteRT allocates every declared tensor and trusts the options, so this runs
+for every backend (backends/open_engine). The result, a `ShapeBounds`, re-checks the main graph
+at run time when the inputs' shapes differ from the declared ones (a larger batch).
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import InputError, ModelFormatError
+from ..limits import TensorLimits, fmt_bytes
+from .model import Subgraph, TFLiteModel
+from .shapes import RULES, ShapeContext, ShapeError
+
+Shape = Tuple[int, ...]
+SCRATCH_ITEMSIZE = 8  # kernels may widen int8 to float64/int64 in their scratch buffers
+
+
+def _itemsize(dtype: str) -> int:
+    try:
+        return np.dtype(dtype).itemsize
+    except TypeError:
+        return 1  # int4, string: at most a byte per element as far as allocation goes
+
+
+def _nbytes(shape: Sequence[int], dtype: str) -> int:
+    return math.prod(int(d) for d in shape) * _itemsize(dtype)
+
+
+def _largest_justified(model: TFLiteModel) -> int:
+    """The largest graph input (declared shape) or constant stored in the file, in bytes."""
+    best = 0
+    for sg in model.subgraphs:
+        for i in sg.inputs:
+            t = sg.tensors[i]
+            best = max(best, _nbytes(t.shape, t.dtype))
+        for t in sg.tensors:
+            if t.data is not None:
+                best = max(best, t.data.nbytes)
+    return best
+
+
+class ShapeBounds:
+    """The main subgraph's inferred shapes; `check_inputs(shapes)` re-infers them for other input
+    shapes and checks every tensor against the ceiling before anything is allocated."""
+
+    def __init__(self, model: TFLiteModel, source: str, limits: TensorLimits):
+        self.source = source
+        self.limits = limits
+        self._model = model
+        self._checked: set = set()
+        for sg in model.subgraphs:
+            self._check_declared(sg)
+        self.shapes: Dict[int, Shape] = {}
+        for sg in model.subgraphs:
+            shapes = _infer(sg, [sg.tensors[i].shape for i in sg.inputs], source, limits, at_run=False)
+            if sg.index == 0:
+                self.shapes = shapes
+        self._checked.add(tuple(tuple(model.main.tensors[i].shape) for i in model.main.inputs))
+
+    def _check_declared(self, sg: Subgraph) -> None:
+        for t in sg.tensors:
+            self.limits.check(self.source, _nbytes(t.shape, t.dtype),
+                              f"{t.describe()}, declared {t.dtype}{list(t.shape)},")
+
+    def check_inputs(self, shapes: Sequence[Shape]) -> None:
+        key = tuple(tuple(int(d) for d in s) for s in shapes)
+        if key in self._checked:
+            return
+        _infer(self._model.main, key, self.source, self.limits, at_run=True)
+        self._checked.add(key)
+
+
+def _infer(sg: Subgraph, input_shapes: Sequence[Shape], source: str, limits: TensorLimits,
+           at_run: bool) -> Dict[int, Shape]:
+    tensors = sg.tensors
+    shapes: Dict[int, Shape] = {i: tuple(t.shape) for i, t in enumerate(tensors) if t.data is not None}
+    for i, s in zip(sg.inputs, input_shapes):
+        shapes[i] = tuple(s)
+    for op in sg.operators:
+        ins = [shapes.get(i, tuple(tensors[i].shape)) if i >= 0 else None for i in op.inputs]
+        consts = [tensors[i].dense_value() if i >= 0 and tensors[i].data is not None
+                  and tensors[i].sparsity is None and tensors[i].dtype in ("int32", "int64", "float32") else None
+                  for i in op.inputs]
+        what = f"operator {op.index} ({op.display_name})" + (f" in subgraph {sg.index}" if sg.index else "")
+        c = ShapeContext(op, ins, consts, len(op.outputs))
+        fn = RULES.get(op.op)
+        try:
+            outs = fn(c) if fn is not None else None
+        except ShapeError as e:
+            slot = e.slot if e.slot is not None and e.slot < len(op.inputs) and op.inputs[e.slot] >= 0 else None
+            t = tensors[op.inputs[slot if slot is not None else 0]] if op.inputs and op.inputs[0] >= 0 else None
+            at = "" if t is None else f", input {slot or 0} (tensor {t.index} {t.name!r})"
+            if op.outputs:
+                at += f", output tensor {tensors[op.outputs[0]].name!r}"
+            if at_run:
+                raise InputError(f"{source}: {what}{at}: {e.detail}") from None
+            raise ModelFormatError(source, f"{what}{at}: {e.detail}") from None
+        if outs is None or len(outs) != len(op.outputs):
+            outs = [tuple(tensors[i].shape) for i in op.outputs]
+        for i, s in zip(op.outputs, outs):
+            t = tensors[i]
+            if any(d < 0 for d in s):
+                raise ModelFormatError(source, f"{what}, output tensor {t.name!r}: computed shape {list(s)} is negative")
+            limits.check(source, _nbytes(s, t.dtype), f"{what}, output tensor {t.index} {t.name!r} of shape "
+                                                       f"{list(s)} ({t.dtype})", at_run)
+            shapes[i] = tuple(int(d) for d in s)
+        out_name = tensors[op.outputs[0]].name if op.outputs else "?"
+        for scratch, n in c.scratches:
+            limits.check(source, n * SCRATCH_ITEMSIZE, f"{what}, the {scratch} for output tensor {out_name!r} "
+                                                       f"({n} elements)", at_run)
+    return shapes
+
+
+def validate(model: TFLiteModel, source: str, max_tensor_bytes: Optional[int] = None) -> ShapeBounds:
+    """Check every op's geometry and every tensor's size; ModelFormatError on the first violation."""
+    return ShapeBounds(model, source, TensorLimits.for_model(_largest_justified(model), max_tensor_bytes))
+
+
+__all__ = ["validate", "ShapeBounds", "fmt_bytes"]
