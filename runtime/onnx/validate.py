@@ -1,0 +1,220 @@
+"""Load-time validation of a parsed ONNX model's geometry and memory, before any backend sees it.
+
+`read_model` has checked the protobuf (sizes, offsets, external data). This pass walks the graph in
+dependency order and infers every tensor's shape (shapes.py, shapes_tensor.py) from the inputs'
+declared shapes (symbolic dimensions taken as 1, as the interpreter's probe does), the initializers
+and the attributes, checking each node's geometry on the way. Small integer tensors known at load
+(shape arithmetic: Shape -> Gather -> Concat -> Reshape, Constant, ConstantOfShape) are evaluated
+with the node's own kernel, after their size has been bounded, so that Reshape, Expand, Tile, Pad,
+Resize and friends get exact shapes. Any tensor, or kernel scratch buffer, larger than the model
+justifies (runtime/limits.py) is a ModelFormatError naming the node and the tensor.
+
+A shape the pass cannot know (an op it has no rule for, a size computed from the input's values)
+stays unknown, and so does everything downstream of it; the kernels then meet it at run time.
+The returned `ShapeBounds` infers again for the shapes actually fed, before the engine runs.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import InputError, ModelFormatError
+from ..limits import TensorLimits
+from . import registry
+from . import shapes_tensor  # noqa: F401  (registers its rules)
+from .model import OnnxModel
+from .shapes import RULES, NodeContext, ShapeError
+
+Shape = Tuple[int, ...]
+VALUE_ELEMENTS = 1 << 16  # tensors up to this size are evaluated at load when all their inputs are known
+SCRATCH_ITEMSIZE = 8
+_KERNEL_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, NotImplementedError)
+
+
+def _itemsize(dtype: Optional[str]) -> int:
+    try:
+        return np.dtype(dtype).itemsize if dtype else 4
+    except TypeError:
+        return 4  # bfloat16, float8, int4...: decoded to at most 4 bytes an element
+
+
+def _static(shape) -> Optional[Shape]:
+    if shape is None:
+        return None
+    return tuple(d if isinstance(d, int) and d >= 0 else 1 for d in shape)
+
+
+def _defaults(kernel) -> dict:
+    return {p.name: p.default for p in inspect.signature(kernel).parameters.values()
+            if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
+
+
+class ShapeBounds:
+    """The graph's inferred shapes for its declared inputs; `check_inputs(shapes)` infers again for
+    the shapes fed at run time and checks them against the ceiling before the engine allocates."""
+
+    def __init__(self, model: OnnxModel, source: str, limits: TensorLimits):
+        self.source = source
+        self.limits = limits
+        self._model = model
+        g = model.graph
+        self._dtypes: Dict[str, Optional[str]] = {v.name: v.dtype for v in list(g.inputs) + list(g.value_info)}
+        for name in g.initializers:
+            self._dtypes[name] = g.initializers.info(name).elem_type
+        for name, sp in g.sparse_initializers.items():
+            self._dtypes[name] = sp.values.elem_type
+            limits.check(source, math.prod(sp.dims) * _itemsize(sp.values.elem_type),
+                         f"sparse initializer {name!r} of dims {list(sp.dims)}, densified,")
+        self._order = self._dependency_order()
+        self._declared = tuple(_static(v.shape) for v in model.inputs)
+        self.shapes = self._infer(self._declared, at_run=False)
+        self._checked = {self._declared}
+
+    def check_inputs(self, shapes: Sequence[Shape]) -> None:
+        key = tuple(tuple(int(d) for d in s) for s in shapes)
+        if key not in self._checked:
+            self._infer(key, at_run=True)
+            self._checked.add(key)
+
+    def _dependency_order(self) -> list:
+        """Nodes in an order where each one's inputs come first (Kahn); nodes in a cycle or reading
+        a missing tensor are left out (the interpreter reports them)."""
+        g = self._model.graph
+        have = {v.name for v in g.inputs} | set(g.initializers) | set(g.sparse_initializers) | {""}
+        pending = list(g.nodes)
+        order = []
+        while pending:
+            ready = [n for n in pending if all(x in have for x in n.inputs)]
+            if not ready:
+                break
+            ids = {id(n) for n in ready}
+            pending = [n for n in pending if id(n) not in ids]
+            order.extend(ready)
+            for n in ready:
+                have.update(n.outputs)
+        return order
+
+    def _infer(self, input_shapes: Sequence[Optional[Shape]], at_run: bool) -> Dict[str, Optional[Shape]]:
+        model, source = self._model, self.source
+        g = model.graph
+        shapes: Dict[str, Optional[Shape]] = {}
+        values: Dict[str, np.ndarray] = {}
+        dtypes = dict(self._dtypes)
+        for name in g.initializers:
+            shapes[name] = tuple(g.initializers.info(name).dims)
+        for name, sp in g.sparse_initializers.items():
+            shapes[name] = tuple(sp.dims)
+        for v, s in zip(model.inputs, input_shapes):
+            shapes[v.name] = s
+
+        def value(name: str) -> Optional[np.ndarray]:
+            if name in values:
+                return values[name]
+            s = shapes.get(name)
+            if name in g.initializers and s is not None and math.prod(s) <= VALUE_ELEMENTS:
+                values[name] = g.initializers[name]
+                return values[name]
+            return None
+
+        for node in self._order:
+            entry = registry.lookup(node.domain, node.op_type, model.opset_imports.get(node.domain, 0))
+            what = f"node {node.label!r} ({node.op_type})"
+            in_shapes = [shapes.get(x) if x else None for x in node.inputs]
+            in_values = [value(x) if x else None for x in node.inputs]
+            if entry is None:
+                outs: List[Optional[Shape]] = [None] * len(node.outputs)
+                c = None
+            else:
+                attrs = _defaults(entry.kernel)
+                attrs.update(node.attributes)
+                c = NodeContext(node, entry.kernel.__name__, attrs, in_shapes, in_values, len(node.outputs))
+                rule = RULES.get(node.op_type)
+                try:
+                    got = rule(c) if rule is not None else None
+                except ShapeError as e:
+                    raise self._error(node, what, e, at_run) from None
+                outs = list(got) if got is not None else [None] * len(node.outputs)
+                outs = (outs + [None] * len(node.outputs))[:len(node.outputs)]
+            out_dtype = next((dtypes.get(x) for x in node.inputs if x and dtypes.get(x)), None)
+            for k, (name, s) in enumerate(zip(node.outputs, outs)):
+                if not name or s is None:
+                    continue
+                if any(d < 0 for d in s):
+                    raise self._error(node, what, ShapeError(f"computed shape {list(s)} of output {name!r} is "
+                                                             "negative"), at_run)
+                dt = dtypes.get(name) or out_dtype
+                self.limits.check(source, math.prod(s) * _itemsize(dt),
+                                  f"{what}, output tensor {name!r} of shape {list(s)}", at_run)
+            if c is not None:
+                for scratch, n in c.scratches:
+                    self.limits.check(source, n * SCRATCH_ITEMSIZE, f"{what}, the {scratch} for output tensor "
+                                                                     f"{node.outputs[0]!r} ({n} elements)", at_run)
+                for k, v in c.out_values.items():
+                    values[node.outputs[k]] = v
+                if (entry is not None and not c.out_values and all(v is not None for x, v in zip(node.inputs, in_values)
+                                                                   if x)
+                        and (node.op_type == "Constant" or all(s is not None and math.prod(s) <= VALUE_ELEMENTS
+                                                               for s in outs))):
+                    outs = self._evaluate(node, entry, c, in_values, outs, values)
+            for name, s in zip(node.outputs, outs):
+                if name:
+                    shapes[name] = s
+                    if name in values:
+                        dtypes[name] = values[name].dtype.name
+        return shapes
+
+    def _evaluate(self, node, entry, c: NodeContext, in_values, outs, values) -> List[Optional[Shape]]:
+        """Run the node's kernel on known, bounded inputs; its values then feed later shape rules."""
+        kwargs = dict(node.attributes)
+        if entry.pass_num_outputs and kwargs.get("num_outputs") is None:
+            kwargs["num_outputs"] = len(node.outputs)
+        args = list(in_values)
+        while args and args[-1] is None:
+            args.pop()
+        try:
+            with np.errstate(all="ignore"):
+                result = entry.kernel(*args, **kwargs)
+        except _KERNEL_ERRORS:
+            return outs  # the interpreter reports the kernel's own error when it folds this node
+        results = result if isinstance(result, tuple) else (result,)
+        new = list(outs)
+        for k, (name, r) in enumerate(zip(node.outputs, results)):
+            r = np.asarray(r)
+            if name:
+                new[k] = tuple(r.shape)
+                if r.size <= VALUE_ELEMENTS:
+                    values[name] = r
+        return new
+
+    def _error(self, node, what: str, e: ShapeError, at_run: bool):
+        at = ""
+        if e.slot is not None and e.slot < len(node.inputs) and node.inputs[e.slot]:
+            at = f", input {e.slot} ({node.inputs[e.slot]!r})"
+        elif node.inputs and node.inputs[0]:
+            at = f", input {node.inputs[0]!r}"
+        if node.outputs and node.outputs[0]:
+            at += f", output {node.outputs[0]!r}"
+        if at_run:
+            return InputError(f"{self.source}: {what}{at}: {e.detail}")
+        return ModelFormatError(self.source, f"{what}{at}: {e.detail}")
+
+
+def _largest_justified(model: OnnxModel) -> int:
+    g = model.graph
+    best = 0
+    for v in model.inputs:
+        s = _static(v.shape)
+        if s is not None:
+            best = max(best, math.prod(s) * _itemsize(v.dtype))
+    for name in g.initializers:
+        info = g.initializers.info(name)
+        best = max(best, math.prod(info.dims) * _itemsize(info.elem_type))
+    return best
+
+
+def validate(model: OnnxModel, source: str, max_tensor_bytes: Optional[int] = None) -> ShapeBounds:
+    """Check every node's geometry and every tensor's size; ModelFormatError on the first violation."""
+    return ShapeBounds(model, source, TensorLimits.for_model(_largest_justified(model), max_tensor_bytes))
