@@ -36,6 +36,11 @@ def _nbytes(shape: Sequence[int], dtype: str) -> int:
     return math.prod(int(d) for d in shape) * _itemsize(dtype)
 
 
+def _declared(t) -> Optional[Shape]:
+    """A tensor's declared shape, or None when its signature has a dimension fixed only at run time."""
+    return None if any(d < 0 for d in t.shape_signature) else tuple(t.shape)
+
+
 def _largest_justified(model: TFLiteModel) -> int:
     """The largest graph input (declared shape) or constant stored in the file, in bytes."""
     best = 0
@@ -87,13 +92,15 @@ def _infer(sg: Subgraph, input_shapes: Sequence[Shape], source: str, limits: Ten
     for i, s in zip(sg.inputs, input_shapes):
         shapes[i] = tuple(s)
     for op in sg.operators:
-        ins = [shapes.get(i, tuple(tensors[i].shape)) if i >= 0 else None for i in op.inputs]
+        ins = [shapes.get(i, _declared(tensors[i])) if i >= 0 else None for i in op.inputs]
         consts = [tensors[i].dense_value() if i >= 0 and tensors[i].data is not None
                   and tensors[i].sparsity is None and tensors[i].dtype in ("int32", "int64", "float32") else None
                   for i in op.inputs]
         what = f"operator {op.index} ({op.display_name})" + (f" in subgraph {sg.index}" if sg.index else "")
         c = ShapeContext(op, ins, consts, len(op.outputs))
         fn = RULES.get(op.op)
+        if any(i >= 0 and s is None for i, s in zip(op.inputs, ins)):
+            fn = None  # an input's shape is only known at run time: so are the outputs'
         try:
             outs = fn(c) if fn is not None else None
         except ShapeError as e:
@@ -106,14 +113,16 @@ def _infer(sg: Subgraph, input_shapes: Sequence[Shape], source: str, limits: Ten
                 raise InputError(f"{source}: {what}{at}: {e.detail}") from None
             raise ModelFormatError(source, f"{what}{at}: {e.detail}") from None
         if outs is None or len(outs) != len(op.outputs):
-            outs = [tuple(tensors[i].shape) for i in op.outputs]
+            outs = [_declared(tensors[i]) for i in op.outputs]
         for i, s in zip(op.outputs, outs):
             t = tensors[i]
+            shapes[i] = None if s is None else tuple(int(d) for d in s)
+            if s is None:
+                continue
             if any(d < 0 for d in s):
                 raise ModelFormatError(source, f"{what}, output tensor {t.name!r}: computed shape {list(s)} is negative")
             limits.check(source, _nbytes(s, t.dtype), f"{what}, output tensor {t.index} {t.name!r} of shape "
                                                        f"{list(s)} ({t.dtype})", at_run)
-            shapes[i] = tuple(int(d) for d in s)
         out_name = tensors[op.outputs[0]].name if op.outputs else "?"
         for scratch, n in c.scratches:
             limits.check(source, n * SCRATCH_ITEMSIZE, f"{what}, the {scratch} for output tensor {out_name!r} "
