@@ -94,15 +94,15 @@ def axis_in(c: NodeContext, axis: int, rank: int, what: str = "axis", slot: Opti
     return int(axis) % rank
 
 
-def broadcast(c: NodeContext, shapes: Sequence[Shape]) -> Shape:
-    """Numpy-style multidirectional broadcasting (ONNX Broadcasting.md)."""
+def broadcast(c: NodeContext, shapes: Sequence[Shape], slot: Optional[int] = None) -> Shape:
+    """Numpy-style multidirectional broadcasting (ONNX Broadcasting.md); `slot` is blamed on failure."""
     rank = max((len(s) for s in shapes), default=0)
     out = []
     for k in range(rank):
         dims = {s[len(s) - rank + k] for s in shapes if len(s) - rank + k >= 0}
         dims.discard(1)
         if len(dims) > 1:
-            raise c.fail(f"shapes {', '.join(str(tuple(s)) for s in shapes)} do not broadcast")
+            raise c.fail(f"shapes {', '.join(str(tuple(s)) for s in shapes)} do not broadcast", slot)
         out.append(dims.pop() if dims else 1)
     return tuple(out)
 

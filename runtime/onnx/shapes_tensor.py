@@ -278,7 +278,7 @@ def expand(c):
         return None
     if any(d < 0 for d in shape):
         raise c.fail(f"shape {shape} has a negative dimension", 1)
-    return [broadcast(c, [x, tuple(shape)])]
+    return [broadcast(c, [x, tuple(shape)], 1)]
 
 
 @rule("Tile")

@@ -138,7 +138,7 @@ class ShapeBounds:
                     raise self._error(node, what, e, at_run) from None
                 outs = list(got) if got is not None else [None] * len(node.outputs)
                 outs = (outs + [None] * len(node.outputs))[:len(node.outputs)]
-            out_dtype = next((dtypes.get(x) for x in node.inputs if x and dtypes.get(x)), None)
+            out_dtype = _out_dtype(node, c.attrs if c is not None else {}, [dtypes.get(x) for x in node.inputs])
             for k, (name, s) in enumerate(zip(node.outputs, outs)):
                 if not name or s is None:
                     continue
@@ -200,6 +200,37 @@ class ShapeBounds:
         if at_run:
             return InputError(f"{self.source}: {what}{at}: {e.detail}")
         return ModelFormatError(self.source, f"{what}{at}: {e.detail}")
+
+
+_INT64_OUT = frozenset(("Shape", "Size", "ArgMax", "ArgMin"))
+_BOOL_OUT = frozenset(("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Not", "And", "Or", "Xor",
+                       "IsNaN", "IsInf"))
+
+
+def _out_dtype(node, attrs: dict, in_dtypes: List[Optional[str]]) -> Optional[str]:
+    """The element type of a node's outputs, as far as the size check needs it."""
+    op = node.op_type
+    if op in _INT64_OUT:
+        return "int64"
+    if op in _BOOL_OUT:
+        return "bool"
+    if op in ("Cast", "ConstantOfShape", "Constant", "QuantizeLinear", "DequantizeLinear"):
+        if op == "Cast" and attrs.get("to"):
+            from .ops.tensor import numpy_dtype
+
+            try:
+                return numpy_dtype(int(attrs["to"])).name
+            except (ValueError, KeyError, TypeError, NotImplementedError):
+                return None
+        if op == "ConstantOfShape":
+            v = attrs.get("value")
+            return "float32" if v is None else np.asarray(v).dtype.name
+        if op == "QuantizeLinear":
+            return (in_dtypes[2] if len(in_dtypes) > 2 else None) or "uint8"
+        if op == "DequantizeLinear":
+            return (in_dtypes[1] if len(in_dtypes) > 1 else None) or "float32"
+        return None
+    return next((d for d in in_dtypes if d), None)
 
 
 def _largest_justified(model: OnnxModel) -> int:
