@@ -15,6 +15,7 @@ The returned `ShapeBounds` infers again for the shapes actually fed, before the 
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -31,6 +32,7 @@ from .shapes import RULES, NodeContext, ShapeError
 Shape = Tuple[int, ...]
 VALUE_ELEMENTS = 1 << 16  # tensors up to this size are evaluated at load when all their inputs are known
 SCRATCH_ITEMSIZE = 8
+_RULE_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, AttributeError)
 _KERNEL_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, NotImplementedError)
 
 
@@ -47,7 +49,9 @@ def _static(shape) -> Optional[Shape]:
     return tuple(d if isinstance(d, int) and d >= 0 else 1 for d in shape)
 
 
-def _defaults(kernel) -> dict:
+@functools.lru_cache(maxsize=None)
+def _defaults(kernel) -> Dict[str, object]:
+    """The kernel's keyword defaults: the spec's attribute defaults (registry.py checks them against onnx.defs)."""
     return {p.name: p.default for p in inspect.signature(kernel).parameters.values()
             if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
 
@@ -80,21 +84,27 @@ class ShapeBounds:
             self._checked.add(key)
 
     def _dependency_order(self) -> list:
-        """Nodes in an order where each one's inputs come first (Kahn); nodes in a cycle or reading
-        a missing tensor are left out (the interpreter reports them)."""
+        """Nodes in an order where each one's inputs come first (Kahn's algorithm); nodes in a cycle or
+        reading a tensor nothing provides are left out (the interpreter reports them)."""
         g = self._model.graph
         have = {v.name for v in g.inputs} | set(g.initializers) | set(g.sparse_initializers) | {""}
-        pending = list(g.nodes)
+        waiting: Dict[str, List[int]] = {}
+        missing = []
+        for i, n in enumerate(g.nodes):
+            need = {x for x in n.inputs if x not in have}
+            for x in need:
+                waiting.setdefault(x, []).append(i)
+            missing.append(len(need))
+        ready = [i for i, m in enumerate(missing) if m == 0]
         order = []
-        while pending:
-            ready = [n for n in pending if all(x in have for x in n.inputs)]
-            if not ready:
-                break
-            ids = {id(n) for n in ready}
-            pending = [n for n in pending if id(n) not in ids]
-            order.extend(ready)
-            for n in ready:
-                have.update(n.outputs)
+        while ready:
+            i = ready.pop(0)
+            order.append(g.nodes[i])
+            for o in g.nodes[i].outputs:
+                for j in waiting.pop(o, ()):
+                    missing[j] -= 1
+                    if missing[j] == 0:
+                        ready.append(j)
         return order
 
     def _infer(self, input_shapes: Sequence[Optional[Shape]], at_run: bool) -> Dict[str, Optional[Shape]]:
@@ -128,7 +138,7 @@ class ShapeBounds:
                 outs: List[Optional[Shape]] = [None] * len(node.outputs)
                 c = None
             else:
-                attrs = _defaults(entry.kernel)
+                attrs = dict(_defaults(entry.kernel))
                 attrs.update(node.attributes)
                 c = NodeContext(node, entry.kernel.__name__, attrs, in_shapes, in_values, len(node.outputs))
                 rule = RULES.get(node.op_type)
@@ -136,6 +146,9 @@ class ShapeBounds:
                     got = rule(c) if rule is not None else None
                 except ShapeError as e:
                     raise self._error(node, what, e, at_run) from None
+                except _RULE_ERRORS as e:  # an attribute of the wrong type or length, a value of the wrong rank
+                    raise self._error(node, what, ShapeError(f"attributes or inputs do not fit the op: "
+                                                             f"{type(e).__name__}: {e}"), at_run) from e
                 outs = list(got) if got is not None else [None] * len(node.outputs)
                 outs = (outs + [None] * len(node.outputs))[:len(node.outputs)]
             out_dtype = _out_dtype(node, c.attrs if c is not None else {}, [dtypes.get(x) for x in node.inputs])
@@ -153,7 +166,8 @@ class ShapeBounds:
                     self.limits.check(source, n * SCRATCH_ITEMSIZE, f"{what}, the {scratch} for output tensor "
                                                                      f"{node.outputs[0]!r} ({n} elements)", at_run)
                 for k, v in c.out_values.items():
-                    values[node.outputs[k]] = v
+                    if k < len(node.outputs) and node.outputs[k]:
+                        values[node.outputs[k]] = v
                 if (entry is not None and not c.out_values and all(v is not None for x, v in zip(node.inputs, in_values)
                                                                    if x)
                         and (node.op_type == "Constant" or all(s is not None and math.prod(s) <= VALUE_ELEMENTS

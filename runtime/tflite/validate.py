@@ -22,7 +22,8 @@ from .model import Subgraph, TFLiteModel
 from .shapes import RULES, ShapeContext, ShapeError
 
 Shape = Tuple[int, ...]
-SCRATCH_ITEMSIZE = 8  # kernels may widen int8 to float64/int64 in their scratch buffers
+SCRATCH_ITEMSIZE = 8
+_RULE_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, AttributeError)  # kernels may widen int8 to float64/int64 in their scratch buffers
 
 
 def _itemsize(dtype: str) -> int:
@@ -102,13 +103,12 @@ def _infer(sg: Subgraph, input_shapes: Sequence[Shape], source: str, limits: Ten
         if any(i >= 0 and s is None for i, s in zip(op.inputs, ins)):
             fn = None  # an input's shape is only known at run time: so are the outputs'
         try:
-            outs = fn(c) if fn is not None else None
+            try:
+                outs = fn(c) if fn is not None else None
+            except _RULE_ERRORS as e:  # an option or constant of the wrong length or rank
+                raise ShapeError(f"options or inputs do not fit the op: {type(e).__name__}: {e}") from e
         except ShapeError as e:
-            slot = e.slot if e.slot is not None and e.slot < len(op.inputs) and op.inputs[e.slot] >= 0 else None
-            t = tensors[op.inputs[slot if slot is not None else 0]] if op.inputs and op.inputs[0] >= 0 else None
-            at = "" if t is None else f", input {slot or 0} (tensor {t.index} {t.name!r})"
-            if op.outputs:
-                at += f", output tensor {tensors[op.outputs[0]].name!r}"
+            at = _blame(op, tensors, e.slot)
             if at_run:
                 raise InputError(f"{source}: {what}{at}: {e.detail}") from None
             raise ModelFormatError(source, f"{what}{at}: {e.detail}") from None
@@ -128,6 +128,19 @@ def _infer(sg: Subgraph, input_shapes: Sequence[Shape], source: str, limits: Ten
             limits.check(source, n * SCRATCH_ITEMSIZE, f"{what}, the {scratch} for output tensor {out_name!r} "
                                                        f"({n} elements)", at_run)
     return shapes
+
+
+def _blame(op, tensors, slot: Optional[int]) -> str:
+    """", input k (tensor i 'name'), output tensor 'name'": the input at fault (else input 0) and the output."""
+    if slot is None or not (slot < len(op.inputs) and op.inputs[slot] >= 0):
+        slot = 0
+    at = ""
+    if slot < len(op.inputs) and op.inputs[slot] >= 0:
+        t = tensors[op.inputs[slot]]
+        at = f", input {slot} (tensor {t.index} {t.name!r})"
+    if op.outputs:
+        at += f", output tensor {tensors[op.outputs[0]].name!r}"
+    return at
 
 
 def validate(model: TFLiteModel, source: str, max_tensor_bytes: Optional[int] = None) -> ShapeBounds:

@@ -1,9 +1,13 @@
-"""Fuzzing both model readers with mutants of real converted models.
+"""Fuzzing both model readers and load-time validators with mutants of real models.
 
-Contract of `edgewise.runtime.tflite.read_model` and `edgewise.runtime.onnx.read_model` on any
-bytes: return a model or raise ModelFormatError. Anything else (IndexError, struct.error,
-UnicodeDecodeError, MemoryError, RecursionError, ...) is a bug and is reported with the base file and
-the mutation seed, which reproduce it: `mutate(open(base, "rb").read(), seed)` (conformance/mutations.py).
+The bases are the small models checked in under tests/runtime/fixtures/ (the same bytes on every
+machine, so a finding reproduces anywhere) and the conformance models converted on this machine
+(which follow the converters' versions and add variety).
+
+Contract of `read_model` then `validate` (edgewise.runtime.tflite / .onnx) on any bytes: return or
+raise ModelFormatError. Anything else (IndexError, struct.error, UnicodeDecodeError, MemoryError,
+RecursionError, ...) is a bug and is reported with the base file and the mutation seed, which
+reproduce it: `mutate(open(base, "rb").read(), seed)` (conformance/mutations.py).
 
 Mutants that parse then go through `load(..., backend="numpy")` and one `run()` in child processes
 (conformance/fuzz_child.py) under RLIMIT_AS = 2 GiB, so that a segfault or an attempt to allocate
@@ -36,20 +40,30 @@ import pytest
 
 from edgewise.runtime import ModelFormatError, load
 from edgewise.runtime.onnx import read_model as read_onnx
+from edgewise.runtime.onnx.validate import validate as validate_onnx
 from edgewise.runtime.tflite import read_model as read_tflite
+from edgewise.runtime.tflite.validate import validate as validate_tflite
 
 from .conformance.mutations import KINDS, mutate
 
-# (model, variant, mutants): mostly small files, so that most mutations land in structure, not
-# weights; 9750 + 6000 cases, about 10 s + 12 s at the readers' current speed.
+FIXTURES = Path(__file__).parent / "fixtures"
+# (checked-in file, mutants): seeds 0..n-1 of these bytes give the same mutants on every machine.
+FIXED_BASES = {
+    "tflite": [("tiny_cnn.float32.tflite", 2500), ("tiny_cnn.int8.tflite", 2500)],
+    "onnx": [("tiny_cnn.onnx", 2500)],
+}
+# (model, variant, mutants) converted on this machine: mostly small files, so that most mutations
+# land in structure, not weights. With the fixed bases, 12750 + 7500 cases, about 25 s in all.
 BASES = {
-    "tflite": [("demo_cnn", "float32", 3000), ("demo_cnn", "int8", 3000), ("mlp", "dynamic", 2000),
-               ("ds_cnn", "int8", 1000), ("transformer", "int8", 600), ("mobilenet_v2", "int8", 150)],
-    "onnx": [("demo_cnn", "float32", 2000), ("demo_cnn", "qdq", 1500), ("mlp", "qdq", 1500),
-             ("ds_cnn", "qdq", 400), ("transformer", "float32", 600)],
+    "tflite": [("demo_cnn", "float32", 1500), ("demo_cnn", "int8", 1500), ("mlp", "dynamic", 1500),
+               ("ds_cnn", "int8", 800), ("transformer", "int8", 500), ("mobilenet_v2", "int8", 150)],
+    "onnx": [("demo_cnn", "float32", 1500), ("demo_cnn", "qdq", 1000), ("mlp", "qdq", 1000),
+             ("ds_cnn", "qdq", 400), ("transformer", "float32", 500)],
 }
 READERS = {"tflite": read_tflite, "onnx": read_onnx}
+VALIDATORS = {"tflite": validate_tflite, "onnx": validate_onnx}
 CHILD_CASES = 800  # accepted mutants per format that go through load + run in child processes
+FIXED_CHILD_SHARE = 3  # ... of which one in this many comes from the checked-in bases
 LIMIT_BYTES = 2 << 30
 CHILD = Path(__file__).parent / "conformance" / "fuzz_child.py"
 
@@ -58,7 +72,8 @@ CHILD = Path(__file__).parent / "conformance" / "fuzz_child.py"
 class Campaign:
     """What one reader did with every mutant: the accepted ones (kept for the run phase) and failures."""
 
-    accepted: Tuple[Tuple[str, int, bytes], ...]  # (base label, seed, mutant)
+    accepted: Tuple[Tuple[str, int, bytes], ...]  # (base label, seed, mutant): checked-in bases first
+    fixed_accepted: int  # how many of `accepted` come from the checked-in bases
     rejected: Tuple[Tuple[str, int, bytes, str], ...]  # ... + the error message
     failures: Tuple[str, ...]
     kinds_rejected: Dict[str, int]
@@ -70,17 +85,21 @@ def _run_campaign(store, fmt: str) -> Campaign:
     rejected: List[Tuple[str, int, bytes, str]] = []
     failures: List[str] = []
     kinds_rejected: Dict[str, int] = {}
-    reader = READERS[fmt]
+    reader, validator = READERS[fmt], VALIDATORS[fmt]
     t0 = time.perf_counter()
-    for name, variant, count in BASES[fmt]:
-        base = store.path(name, fmt, variant)
+    bases = [(FIXTURES / name, count) for name, count in FIXED_BASES[fmt]]
+    bases += [(store.path(name, fmt, variant), count) for name, variant, count in BASES[fmt]]
+    fixed_accepted = 0
+    for k, (base, count) in enumerate(bases):
+        if k == len(FIXED_BASES[fmt]):
+            fixed_accepted = len(accepted)
         data = base.read_bytes()
         label = base.name
         for seed in range(count):
             mutant, how = mutate(data, seed)
             source = f"<fuzz {label} seed={seed}>"
             try:
-                reader(mutant, source)
+                validator(reader(mutant, source), source)
             except ModelFormatError as e:
                 rejected.append((label, seed, mutant, str(e)))
                 kinds_rejected[how.kind] = kinds_rejected.get(how.kind, 0) + 1
@@ -88,7 +107,8 @@ def _run_campaign(store, fmt: str) -> Campaign:
                 failures.append(f"{label} {how} -> {type(e).__name__}: {' '.join(str(e).split())[:200]}")
             else:
                 accepted.append((label, seed, mutant))
-    return Campaign(tuple(accepted), tuple(rejected), tuple(failures), kinds_rejected, time.perf_counter() - t0)
+    return Campaign(tuple(accepted), fixed_accepted, tuple(rejected), tuple(failures), kinds_rejected,
+                    time.perf_counter() - t0)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +124,8 @@ def test_reader_parses_or_raises_model_format_error(campaigns, fmt):
         f"{len(c.failures)} of {total} {fmt} mutants raised something other than ModelFormatError "
         "(reproduce with conformance.mutations.mutate(base_bytes, seed)):\n" + "\n".join(c.failures[:30])
     )
+    print(f"\nfuzz {fmt}: {total} mutants, {len(c.accepted)} accepted ({c.fixed_accepted} of the checked-in "
+          f"bases), {len(c.rejected)} rejected, {len(c.failures)} failures, {c.seconds:.1f} s")
     # The campaign must exercise both outcomes, or the mutations have stopped doing their job.
     assert len(c.rejected) > total // 10 and len(c.accepted) > 0, (len(c.accepted), len(c.rejected))
     assert set(c.kinds_rejected) >= set(KINDS) - {"bitflip", "bytes", "splice"}, c.kinds_rejected
@@ -172,9 +194,15 @@ def _sample(items, n: int) -> list:
     return list(items[::step][:n])
 
 
+def _child_sample(c: Campaign, n: int) -> list:
+    """n accepted mutants, one in FIXED_CHILD_SHARE of them from the checked-in bases."""
+    fixed = _sample(c.accepted[:c.fixed_accepted], n // FIXED_CHILD_SHARE)
+    return fixed + _sample(c.accepted[c.fixed_accepted:], n - len(fixed))
+
+
 @pytest.mark.parametrize("fmt", list(BASES))
 def test_accepted_mutants_load_and_run_without_crashing(campaigns, fmt, tmp_path):
-    cases = [(f"{label} seed={seed}", m) for label, seed, m in _sample(campaigns[fmt].accepted, CHILD_CASES)]
+    cases = [(f"{label} seed={seed}", m) for label, seed, m in _child_sample(campaigns[fmt], CHILD_CASES)]
     assert cases
     failures = _run_children(cases, fmt, "numpy", tmp_path)
     assert not failures, f"{len(failures)} of {len(cases)} accepted {fmt} mutants failed in load/run:\n" + "\n".join(
@@ -201,7 +229,7 @@ def test_litert_never_sees_a_rejected_flatbuffer(campaigns, model_store, monkeyp
         if mutant[4:8] != b"TFL3":
             continue  # detect_format refuses it first: not a TFLite file at all
         try:
-            read_tflite(mutant, "<bytes>")
+            validate_tflite(read_tflite(mutant, "<bytes>"), "<bytes>")
         except ModelFormatError as reader_err:
             assert str(err.value) == str(reader_err), f"{label} seed={seed}: load's error is not the reader's"
         else:
@@ -217,6 +245,6 @@ def test_litert_survives_what_the_reader_accepts(campaigns, tmp_path):
     LiteRT cannot take.
     """
     pytest.importorskip("ai_edge_litert")
-    cases = [(f"{label} seed={seed}", m) for label, seed, m in _sample(campaigns["tflite"].accepted, 300)]
+    cases = [(f"{label} seed={seed}", m) for label, seed, m in _child_sample(campaigns["tflite"], 300)]
     failures = _run_children(cases, "tflite", "litert-builtin", tmp_path, allowed_extra=("RuntimeError",))
     assert not failures, f"{len(failures)} of {len(cases)} accepted mutants failed in LiteRT:\n" + "\n".join(failures[:30])
