@@ -77,11 +77,19 @@ class ShapeBounds:
         self.shapes = self._infer(self._declared, at_run=False)
         self._checked = {self._declared}
 
+    def infer(self, input_shapes: Sequence[Shape]) -> Dict:
+        """Every tensor's shape (tensor name -> shape, None when unknown) for these input shapes, each
+        checked against the ceiling."""
+        return self._infer_for(tuple(tuple(int(d) for d in s) for s in input_shapes))
+
     def check_inputs(self, shapes: Sequence[Shape]) -> None:
         key = tuple(tuple(int(d) for d in s) for s in shapes)
         if key not in self._checked:
-            self._infer(key, at_run=True)
+            self._infer_for(key)
             self._checked.add(key)
+
+    def _infer_for(self, key) -> Dict[str, Optional[Shape]]:
+        return self._infer(key, at_run=True)
 
     def _dependency_order(self) -> list:
         """Nodes in an order where each one's inputs come first (Kahn's algorithm); nodes in a cycle or

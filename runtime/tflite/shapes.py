@@ -17,6 +17,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .ops.common import out_size_and_pad
+from .ops.slicing import strided_slice_index
 
 Shape = Tuple[int, ...]
 MAX_WINDOW = 1 << 16  # strides, dilations, filter and block sizes: positive and at most this
@@ -42,6 +43,8 @@ class ShapeContext:
         self.n_out = n_out
         self.options = op.options
         self.scratches: List[Tuple[str, int]] = []  # (what, elements)
+        self.out_values: Dict[int, np.ndarray] = {}  # output values a rule knows (SHAPE)
+        self.outs: Optional[List[Optional[Shape]]] = None  # the rule's result, for the value functions
 
     def shape(self, i: int) -> Shape:
         if i >= len(self.shapes) or self.shapes[i] is None:
@@ -335,6 +338,8 @@ def expand_dims(c):
 
 @rule("SHAPE")
 def shape_op(c):
+    out = c.op.options.get("out_type", 0)
+    c.out_values[0] = np.array(c.shape(0), np.int64 if out == 4 else np.int32)
     return [(len(c.shape(0)),)]
 
 
@@ -376,10 +381,59 @@ def slice_op(c):
 
 @rule("STRIDED_SLICE")
 def strided_slice(c):
-    strides = c.ints(3)
+    x, begin, end, strides = c.shape(0), c.ints(1), c.ints(2), c.ints(3)
     if strides is not None and 0 in strides:
         raise c.fail(f"strides {strides} contain 0", 3)
-    return None  # never larger than its input (new axes add 1s): the declared shape stands
+    if begin is None or end is None or strides is None:
+        return None
+    if not len(begin) == len(end) == len(strides):
+        raise c.fail(f"begin {begin}, end {end} and strides {strides} differ in length", 1)
+    o = c.options
+    index = strided_slice_index(begin, end, strides, o.get("begin_mask", 0), o.get("end_mask", 0),
+                                o.get("ellipsis_mask", 0), o.get("new_axis_mask", 0), o.get("shrink_axis_mask", 0),
+                                bool(o.get("offset", False)))
+    try:
+        return [np.broadcast_to(np.zeros((), np.uint8), x)[index].shape]  # a view: no memory
+    except IndexError as e:
+        raise c.fail(f"begin {begin}, end {end}, strides {strides} do not index {x}: {e}", 1) from None
+
+
+def evaluate_small(op: str, c: ShapeContext, vals: List[np.ndarray]) -> Optional[List[np.ndarray]]:
+    """The outputs of shape arithmetic (the converter's SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE
+    chains for a dynamic batch) on known small integer inputs, so that later shape rules see them."""
+    fn = VALUES.get(op)
+    out = None if fn is None else fn(c, vals)
+    return None if out is None else [np.asarray(v) for v in out]
+
+
+def _stack(c, vals):
+    return [np.stack(vals, axis=c.opt("axis", 0) % (vals[0].ndim + 1))]
+
+
+def _concat(c, vals):
+    return [np.concatenate(vals, axis=c.opt("axis", 0) % max(vals[0].ndim, 1))]
+
+
+def _slice_values(c, vals):
+    o = c.options
+    index = strided_slice_index(vals[1].reshape(-1), vals[2].reshape(-1), vals[3].reshape(-1),
+                                o.get("begin_mask", 0), o.get("end_mask", 0), o.get("ellipsis_mask", 0),
+                                o.get("new_axis_mask", 0), o.get("shrink_axis_mask", 0), bool(o.get("offset", False)))
+    return [np.array(vals[0][index])]
+
+
+VALUES: Dict[str, Callable] = {
+    "PACK": _stack, "CONCATENATION": _concat, "STRIDED_SLICE": _slice_values,
+    "MUL": lambda c, v: [v[0] * v[1]], "ADD": lambda c, v: [v[0] + v[1]], "SUB": lambda c, v: [v[0] - v[1]],
+    "FLOOR_DIV": lambda c, v: [np.floor_divide(v[0], v[1])],
+    "GATHER": lambda c, v: [np.take(v[0], v[1].astype(np.int64), axis=c.opt("axis", 0))],
+    "REDUCE_PROD": lambda c, v: [np.prod(v[0], axis=tuple(int(a) for a in v[1].reshape(-1)),
+                                         keepdims=bool(c.opt("keep_dims", False)))],
+    "CAST": lambda c, v: [v[0]],
+    "RESHAPE": lambda c, v: [v[0].reshape(c.outs[0])] if c.outs and c.outs[0] is not None else None,
+    "SQUEEZE": lambda c, v: [v[0].reshape(c.outs[0])] if c.outs and c.outs[0] is not None else None,
+    "EXPAND_DIMS": lambda c, v: [v[0].reshape(c.outs[0])] if c.outs and c.outs[0] is not None else None,
+}
 
 
 @rule("PAD", "PADV2", "MIRROR_PAD")

@@ -19,10 +19,11 @@ import numpy as np
 from ..errors import InputError, ModelFormatError
 from ..limits import TensorLimits, fmt_bytes
 from .model import Subgraph, TFLiteModel
-from .shapes import RULES, ShapeContext, ShapeError
+from .shapes import RULES, ShapeContext, ShapeError, evaluate_small
 
 Shape = Tuple[int, ...]
 SCRATCH_ITEMSIZE = 8
+VALUE_ELEMENTS = 1024  # shape arithmetic up to this size is evaluated at load
 _RULE_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, AttributeError)  # kernels may widen int8 to float64/int64 in their scratch buffers
 
 
@@ -78,25 +79,43 @@ class ShapeBounds:
             self.limits.check(self.source, _nbytes(t.shape, t.dtype),
                               f"{t.describe()}, declared {t.dtype}{list(t.shape)},")
 
+    def infer(self, input_shapes: Sequence[Shape]) -> Dict:
+        """Every tensor's shape (tensor index -> shape, None when unknown) for these input shapes, each
+        checked against the ceiling."""
+        return self._infer_for(tuple(tuple(int(d) for d in s) for s in input_shapes))
+
     def check_inputs(self, shapes: Sequence[Shape]) -> None:
         key = tuple(tuple(int(d) for d in s) for s in shapes)
         if key in self._checked:
             return
-        _infer(self._model.main, key, self.source, self.limits, at_run=True)
+        self._infer_for(key)
         self._checked.add(key)
+
+    def _infer_for(self, key) -> Dict[int, Optional[Shape]]:
+        return _infer(self._model.main, key, self.source, self.limits, at_run=True)
 
 
 def _infer(sg: Subgraph, input_shapes: Sequence[Shape], source: str, limits: TensorLimits,
            at_run: bool) -> Dict[int, Shape]:
     tensors = sg.tensors
-    shapes: Dict[int, Shape] = {i: tuple(t.shape) for i, t in enumerate(tensors) if t.data is not None}
+    shapes: Dict[int, Optional[Shape]] = {i: tuple(t.shape) for i, t in enumerate(tensors) if t.data is not None}
+    values: Dict[int, np.ndarray] = {}  # computed small values (shape arithmetic), beside the constants
     for i, s in zip(sg.inputs, input_shapes):
         shapes[i] = tuple(s)
+
+    def value(i: int) -> Optional[np.ndarray]:
+        if i < 0:
+            return None
+        if i in values:
+            return values[i]
+        t = tensors[i]
+        if t.data is not None and t.sparsity is None and t.dtype in ("int32", "int64", "float32"):
+            return t.dense_value()
+        return None
+
     for op in sg.operators:
         ins = [shapes.get(i, _declared(tensors[i])) if i >= 0 else None for i in op.inputs]
-        consts = [tensors[i].dense_value() if i >= 0 and tensors[i].data is not None
-                  and tensors[i].sparsity is None and tensors[i].dtype in ("int32", "int64", "float32") else None
-                  for i in op.inputs]
+        consts = [value(i) for i in op.inputs]
         what = f"operator {op.index} ({op.display_name})" + (f" in subgraph {sg.index}" if sg.index else "")
         c = ShapeContext(op, ins, consts, len(op.outputs))
         fn = RULES.get(op.op)
@@ -114,6 +133,7 @@ def _infer(sg: Subgraph, input_shapes: Sequence[Shape], source: str, limits: Ten
             raise ModelFormatError(source, f"{what}{at}: {e.detail}") from None
         if outs is None or len(outs) != len(op.outputs):
             outs = [_declared(tensors[i]) for i in op.outputs]
+        _propagate_values(op, c, outs, consts, tensors, values)
         for i, s in zip(op.outputs, outs):
             t = tensors[i]
             shapes[i] = None if s is None else tuple(int(d) for d in s)
@@ -128,6 +148,25 @@ def _infer(sg: Subgraph, input_shapes: Sequence[Shape], source: str, limits: Ten
             limits.check(source, n * SCRATCH_ITEMSIZE, f"{what}, the {scratch} for output tensor {out_name!r} "
                                                        f"({n} elements)", at_run)
     return shapes
+
+
+def _propagate_values(op, c: ShapeContext, outs, ins, tensors, values: Dict[int, np.ndarray]) -> None:
+    """Record the op's output values when they are small and follow from known small inputs."""
+    for k, v in c.out_values.items():
+        values[op.outputs[k]] = v
+    present = [v for i, v in zip(op.inputs, ins) if i >= 0]
+    if c.out_values or not present or any(v is None or v.size > VALUE_ELEMENTS for v in present):
+        return
+    if any(s is None or math.prod(s) > VALUE_ELEMENTS for s in outs):
+        return
+    c.outs = outs
+    try:
+        results = evaluate_small(op.op, c, present)
+    except _RULE_ERRORS:
+        return  # the kernel reports its own error when it runs
+    for i, r in zip(op.outputs, results or ()):
+        if r.shape == tuple(outs[op.outputs.index(i)]) and tensors[i].dtype in ("int32", "int64", "float32"):
+            values[i] = r.astype(tensors[i].dtype)
 
 
 def _blame(op, tensors, slot: Optional[int]) -> str:

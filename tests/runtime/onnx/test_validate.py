@@ -206,3 +206,37 @@ def test_legal_odd_geometry_still_loads():
     want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     got = load(data, backend="numpy").run(x)[0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_inferred_shapes_are_the_shapes_the_interpreter_computes():
+    """On every ONNX node test the interpreter runs (test_backend_node.py), for the test's inputs: a
+    shape the validator infers is the shape the kernel produces; most are known (the rest depend on
+    values fed at run time, such as a Reshape target given as a graph input)."""
+    from onnx.backend.test.loader import load_model_tests
+
+    from edgewise.runtime import EdgewiseRuntimeError
+    from edgewise.runtime.onnx import Interpreter, read_model, registry
+
+    known = total = cases = 0
+    for case in load_model_tests(kind="node"):
+        if case.model is None or not case.data_sets:
+            continue
+        opsets = {o.domain: o.version for o in case.model.opset_import}
+        if not all(registry.lookup(n.domain, n.op_type, opsets.get(n.domain, 0)) for n in case.model.graph.node):
+            continue
+        feeds = [np.asarray(x) for x in case.data_sets[0][0]]
+        try:
+            it = Interpreter(read_model(case.model.SerializeToString(), case.name), case.name)
+            got = it.invoke_all(feeds)
+        except EdgewiseRuntimeError:
+            continue  # excluded from the node suite (test_backend_node.EXCLUDED), each with its reason
+        cases += 1
+        inferred = it.bounds.infer([f.shape for f in feeds])
+        for node in case.model.graph.node:
+            for name in node.output:
+                if name and name in got:
+                    total += 1
+                    if inferred.get(name) is not None:
+                        known += 1
+                        assert inferred[name] == got[name].shape, f"{case.name}: {node.op_type} -> {name!r}"
+    assert cases > 500 and known > 0.8 * total, (cases, known, total)

@@ -139,3 +139,29 @@ def test_the_fixtures_themselves_load_and_run(name):
     x = np.random.default_rng(0).standard_normal((1, 12, 12, 2)).astype(np.float32)
     y = model.run(x, quantize=True)[0]
     assert y.shape == (1, 3) and abs(float(y.sum()) - 1) < 0.02
+
+
+@pytest.mark.host
+@pytest.mark.parametrize("kind", ["float32", "int8"])
+def test_inferred_shapes_are_the_shapes_the_interpreter_computes(converted, kind):
+    """On every op-family model (tflite/conftest.py), at batch 16: a shape the validator infers is the
+    shape the kernels produce, so the size checks bound the real allocations; most are known."""
+    from .conftest import MODELS, random_feeds
+
+    from .test_tflite_ops import FLOAT_ONLY
+
+    known = total = 0
+    for name in sorted(set(MODELS) - (FLOAT_ONLY if kind == "int8" else set())):
+        model = read_model(converted.get(name, kind), name)
+        it = Interpreter(model, name)
+        feeds = random_feeds(it.inputs, 16, 0)
+        inferred = it.bounds.infer([f.shape for f in feeds])
+        got = it.invoke_all(feeds)
+        for op in model.main.operators:
+            for i in op.outputs:
+                t = model.main.tensors[i]
+                total += 1
+                if inferred.get(i) is not None:
+                    known += 1
+                    assert inferred[i] == got[t.name].shape, f"{name}: op #{op.index} {op.op} -> {t.name!r}"
+    assert known > 0.9 * total, (known, total)
