@@ -12,14 +12,15 @@ at run time when the inputs' shapes differ from the declared ones (a larger batc
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..errors import InputError, ModelFormatError
 from ..limits import TensorLimits, fmt_bytes
 from .model import Subgraph, TFLiteModel
-from .shapes import RULES, ShapeContext, ShapeError, evaluate_small
+from .shapes import RULES, ShapeContext, ShapeError
+from .shapes_tensor import evaluate_small
 
 Shape = Tuple[int, ...]
 SCRATCH_ITEMSIZE = 8

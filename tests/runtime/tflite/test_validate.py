@@ -165,3 +165,12 @@ def test_inferred_shapes_are_the_shapes_the_interpreter_computes(converted, kind
                     known += 1
                     assert inferred[i] == got[t.name].shape, f"{name}: op #{op.index} {op.op} -> {t.name!r}"
     assert known > 0.9 * total, (known, total)
+
+
+def test_every_op_with_a_kernel_has_a_shape_rule():
+    """Validation covers every op the NumPy interpreter runs (an op without a rule would fall back to
+    its declared shapes, unchecked against its inputs)."""
+    from edgewise.runtime.tflite.ops import KERNELS
+    from edgewise.runtime.tflite.validate import RULES
+
+    assert sorted(set(KERNELS) - set(RULES)) == []
