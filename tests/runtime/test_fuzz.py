@@ -19,6 +19,10 @@ mutant: success, or one of the runtime's own errors, all EdgewiseRuntimeError su
   BackendUnavailableError.
 Every other exception, a death by signal, or a case that runs past 20 s is a failure.
 
+A sweep (test_geometry_sweep_never_crashes) sets every integer option or attribute of the
+checked-in models to extreme values in turn: the class of the issue-6 finding (a CONV_2D stride of
+-2**31 made the interpreter ask NumPy for 256 GiB), which random byte mutations rarely hit exactly.
+
 Finally, LiteRT trusts its input: `load()` must validate with our reader before LiteRT sees the
 bytes. A spy around ai_edge_litert's Interpreter proves that no rejected mutant reaches it, and
 the accepted mutants are run through LiteRT in a child process to check that what the reader
@@ -249,3 +253,64 @@ def test_litert_survives_what_the_reader_accepts(campaigns, tmp_path):
     cases = [(f"{label} seed={seed}", m) for label, seed, m in _child_sample(campaigns["tflite"], 300)]
     failures = _run_children(cases, "tflite", "litert-builtin", tmp_path, allowed_extra=("RuntimeError",))
     assert not failures, f"{len(failures)} of {len(cases)} accepted mutants failed in LiteRT:\n" + "\n".join(failures[:30])
+
+
+SWEEP_VALUES = (-2 ** 31, -1, 0, 2 ** 31 - 1, 1 << 20, 3)
+
+
+def _tflite_option_sweep() -> List[Tuple[str, bytes]]:
+    """Every int32 option stored in the checked-in TFLite fixtures, set in turn to each SWEEP_VALUES."""
+    from edgewise.runtime.tflite import schema
+
+    from .tflite.patching import option_offset, set_i32
+
+    cases = []
+    for name, _ in FIXED_BASES["tflite"]:
+        data = (FIXTURES / name).read_bytes()
+        for op in read_tflite(data, name).main.operators:
+            for field, _, kind, _ in schema.OPTION_FIELDS.get(op.options_type, ()):
+                if kind != "i32":
+                    continue
+                try:
+                    pos = option_offset(data, op.index, field)
+                except LookupError:
+                    continue  # left at its default, so not stored in the file
+                cases += [(f"{name} op {op.index} {op.op} {field}={v}", set_i32(data, pos, v)) for v in SWEEP_VALUES]
+    return cases
+
+
+def _onnx_attribute_sweep() -> List[Tuple[str, bytes]]:
+    """Every integer attribute of the checked-in ONNX fixture (each element of a list in turn), set
+    to each SWEEP_VALUES."""
+    onnx = pytest.importorskip("onnx")
+    base = onnx.load_from_string((FIXTURES / "tiny_cnn.onnx").read_bytes())
+    cases = []
+    for n, node in enumerate(base.graph.node):
+        for a, attr in enumerate(node.attribute):
+            slots = [None] if attr.type == onnx.AttributeProto.INT else range(len(attr.ints))
+            if attr.type not in (onnx.AttributeProto.INT, onnx.AttributeProto.INTS):
+                continue
+            for k in slots:
+                for v in SWEEP_VALUES:
+                    m = onnx.ModelProto()
+                    m.CopyFrom(base)
+                    target = m.graph.node[n].attribute[a]
+                    if k is None:
+                        target.i = v
+                    else:
+                        target.ints[k] = v
+                    label = f"tiny_cnn.onnx node {node.name} {attr.name}{'' if k is None else f'[{k}]'}={v}"
+                    cases.append((label, m.SerializeToString()))
+    return cases
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+def test_geometry_sweep_never_crashes(fmt, tmp_path):
+    """The fuzz finding of issue 6 generalised: every integer option or attribute of the checked-in
+    models (strides, dilations, filter sizes, axes, ...) set to extreme values, loaded and run in
+    child processes under the 2 GiB address-space limit. A clean refusal is fine; a MemoryError, a
+    signal or any other exception is not."""
+    cases = _tflite_option_sweep() if fmt == "tflite" else _onnx_attribute_sweep()
+    assert len(cases) > 60, len(cases)
+    failures = _run_children(cases, fmt, "numpy", tmp_path)
+    assert not failures, f"{len(failures)} of {len(cases)} sweep cases failed:\n" + "\n".join(failures[:30])
