@@ -32,6 +32,7 @@ from .shapes import RULES, NodeContext, ShapeError
 Shape = Tuple[int, ...]
 VALUE_ELEMENTS = 1 << 16  # tensors up to this size are evaluated at load when all their inputs are known
 SCRATCH_ITEMSIZE = 8
+MAX_REMEMBERED = 64  # input shapes already checked at run time, skipped when seen again
 _RULE_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, AttributeError)
 _KERNEL_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, NotImplementedError)
 
@@ -87,6 +88,8 @@ class ShapeBounds:
         if key not in self._checked:
             self._infer_for(key)
             self._checked.add(key)
+            if len(self._checked) > MAX_REMEMBERED:  # a server fed ever-new shapes must not grow this set
+                self._checked = {key}
 
     def _infer_for(self, key) -> Dict[str, Optional[Shape]]:
         return self._infer(key, at_run=True)

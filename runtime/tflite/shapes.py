@@ -175,7 +175,7 @@ def transpose_conv(c):
     out = c.ints(0)
     if out is None:
         return None
-    if len(out) != 4 or any(d < 0 for d in out) or out[0] != x[0] or out[3] != o:
+    if len(out) != 4 or any(d < 0 for d in out) or out[3] != o:
         raise c.fail(f"output_shape {out} does not fit input {x} and filter {w}", 0)
     padding = c.opt("padding", "SAME")
     for dim, k, s, n in ((out[1], kh, sh, x[1]), (out[2], kw, sw, x[2])):
@@ -184,7 +184,7 @@ def transpose_conv(c):
             raise c.fail(f"output_shape {out}: a {padding} convolution of it with stride {s} gives {got}, "
                          f"not the input's {n}", 0)
     c.scratch("columns", (x[0], x[1], x[2], kh * kw * o))
-    return [tuple(out)]
+    return [(x[0],) + tuple(out[1:])]  # the kernel takes the batch from the input
 
 
 @rule("MAX_POOL_2D", "AVERAGE_POOL_2D")

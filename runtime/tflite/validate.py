@@ -24,6 +24,7 @@ from .shapes_tensor import evaluate_small
 
 Shape = Tuple[int, ...]
 SCRATCH_ITEMSIZE = 8
+MAX_REMEMBERED = 64  # input shapes already checked at run time, skipped when seen again
 VALUE_ELEMENTS = 1024  # shape arithmetic up to this size is evaluated at load
 _RULE_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, AttributeError)  # kernels may widen int8 to float64/int64 in their scratch buffers
 
@@ -91,6 +92,8 @@ class ShapeBounds:
             return
         self._infer_for(key)
         self._checked.add(key)
+        if len(self._checked) > MAX_REMEMBERED:  # a server fed ever-new shapes must not grow this set
+            self._checked = {key}
 
     def _infer_for(self, key) -> Dict[int, Optional[Shape]]:
         return _infer(self._model.main, key, self.source, self.limits, at_run=True)
