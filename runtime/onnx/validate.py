@@ -76,23 +76,25 @@ class ShapeBounds:
         self._order = self._dependency_order()
         self._declared = tuple(_static(v.shape) for v in model.inputs)
         self.shapes = self._infer(self._declared, at_run=False)
-        self._checked = {self._declared}
+        self._checked = {(self._declared, None)}
 
-    def infer(self, input_shapes: Sequence[Shape]) -> Dict:
+    def infer(self, input_shapes: Sequence[Shape], input_values: Optional[Sequence] = None) -> Dict:
         """Every tensor's shape (tensor name -> shape, None when unknown) for these input shapes, each
         checked against the ceiling."""
-        return self._infer_for(tuple(tuple(int(d) for d in s) for s in input_shapes))
+        return self._infer_for(tuple(tuple(int(d) for d in s) for s in input_shapes), input_values)
 
-    def check_inputs(self, shapes: Sequence[Shape]) -> None:
-        key = tuple(tuple(int(d) for d in s) for s in shapes)
+    def check_inputs(self, shapes: Sequence[Shape], values: Optional[Sequence] = None) -> None:
+        """values: per input, its array when it is a small integer one (a shape, a count), else None."""
+        shapes = tuple(tuple(int(d) for d in s) for s in shapes)
+        key = (shapes, _values_key(values))
         if key not in self._checked:
-            self._infer_for(key)
+            self._infer_for(shapes, values)
             self._checked.add(key)
             if len(self._checked) > MAX_REMEMBERED:  # a server fed ever-new shapes must not grow this set
                 self._checked = {key}
 
-    def _infer_for(self, key) -> Dict[str, Optional[Shape]]:
-        return self._infer(key, at_run=True)
+    def _infer_for(self, shapes, values=None) -> Dict[str, Optional[Shape]]:
+        return self._infer(shapes, at_run=True, input_values=values)
 
     def _dependency_order(self) -> list:
         """Nodes in an order where each one's inputs come first (Kahn's algorithm); nodes in a cycle or
@@ -118,7 +120,8 @@ class ShapeBounds:
                         ready.append(j)
         return order
 
-    def _infer(self, input_shapes: Sequence[Optional[Shape]], at_run: bool) -> Dict[str, Optional[Shape]]:
+    def _infer(self, input_shapes: Sequence[Optional[Shape]], at_run: bool,
+               input_values: Optional[Sequence] = None) -> Dict[str, Optional[Shape]]:
         model, source = self._model, self.source
         g = model.graph
         shapes: Dict[str, Optional[Shape]] = {}
@@ -130,6 +133,9 @@ class ShapeBounds:
             shapes[name] = tuple(sp.dims)
         for v, s in zip(model.inputs, input_shapes):
             shapes[v.name] = s
+        for v, x in zip(model.inputs, input_values or ()):
+            if x is not None:
+                values[v.name] = np.asarray(x)
 
         def value(name: str) -> Optional[np.ndarray]:
             if name in values:
@@ -269,6 +275,12 @@ def _largest_justified(model: OnnxModel) -> int:
         info = g.initializers.info(name)
         best = max(best, math.prod(info.dims) * _itemsize(info.elem_type))
     return best
+
+
+def _values_key(values) -> Optional[tuple]:
+    if not values or all(v is None for v in values):
+        return None
+    return tuple(None if v is None else (str(np.asarray(v).dtype), np.asarray(v).tobytes()) for v in values)
 
 
 def validate(model: OnnxModel, source: str, max_tensor_bytes: Optional[int] = None) -> ShapeBounds:

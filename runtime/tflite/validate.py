@@ -74,38 +74,43 @@ class ShapeBounds:
             shapes = _infer(sg, [sg.tensors[i].shape for i in sg.inputs], source, limits, at_run=False)
             if sg.index == 0:
                 self.shapes = shapes
-        self._checked.add(tuple(tuple(model.main.tensors[i].shape) for i in model.main.inputs))
+        self._checked.add((tuple(tuple(model.main.tensors[i].shape) for i in model.main.inputs), None))
 
     def _check_declared(self, sg: Subgraph) -> None:
         for t in sg.tensors:
             self.limits.check(self.source, _nbytes(t.shape, t.dtype),
                               f"{t.describe()}, declared {t.dtype}{list(t.shape)},")
 
-    def infer(self, input_shapes: Sequence[Shape]) -> Dict:
+    def infer(self, input_shapes: Sequence[Shape], input_values: Optional[Sequence] = None) -> Dict:
         """Every tensor's shape (tensor index -> shape, None when unknown) for these input shapes, each
         checked against the ceiling."""
-        return self._infer_for(tuple(tuple(int(d) for d in s) for s in input_shapes))
+        return self._infer_for(tuple(tuple(int(d) for d in s) for s in input_shapes), input_values)
 
-    def check_inputs(self, shapes: Sequence[Shape]) -> None:
-        key = tuple(tuple(int(d) for d in s) for s in shapes)
+    def check_inputs(self, shapes: Sequence[Shape], values: Optional[Sequence] = None) -> None:
+        """values: per input, its array when it is a small integer one (a shape, a count), else None."""
+        shapes = tuple(tuple(int(d) for d in s) for s in shapes)
+        key = (shapes, _values_key(values))
         if key in self._checked:
             return
-        self._infer_for(key)
+        self._infer_for(shapes, values)
         self._checked.add(key)
         if len(self._checked) > MAX_REMEMBERED:  # a server fed ever-new shapes must not grow this set
             self._checked = {key}
 
-    def _infer_for(self, key) -> Dict[int, Optional[Shape]]:
-        return _infer(self._model.main, key, self.source, self.limits, at_run=True)
+    def _infer_for(self, shapes, values=None) -> Dict[int, Optional[Shape]]:
+        return _infer(self._model.main, shapes, self.source, self.limits, at_run=True, input_values=values)
 
 
 def _infer(sg: Subgraph, input_shapes: Sequence[Shape], source: str, limits: TensorLimits,
-           at_run: bool) -> Dict[int, Shape]:
+           at_run: bool, input_values: Optional[Sequence] = None) -> Dict[int, Optional[Shape]]:
     tensors = sg.tensors
     shapes: Dict[int, Optional[Shape]] = {i: tuple(t.shape) for i, t in enumerate(tensors) if t.data is not None}
     values: Dict[int, np.ndarray] = {}  # computed small values (shape arithmetic), beside the constants
     for i, s in zip(sg.inputs, input_shapes):
         shapes[i] = tuple(s)
+    for i, v in zip(sg.inputs, input_values or ()):
+        if v is not None:
+            values[i] = np.asarray(v)
 
     def value(i: int) -> Optional[np.ndarray]:
         if i < 0:
@@ -184,6 +189,12 @@ def _blame(op, tensors, slot: Optional[int]) -> str:
     if op.outputs:
         at += f", output tensor {tensors[op.outputs[0]].name!r}"
     return at
+
+
+def _values_key(values) -> Optional[tuple]:
+    if not values or all(v is None for v in values):
+        return None
+    return tuple(None if v is None else (str(np.asarray(v).dtype), np.asarray(v).tobytes()) for v in values)
 
 
 def validate(model: TFLiteModel, source: str, max_tensor_bytes: Optional[int] = None) -> ShapeBounds:

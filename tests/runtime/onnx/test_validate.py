@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgewise.runtime import ModelFormatError, load
+from edgewise.runtime import InputError, ModelFormatError, load
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "tiny_cnn.onnx"
 
@@ -240,3 +240,16 @@ def test_inferred_shapes_are_the_shapes_the_interpreter_computes():
                         known += 1
                         assert inferred[name] == got[name].shape, f"{case.name}: {node.op_type} -> {name!r}"
     assert cases > 500 and known > 0.8 * total, (cases, known, total)
+
+
+def test_a_size_given_as_an_input_is_checked_before_the_tensor_is_made():
+    """ConstantOfShape of a shape fed at run time: unknown at load, checked against the ceiling with
+    the fed values before the engine runs (backends/bounded.py), on both backends."""
+    data = _model([helper.make_node("ConstantOfShape", ["dims"], ["zeros"], name="fill")],
+                  [_vi("dims", [2], TensorProto.INT64)], [_vi("zeros", None)])
+    for backend in ("numpy", "auto"):
+        model = load(data, backend=backend)
+        assert model.run(np.array([3, 4], np.int64))[0].shape == (3, 4)
+        with pytest.raises(InputError, match=r"node 'fill' \(ConstantOfShape\), output tensor 'zeros' of shape "
+                                             r"\[65536, 65536\] needs 16 GiB, over the ceiling of 1 GiB"):
+            model.run(np.array([1 << 16, 1 << 16], np.int64))
