@@ -31,7 +31,6 @@ from .shapes import RULES, NodeContext, ShapeError
 
 Shape = Tuple[int, ...]
 VALUE_ELEMENTS = 1 << 16  # tensors up to this size are evaluated at load when all their inputs are known
-SCRATCH_ITEMSIZE = 8
 MAX_REMEMBERED = 64  # input shapes already checked at run time, skipped when seen again
 _RULE_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, AttributeError)
 _KERNEL_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, NotImplementedError)
@@ -42,6 +41,11 @@ def _itemsize(dtype: Optional[str]) -> int:
         return np.dtype(dtype).itemsize if dtype else 4
     except TypeError:
         return 4  # bfloat16, float8, int4...: decoded to at most 4 bytes an element
+
+
+def _scratch_itemsize(dtype: Optional[str]) -> int:
+    """Float kernels work in their own type; integer ones (ConvInteger, QLinearConv) may widen to 8 bytes."""
+    return _itemsize(dtype) if dtype and dtype.startswith("float") else 8
 
 
 def _static(shape) -> Optional[Shape]:
@@ -179,9 +183,10 @@ class ShapeBounds:
                 self.limits.check(source, math.prod(s) * _itemsize(dt),
                                   f"{what}, output tensor {name!r} of shape {list(s)}", at_run)
             if c is not None:
+                itemsize = _scratch_itemsize(dtypes.get(node.inputs[0]) if node.inputs else None)
                 for scratch, n in c.scratches:
-                    self.limits.check(source, n * SCRATCH_ITEMSIZE, f"{what}, the {scratch} for output tensor "
-                                                                     f"{node.outputs[0]!r} ({n} elements)", at_run)
+                    self.limits.check(source, n * itemsize, f"{what}, the {scratch} for output tensor "
+                                                            f"{node.outputs[0]!r} ({n} elements)", at_run)
                 for k, v in c.out_values.items():
                     if k < len(node.outputs) and node.outputs[k]:
                         values[node.outputs[k]] = v

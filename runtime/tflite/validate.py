@@ -23,7 +23,12 @@ from .shapes import RULES, ShapeContext, ShapeError
 from .shapes_tensor import evaluate_small
 
 Shape = Tuple[int, ...]
-SCRATCH_ITEMSIZE = 8
+# Bytes per element of a kernel's scratch buffers: float kernels work in their own type; integer ones
+# may widen to float64 or int64 for exact GEMMs (ops/common.py gemm_dtype).
+def _scratch_itemsize(dtype: str) -> int:
+    return _itemsize(dtype) if dtype.startswith("float") else 8
+
+
 MAX_REMEMBERED = 64  # input shapes already checked at run time, skipped when seen again
 VALUE_ELEMENTS = 1024  # shape arithmetic up to this size is evaluated at load
 _RULE_ERRORS = (ValueError, IndexError, TypeError, ArithmeticError, KeyError, AttributeError)  # kernels may widen int8 to float64/int64 in their scratch buffers
@@ -153,9 +158,10 @@ def _infer(sg: Subgraph, input_shapes: Sequence[Shape], source: str, limits: Ten
             limits.check(source, _nbytes(s, t.dtype), f"{what}, output tensor {t.index} {t.name!r} of shape "
                                                        f"{list(s)} ({t.dtype})", at_run)
         out_name = tensors[op.outputs[0]].name if op.outputs else "?"
+        itemsize = _scratch_itemsize(tensors[op.inputs[0]].dtype if op.inputs and op.inputs[0] >= 0 else "int8")
         for scratch, n in c.scratches:
-            limits.check(source, n * SCRATCH_ITEMSIZE, f"{what}, the {scratch} for output tensor {out_name!r} "
-                                                       f"({n} elements)", at_run)
+            limits.check(source, n * itemsize, f"{what}, the {scratch} for output tensor {out_name!r} "
+                                               f"({n} elements)", at_run)
     return shapes
 
 

@@ -23,8 +23,8 @@ def test_fixture_loads_and_its_shapes_are_inferred_through_shape_arithmetic():
 
 
 def test_run_time_shapes_are_checked_against_the_ceiling_before_running():
-    # At N=1 every buffer fits in 6000 bytes (the largest, the conv's im2col columns, is 2 x 9 x 36 values counted
-    # at 8 bytes: 5184); at N=4 the conv's padded input alone is 4 x 2 x 14 x 14 x 8 = 12544 bytes.
+    # At N=1 every buffer fits in 6000 bytes (the largest, the conv's float32 im2col columns, is 2 x 9 x 36 x 4 =
+    # 2592 bytes); at N=4 the conv's padded input alone is 4 x 2 x 14 x 14 x 4 = 6272 bytes.
     model = load(FIXTURE, backend="numpy", max_tensor_bytes=6000)
     model.run(np.zeros((1, 2, 12, 12), np.float32))
     with pytest.raises(InputError, match=r"node 'conv' \(Conv\).*the padded input for output tensor 'c'.*over the ceiling"):

@@ -123,10 +123,10 @@ def test_a_declared_tensor_over_the_ceiling_is_refused():
 
 def test_max_tensor_bytes_bounds_every_tensor_and_scratch_buffer(monkeypatch):
     data = fixture(FLOAT)
-    # 1x6x6 output pixels x (3*3*2) taps = 648 im2col values of 8 bytes: 5184 bytes.
-    refused(data, "operator 0 (CONV_2D)", "im2col matrix", "5.062 KiB", "ceiling of 4.883 KiB", max_tensor_bytes=5000)
-    load(data, backend="numpy", max_tensor_bytes=5184)
-    monkeypatch.setenv("EDGEWISE_MAX_TENSOR_BYTES", "5000")
+    # The largest buffer: 1x6x6 output pixels x (3*3*2) taps = 648 float32 im2col values, 2592 bytes.
+    refused(data, "operator 0 (CONV_2D)", "im2col matrix", "2.531 KiB", "ceiling of 2.441 KiB", max_tensor_bytes=2500)
+    load(data, backend="numpy", max_tensor_bytes=2592)
+    monkeypatch.setenv("EDGEWISE_MAX_TENSOR_BYTES", "2500")
     refused(data, "CONV_2D", "im2col matrix")
     monkeypatch.setenv("EDGEWISE_MAX_TENSOR_BYTES", "lots")
     with pytest.raises(ValueError, match="EDGEWISE_MAX_TENSOR_BYTES='lots' is not a whole number"):
