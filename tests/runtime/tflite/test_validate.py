@@ -174,3 +174,19 @@ def test_every_op_with_a_kernel_has_a_shape_rule():
     from edgewise.runtime.tflite.validate import RULES
 
     assert sorted(set(KERNELS) - set(RULES)) == []
+
+
+@pytest.mark.host
+@pytest.mark.parametrize("backend", ["numpy", "litert"])
+def test_a_larger_batch_is_checked_against_the_ceiling_before_running(converted, backend):
+    """A dynamic-batch model (the converter's SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE chain included)
+    within the ceiling at batch 1 is refused at batch 4096, before the engine allocates, on either engine."""
+    from edgewise.runtime import InputError
+
+    pytest.importorskip("ai_edge_litert")
+    data = converted.get("demo", "float32")
+    model = load(data, backend=backend, max_tensor_bytes=1 << 20)
+    assert model.inputs[0].shape[0] is None
+    model.run(np.zeros((1, 8, 8, 1), np.float32))
+    with pytest.raises(InputError, match=r"with these input shapes, operator \d+ \(CONV_2D\).*ceiling of 1 MiB"):
+        model.run(np.zeros((4096, 8, 8, 1), np.float32))
