@@ -200,13 +200,18 @@ def _dequantize(spec: TensorSpec, a: np.ndarray) -> np.ndarray:
     return ((a.astype(np.float32) - zp) * scale).astype(np.float32)
 
 
-def load(path_or_bytes, backend: str = "auto", num_threads: Optional[int] = None) -> Model:
+def load(path_or_bytes, backend: str = "auto", num_threads: Optional[int] = None,
+         max_tensor_bytes: Optional[int] = None) -> Model:
     """Load a .tflite, .onnx or .ewb bundle (a path or the file's bytes) onto a backend.
 
     backend: "auto", "numpy", "litert", "litert-builtin" (LiteRT with BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     the reference kernels) or "onnxruntime". "auto" prefers LiteRT (ai_edge_litert, then tflite_runtime) for TFLite and
     onnxruntime for ONNX, and falls back to the NumPy backend when they are not installed.
     `model.backend` tells which one was chosen and why.
+
+    Before any backend sees the file, every op's geometry is validated and every tensor's size is
+    bounded (runtime/limits.py): by the model's own sizes and by `max_tensor_bytes`, else the
+    environment variable EDGEWISE_MAX_TENSOR_BYTES, else 1 GiB; a violation is a ModelFormatError.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -219,5 +224,5 @@ def load(path_or_bytes, backend: str = "auto", num_threads: Optional[int] = None
     fmt = detect_format(data, source)
     from . import backends
 
-    engine = backends.open_engine(fmt, data, source, base_dir, backend, num_threads)
+    engine = backends.open_engine(fmt, data, source, base_dir, backend, num_threads, max_tensor_bytes)
     return Model(engine, fmt, source)

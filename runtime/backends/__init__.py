@@ -4,21 +4,28 @@ from __future__ import annotations
 from typing import Optional
 
 from ..errors import BackendUnavailableError
+from .bounded import BoundedEngine
 
 
-def open_engine(fmt: str, data: bytes, source: str, base_dir: Optional[str], backend: str, num_threads: Optional[int]):
+def open_engine(fmt: str, data: bytes, source: str, base_dir: Optional[str], backend: str, num_threads: Optional[int],
+                max_tensor_bytes: Optional[int] = None):
+    """The engine for `backend`, behind a BoundedEngine; the file is parsed, bounds-checked and its
+    geometry and tensor sizes validated (tflite/validate.py, onnx/validate.py) before any backend sees it."""
     if fmt == "tflite":
         from ..tflite import read_model
+        from ..tflite.validate import validate
 
         # Parse and bounds-check the flatbuffer ourselves first: LiteRT trusts its input, and a
         # hostile file must raise here rather than crash the process inside C++.
         parsed = read_model(data, source)
+        bounds = validate(parsed, source, max_tensor_bytes)
         if backend in ("auto", "litert", "litert-builtin"):
             from .litert import LiteRTEngine, find_litert
 
             found = find_litert()
             if found is not None:
-                return LiteRTEngine(found, data, source, num_threads, builtin_only=(backend == "litert-builtin"))
+                return BoundedEngine(
+                    LiteRTEngine(found, data, source, num_threads, builtin_only=(backend == "litert-builtin")), bounds)
             if backend != "auto":
                 raise BackendUnavailableError(
                     f"{source}: backend {backend!r} needs ai-edge-litert (pip install ai-edge-litert) or tflite-runtime"
@@ -30,18 +37,20 @@ def open_engine(fmt: str, data: bytes, source: str, base_dir: Optional[str], bac
             raise BackendUnavailableError(f"{source}: backend {backend!r} cannot run TFLite models")
         from .numpy_engine import NumpyEngine
 
-        return NumpyEngine.for_tflite(parsed, source, reason)
+        return BoundedEngine(NumpyEngine.for_tflite(parsed, source, reason, bounds), bounds)
 
     if fmt == "onnx":
         from ..onnx import read_model
+        from ..onnx.validate import validate
 
         parsed = read_model(data, source, base_dir)
+        bounds = validate(parsed, source, max_tensor_bytes)
         if backend in ("auto", "onnxruntime"):
             from .ort import OrtEngine, find_onnxruntime
 
             found = find_onnxruntime()
             if found is not None:
-                return OrtEngine(found, data, source, base_dir, num_threads)
+                return BoundedEngine(OrtEngine(found, data, source, base_dir, num_threads), bounds)
             if backend != "auto":
                 raise BackendUnavailableError(f"{source}: backend 'onnxruntime' is not installed (pip install onnxruntime)")
             reason = "auto: onnxruntime is not installed"
@@ -51,5 +60,5 @@ def open_engine(fmt: str, data: bytes, source: str, base_dir: Optional[str], bac
             raise BackendUnavailableError(f"{source}: backend {backend!r} cannot run ONNX models")
         from .numpy_engine import NumpyEngine
 
-        return NumpyEngine.for_onnx(parsed, source, reason)
+        return BoundedEngine(NumpyEngine.for_onnx(parsed, source, reason, bounds), bounds)
     raise BackendUnavailableError(f"{source}: no backend for format {fmt!r}")

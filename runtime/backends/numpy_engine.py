@@ -17,16 +17,16 @@ class NumpyEngine:
         self.resizable_batch = bool(getattr(interpreter, "resizable_batch", False))
 
     @classmethod
-    def for_tflite(cls, parsed, source: str, reason: str) -> "NumpyEngine":
+    def for_tflite(cls, parsed, source: str, reason: str, bounds=None) -> "NumpyEngine":
         from ..tflite import Interpreter
 
-        return cls(Interpreter(parsed, source), reason)
+        return cls(Interpreter(parsed, source, bounds=bounds), reason)
 
     @classmethod
-    def for_onnx(cls, parsed, source: str, reason: str) -> "NumpyEngine":
+    def for_onnx(cls, parsed, source: str, reason: str, bounds=None) -> "NumpyEngine":
         from ..onnx import Interpreter
 
-        return cls(Interpreter(parsed, source), reason)
+        return cls(Interpreter(parsed, source, bounds=bounds), reason)
 
     def invoke(self, feeds: List[np.ndarray]) -> List[np.ndarray]:
         return self._it.invoke(feeds)

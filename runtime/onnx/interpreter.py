@@ -25,6 +25,7 @@ from .fold_affine import fold_conv_scale_shift
 from .model import Graph, Node, OnnxModel, ValueInfo
 from ..sparse import sparse_enabled
 from .ops.planned import PrepareContext, WeightPlan
+from .validate import validate
 
 _SPEC_DTYPES = frozenset(("float16", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32",
                           "int64", "uint64", "bool"))
@@ -115,8 +116,10 @@ class Interpreter:
     `probe_error` says why the shape probe failed (then plans use one row), or is None.
     """
 
-    def __init__(self, model: OnnxModel, source: str, sparse: Optional[bool] = None):
+    def __init__(self, model: OnnxModel, source: str, sparse: Optional[bool] = None, bounds=None):
+        """bounds: the model's validate() result when the caller has it (load() does), else validated here."""
         self.source = source
+        self.bounds = bounds if bounds is not None else validate(model, source)
         g = model.graph
         steps = []
         for node in g.nodes:

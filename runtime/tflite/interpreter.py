@@ -28,6 +28,7 @@ from . import schema
 from .model import Tensor, TFLiteModel
 from .ops import KERNELS
 from .ops.context import LayerPlan, OpContext
+from .validate import validate
 
 
 # What a kernel raises when the file's shapes, indices or constants are inconsistent with its op:
@@ -50,8 +51,10 @@ class Interpreter:
     """inputs/outputs: TensorSpecs in subgraph order; invoke(list) -> list; invoke_all(list) -> dict;
     plans: the matmul plan chosen for each planned layer (see the module docstring)."""
 
-    def __init__(self, model: TFLiteModel, source: str, sparse: Optional[bool] = None):
+    def __init__(self, model: TFLiteModel, source: str, sparse: Optional[bool] = None, bounds=None):
+        """bounds: the model's validate() result when the caller has it (load() does), else validated here."""
         self.source = source
+        self.bounds = bounds if bounds is not None else validate(model, source)
         self.plans: List[LayerPlan] = []
         plans = self.plans if sparse_enabled(sparse) else None
         self.model = model
