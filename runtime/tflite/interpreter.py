@@ -100,6 +100,8 @@ class Interpreter:
         # Constant folding (e.g. DENSIFY of sparse weights, DEQUANTIZE of float16 weights) comes
         # first, so that the consumers see constant weights and prepare them once.
         graph = fold_constants(graph, self._evaluate)
+        for v in graph.constants.values():
+            v.flags.writeable = False  # shared by every run: kernels may cache what they derive from them
         for op in graph.operators:
             self._kernel(op, graph.constants)
         # The file's graph, folded: what invoke_all runs, so that every tensor of the file exists.
@@ -152,6 +154,8 @@ class Interpreter:
         env, casts = self._run_graph(graph, feeds, keep_all=True)
         shapes = {i: v.shape for i, v in env.items() if v is not None}
         folded = fold_constants(fold_shapes(graph, shapes), self._evaluate)
+        for v in folded.constants.values():
+            v.flags.writeable = False
         if folded is not graph:
             position = {id(op): k for k, op in enumerate(graph.operators)}
             casts = {k: casts[position[id(op)]] for k, op in enumerate(folded.operators) if position[id(op)] in casts}

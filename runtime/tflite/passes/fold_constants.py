@@ -27,6 +27,7 @@ def fold_constants(graph: Graph, evaluate: Callable[[Operator, Dict[int, np.ndar
             continue
         for i, r in zip(op.outputs, evaluate(op, constants)):
             want = np.dtype(graph.tensors[i].dtype)
+            r = np.asarray(r)  # a kernel may return a NumPy scalar
             constants[i] = r if r.dtype == want else r.astype(want)
     if len(kept) == len(graph.operators):
         return graph
