@@ -96,6 +96,7 @@ class Interpreter:
             if i not in available:
                 raise ModelFormatError(source, f"output {tensors[i].describe()} is never computed")
         self._kernels: Dict[int, Tuple[Operator, Callable]] = {}  # id(op) -> (op, run)
+        self._memo: dict = {}  # per-run values shared between kernels (OpContext.memo)
         graph = Graph(tensors, sg.operators, sg.inputs, sg.outputs, constants)
         # Constant folding (e.g. DENSIFY of sparse weights, DEQUANTIZE of float16 weights) comes
         # first, so that the consumers see constant weights and prepare them once.
@@ -131,7 +132,7 @@ class Interpreter:
         hit = self._kernels.get(id(op))
         if hit is not None:
             return hit[1]
-        ctx = OpContext(op, self._sg.tensors, constants, self.source, self._layer_plans)
+        ctx = OpContext(op, self._sg.tensors, constants, self.source, self._layer_plans, self._memo)
         try:
             run = KERNELS[op.op](ctx)
         except INCONSISTENT as e:
@@ -159,7 +160,7 @@ class Interpreter:
         if folded is not graph:
             position = {id(op): k for k, op in enumerate(graph.operators)}
             casts = {k: casts[position[id(op)]] for k, op in enumerate(folded.operators) if position[id(op)] in casts}
-        plan = ExecutionPlan(folded, lambda op: self._kernels[id(op)][1], casts)
+        plan = ExecutionPlan(folded, lambda op: self._kernels[id(op)][1], casts, self._memo)
         key = tuple(x.shape for x in feeds)
         self._exec_plans[key] = plan
         while len(self._exec_plans) > self.MAX_PLANS:
@@ -186,6 +187,7 @@ class Interpreter:
         making plans. Returns (environment, {op position: output casts} for kernels whose dtype
         differs from the file's)."""
         tensors = graph.tensors
+        self._memo.clear()
         env: Dict[int, Optional[np.ndarray]] = dict(graph.constants)
         for i, x in zip(graph.inputs, feeds):
             env[i] = x
@@ -208,6 +210,7 @@ class Interpreter:
                 for i in set(op.inputs):
                     if i >= 0 and last.get(i) == k and i not in keep:
                         del env[i]
+        self._memo.clear()
         return env, casts
 
     def _call(self, op, run, args) -> Tuple[np.ndarray, ...]:

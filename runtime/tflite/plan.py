@@ -71,8 +71,11 @@ class ExecutionPlan:
     None (from the run that made the plan).
     """
 
-    def __init__(self, graph: Graph, kernels: Callable, casts: Dict[int, Tuple[Optional[np.dtype], ...]]):
+    def __init__(self, graph: Graph, kernels: Callable, casts: Dict[int, Tuple[Optional[np.dtype], ...]],
+                 memo: Optional[dict] = None):
+        """memo: the kernels' per-run dictionary (OpContext.memo), emptied before and after each run."""
         self.graph = graph
+        self._memo = {} if memo is None else memo
         self.ops = graph.operators
         n = len(graph.tensors)
         template: List[Optional[np.ndarray]] = [None] * (n + 1)
@@ -97,10 +100,13 @@ class ExecutionPlan:
         env = self._template.copy()
         for i, x in zip(self._inputs, feeds):
             env[i] = x
+        memo = self._memo
+        memo.clear()
         k = 0
         try:
             for k, step in enumerate(self.steps):
                 step(env)
         except on_error.errors as e:
             raise on_error(self.ops[k], env, e) from e
+        memo.clear()
         return [env[i] for i in self._outputs]
