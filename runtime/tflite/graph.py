@@ -46,3 +46,16 @@ class Graph:
     def with_operators(self, operators, constants=None) -> "Graph":
         return replace(self, operators=tuple(operators),
                        constants=self.constants if constants is None else constants)
+
+
+def add_constant(graph: Graph, name: str, value: np.ndarray) -> "Tuple[Graph, int]":
+    """A new constant tensor (a table a pass computed) appended to the graph: (graph, its index)."""
+    index = len(graph.tensors)
+    value = np.ascontiguousarray(value)
+    value.flags.writeable = False
+    t = Tensor(subgraph=graph.tensors[0].subgraph if graph.tensors else 0, index=index, name=name,
+               shape=tuple(value.shape), shape_signature=tuple(value.shape), dtype=value.dtype.name,
+               type_name=value.dtype.name.upper(), buffer=-1, data=value, quantization=None, sparsity=None)
+    constants = dict(graph.constants)
+    constants[index] = value
+    return replace(graph, tensors=graph.tensors + (t,), constants=constants), index

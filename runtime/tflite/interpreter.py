@@ -32,6 +32,7 @@ from .ops import KERNELS
 from .ops.context import LayerPlan, OpContext
 from .passes.fold_constants import fold_constants
 from .passes.fold_shapes import fold_shapes
+from .passes.fuse_int8_chains import fuse_int8_chains
 from .plan import ExecutionPlan
 
 
@@ -127,12 +128,14 @@ class Interpreter:
                 self.probe_error = str(e)
 
     # -- load-time work -----------------------------------------------------------------------
-    def _kernel(self, op: Operator, constants) -> Callable:
-        """The op's kernel, built once (cached by operator object)."""
+    def _kernel(self, op: Operator, constants, tensors=None) -> Callable:
+        """The op's kernel, built once (cached by operator object). tensors: those of the graph the
+        op belongs to, when a pass added some (default: the file's)."""
         hit = self._kernels.get(id(op))
         if hit is not None:
             return hit[1]
-        ctx = OpContext(op, self._sg.tensors, constants, self.source, self._layer_plans, self._memo)
+        ctx = OpContext(op, self._sg.tensors if tensors is None else tensors, constants, self.source,
+                        self._layer_plans, self._memo)
         try:
             run = KERNELS[op.op](ctx)
         except INCONSISTENT as e:
@@ -157,9 +160,13 @@ class Interpreter:
         folded = fold_constants(fold_shapes(graph, shapes), self._evaluate)
         for v in folded.constants.values():
             v.flags.writeable = False
+        folded = fuse_int8_chains(folded, shapes, lambda op, args: self._call(op, self._kernels[id(op)][1], args))
+        for op in folded.operators:
+            self._kernel(op, folded.constants, folded.tensors)
         if folded is not graph:
             position = {id(op): k for k, op in enumerate(graph.operators)}
-            casts = {k: casts[position[id(op)]] for k, op in enumerate(folded.operators) if position[id(op)] in casts}
+            casts = {k: casts[position[id(op)]] for k, op in enumerate(folded.operators)
+                     if position.get(id(op)) in casts}
         plan = ExecutionPlan(folded, lambda op: self._kernels[id(op)][1], casts, self._memo)
         key = tuple(x.shape for x in feeds)
         self._exec_plans[key] = plan

@@ -23,6 +23,7 @@ from . import (  # noqa: F401  (imported for registration)
     slicing,
     softmax,
     space_batch,
+    table,
     transpose_conv,
 )
 from .registry import KERNELS, register
