@@ -1,11 +1,13 @@
-"""Graph passes of the TFLite interpreter, one per module, each a function `Graph -> Graph`.
+"""Graph passes of the TFLite interpreter, one per module, each a function from graph to new graph.
 
-Applied at load, in this order, to the file's graph after constant folding (`FUSIONS`); the
-shape-dependent ones (fold_shapes, then fold_constants again) run when a plan is made for a set of
-input shapes (plan.py). `Interpreter(..., optimize=())` runs the file's graph without fusions.
+At load, after constant folding (fold_constants.py), the shape-independent fusions `FUSIONS` run in
+order on the file's graph. When a plan is made for a set of input shapes (plan.py), fold_shapes and
+fold_constants specialise the graph to them and fuse_int8_chains turns int8 elementwise chains into
+tables. `Interpreter(..., optimize=())` skips the fusions; `invoke_all` always runs the file's graph.
 """
+from .fuse_activation import fuse_activation
 from .fuse_reshapes import fuse_reshapes
 
-FUSIONS = (fuse_reshapes,)
+FUSIONS = (fuse_reshapes, fuse_activation)
 
-__all__ = ["FUSIONS"]
+__all__ = ["FUSIONS", "fuse_activation", "fuse_reshapes"]
