@@ -104,17 +104,24 @@ class Interpreter:
         graph = fold_constants(graph, self._evaluate)
         for v in graph.constants.values():
             v.flags.writeable = False  # shared by every run: kernels may cache what they derive from them
-        for op in graph.operators:
-            self._kernel(op, graph.constants)
         # The file's graph, folded: what invoke_all runs, so that every tensor of the file exists.
         self._reference = graph
         self._constants = graph.constants
         self._folded = set(graph.constants) - set(constants)
         for fuse in (passes.FUSIONS if optimize is None else optimize):
             graph = fuse(graph)
+        self._optimized = graph
+        # Kernels (weights layouts, requantization, tables) are built for the ops invoke runs; an op
+        # a fusion replaced gets its own only if invoke_all needs it, so that weights are laid out
+        # once, not once per graph.
+        kept = {id(op) for op in graph.operators}
+        for op in self._reference.operators:
+            if id(op) in kept:
+                self._kernel(op, graph.constants)
+            else:
+                self._kernel_check(op)
         for op in graph.operators:
             self._kernel(op, graph.constants)
-        self._optimized = graph
         self._exec_plans: "OrderedDict[tuple, ExecutionPlan]" = OrderedDict()
         self.probe_error: Optional[str] = None
         shapes = [tensors[i].shape for i in sg.inputs]
@@ -145,6 +152,15 @@ class Interpreter:
             ) from e
         self._kernels[id(op)] = (op, run)
         return run
+
+    def _kernel_check(self, op: Operator) -> None:
+        """What building the kernel of an op replaced by a fusion would refuse, without keeping it:
+        ops without weights are built and dropped; weight-bearing ones (whose fused form was just
+        built from the same weights and options) are not built twice."""
+        if not any(i >= 0 and i in self._reference.constants and self._reference.constants[i].size > 64
+                   for i in op.inputs):
+            self._kernel(op, self._reference.constants)
+            del self._kernels[id(op)]
 
     def _evaluate(self, op: Operator, constants) -> Tuple[np.ndarray, ...]:
         run = self._kernel(op, constants)
@@ -206,7 +222,7 @@ class Interpreter:
                     last[i] = k
         keep = set(graph.outputs) | set(graph.constants)
         for k, op in enumerate(graph.operators):
-            run = self._kernels[id(op)][1]
+            run = self._kernel(op, graph.constants, tensors)
             results = self._call(op, run, [env[i] if i >= 0 else None for i in op.inputs])
             want = tuple(np.dtype(tensors[i].dtype) for i in op.outputs)
             if any(r.dtype != w for r, w in zip(results, want)):
