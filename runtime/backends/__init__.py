@@ -30,7 +30,7 @@ def open_engine(fmt: str, data: bytes, source: str, base_dir: Optional[str], bac
             raise BackendUnavailableError(f"{source}: backend {backend!r} cannot run TFLite models")
         from .numpy_engine import NumpyEngine
 
-        return NumpyEngine.for_tflite(parsed, source, reason)
+        return NumpyEngine.for_tflite(parsed, source, reason, num_threads)
 
     if fmt == "onnx":
         from ..onnx import read_model
@@ -51,5 +51,5 @@ def open_engine(fmt: str, data: bytes, source: str, base_dir: Optional[str], bac
             raise BackendUnavailableError(f"{source}: backend {backend!r} cannot run ONNX models")
         from .numpy_engine import NumpyEngine
 
-        return NumpyEngine.for_onnx(parsed, source, reason)
+        return NumpyEngine.for_onnx(parsed, source, reason, num_threads)
     raise BackendUnavailableError(f"{source}: no backend for format {fmt!r}")
