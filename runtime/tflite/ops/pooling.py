@@ -25,12 +25,9 @@ class Pooled:
     def __init__(self, geometry, fill, dtype):
         kh, kw, sh, sw, padding = geometry
         self._pad = PaddedInput((kh, kw, sh, sw, 1, 1, padding), fill, dtype)
-        self._k = (kh, kw, sh, sw)
 
     def __call__(self, x):
-        xp = self._pad(x)
-        kh, kw, sh, sw = self._k
-        return windows(xp, *self._pad.out_hw, kh, kw, sh, sw)
+        return self._pad.windows(x)
 
 
 def _pooled(x, geometry, pad_value):

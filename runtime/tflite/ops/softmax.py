@@ -30,7 +30,9 @@ def softmax_int8(x, table, out_scale, out_zp):
     v += np.float32(0.5)
     q = np.floor(v, out=v).astype(np.int32)
     q += out_zp
-    return np.clip(q, -128, 127).astype(np.int8)
+    np.maximum(q, -128, out=q)
+    np.minimum(q, 127, out=q)
+    return q.astype(np.int8)
 
 
 @register("SOFTMAX")
