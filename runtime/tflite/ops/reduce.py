@@ -73,10 +73,17 @@ def build_mean(ctx):
     rank = len(ctx.inputs[0].shape_signature)
     fixed = _const_axes(ctx)  # None: read the axis input per call
     if dt == "float32":
+        counts = {}  # (shape, axes) -> number of elements averaged
+
         def run_float(ins):
             x = ins[0]
             axes = fixed if fixed is not None and x.ndim == rank else _axes(ins[1], x.ndim)
-            return [x.astype(np.float64).mean(axis=axes, keepdims=keep).astype(F32)]
+            n = counts.get((x.shape, axes))
+            if n is None:
+                n = counts[(x.shape, axes)] = float(np.prod([x.shape[a] for a in axes]))
+            s = np.add.reduce(x, axis=axes, dtype=np.float64, keepdims=keep)
+            s /= n  # the float64 mean (sum / n), then rounded once to float32
+            return [s.astype(F32)]
 
         return run_float
     s_in, z_in = ctx.qparams(ctx.inputs[0])
