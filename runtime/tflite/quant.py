@@ -139,7 +139,10 @@ def requantize_lanes(acc, multiplier, shift, vector_mask):
     scalar tail (gemmlowp, halves away from zero); `vector_mask` broadcasts against `acc`."""
     if np.all(vector_mask):
         return multiply_by_quantized_multiplier_ruy(acc, multiplier, shift)
-    scalar = multiply_by_quantized_multiplier(acc, multiplier, shift)
+    if np.ndim(multiplier) == 0 and np.ndim(shift) == 0 and int(shift) <= 0 and int(multiplier) >= 0:
+        scalar = multiply_by_quantized_multiplier_right(np.asarray(acc, np.int64), int(multiplier), int(shift))
+    else:
+        scalar = multiply_by_quantized_multiplier(acc, multiplier, shift)
     if not np.any(vector_mask):
         return scalar
     return np.where(vector_mask, multiply_by_quantized_multiplier_ruy(acc, multiplier, shift), scalar)

@@ -204,7 +204,7 @@ def _hybrid(ctx, w, bias, geometry, act):
     w2 = w.reshape(n_out, -1)
     gdt = weights_gemm_dtype(w2, 255)
     wt = np.ascontiguousarray(w2.T.astype(gdt))
-    b = None if bias is None else bias.astype(np.float64)
+    b = None if bias is None else bias.astype(np.float32)
     pad = PaddedInput(geometry, 0, gdt)
 
     def run(ins):

@@ -148,7 +148,7 @@ def _hybrid(ctx, w, bias, m, geometry, act):
     gdt = weights_gemm_dtype(w[0].reshape(kh * kw, n_out).T, 255)
     taps = Taps(w[0], m, geometry, gdt)
     pad = PaddedInput(geometry, 0, gdt)
-    b = None if bias is None else bias.astype(np.float64)
+    b = None if bias is None else bias.astype(np.float32)
 
     def run(ins):
         x = ins[0]

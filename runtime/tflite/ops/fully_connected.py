@@ -104,7 +104,7 @@ def _hybrid(ctx, w, bias, act, keep):
     asym = bool(ctx.options.get("asymmetric_quantize_inputs", False))
     gdt = weights_gemm_dtype(w, 255)
     wt = np.ascontiguousarray(w.T.astype(gdt))
-    b = None if bias is None else bias.astype(np.float64)
+    b = None if bias is None else bias.astype(np.float32)
     rows_of = RowQuantizer(ctx.memo, ctx.op.inputs[0], asym)
 
     def run(ins):

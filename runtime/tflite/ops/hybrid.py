@@ -127,9 +127,16 @@ def hybrid_output(acc: np.ndarray, row_scale: np.ndarray, scales: np.ndarray, bi
     """The hybrid kernels' output stage: y = bias + acc * float32(row_scale * weight_scale), with one
     row scale per leading row of `acc` and one weight scale per output channel (its last axis).
     `acc` holds exact integers (float32 or float64); the products are taken in float64."""
-    scale = (row_scale[:, None] * scales[None, :]).astype(np.float32).astype(np.float64)
-    y = np.multiply(acc, scale.reshape((scale.shape[0],) + (1,) * (acc.ndim - 2) + (scale.shape[1],)),
-                    dtype=np.float64)
+    scale = (row_scale[:, None] * scales[None, :]).astype(np.float32)
+    shape = (scale.shape[0],) + (1,) * (acc.ndim - 2) + (scale.shape[1],)
+    if acc.dtype == np.float32:
+        # acc is exact here (its GEMM ran in float32 because every sum is below 2^24): LiteRT's
+        # own float32 arithmetic, float(acc) * scale + bias, in float32
+        y = np.multiply(acc, scale.reshape(shape))
+        if bias is not None:
+            y += bias
+        return quant.float_activation(y, act)
+    y = np.multiply(acc, scale.astype(np.float64).reshape(shape), dtype=np.float64)
     if bias is not None:
         y += bias
     return quant.float_activation(y.astype(np.float32), act)
