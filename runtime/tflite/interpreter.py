@@ -1,10 +1,20 @@
 """Run a parsed TFLite model's main subgraph with NumPy kernels.
 
 Construction does all the checking and all the input-independent work: every operator must have a
-kernel that accepts its dtypes and options (else UnsupportedOpError before anything runs), constants are
-densified once, ops whose inputs are all constant are evaluated once (constant folding), and each kernel
-precomputes its weights layout and requantization parameters. `invoke`
-then only walks the op list, freeing each intermediate after its last reader.
+kernel that accepts its dtypes and options (else UnsupportedOpError before anything runs), constants
+are densified once, and the graph goes through the passes of tflite/passes/ (graph -> new graph):
+constant folding, then the fusions (consecutive reshapes/transposes, activations into the
+producer's output stage). Each remaining op's kernel is built once (weights layout, requantization
+parameters, lookup tables, scratch buffers).
+
+Then a prepared execution plan (plan.py) is made per set of input shapes: one run records every
+tensor's shape, shape folding turns the shape arithmetic of a dynamic batch into constants, int8
+elementwise chains become position tables, and what is left is a flat list of pre-bound steps over
+integer slots. The plan for the file's declared shapes (batch 1 where it is dynamic) is made at
+load on zeros; a call with other shapes makes and keeps one more (up to MAX_PLANS). `invoke` walks
+the plan: no dictionary lookups, shape inference or option parsing per call. `invoke_all`
+(keep_intermediates) runs the file's graph op by op, unfused, so every tensor the file names exists;
+its results are the plan's, bit for bit (the passes are exact: see each pass's docstring).
 
 Sparse plans: FULLY_CONNECTED and non-grouped CONV_2D weights that contain zeros get a matmul plan
 from runtime/sparse (dense, or a sparse layout when one measured faster on this machine);
@@ -70,6 +80,7 @@ class Interpreter:
         tensors = sg.tensors
         self.inputs: List[TensorSpec] = [tensor_spec(tensors[i]) for i in sg.inputs]
         self.outputs: List[TensorSpec] = [tensor_spec(tensors[i]) for i in sg.outputs]
+        self._in_dtypes = tuple(s.np_dtype for s in self.inputs)
         self.resizable_batch = bool(sg.inputs) and all(
             len(tensors[i].shape_signature) > 0 and tensors[i].shape_signature[0] == -1 for i in sg.inputs
         )
@@ -261,6 +272,12 @@ class Interpreter:
     _plan_failure.errors = INCONSISTENT
 
     def invoke(self, feeds: List[np.ndarray]) -> List[np.ndarray]:
+        # Fast path: arrays of the input dtypes whose shapes already have a plan (a plan exists only
+        # for shapes _check_feeds accepted once).
+        if len(feeds) == len(self._in_dtypes) and all(type(x) is np.ndarray for x in feeds):
+            plan = self._exec_plans.get(tuple([x.shape for x in feeds]))
+            if plan is not None and tuple([x.dtype for x in feeds]) == self._in_dtypes:
+                return plan.run(feeds, self._plan_failure)
         feeds = self._check_feeds(feeds)
         plan = self._exec_plans.get(tuple(x.shape for x in feeds))
         if plan is None:
