@@ -27,6 +27,7 @@ run two invokes at the same time; use one per thread.
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -43,6 +44,7 @@ from .ops.context import LayerPlan, OpContext
 from .passes.fold_constants import fold_constants
 from .passes.fold_shapes import fold_shapes
 from .passes.fuse_int8_chains import fuse_int8_chains
+from .passes.fuse_reshapes import fuse_reshape_into_fc
 from .plan import ExecutionPlan
 
 
@@ -51,6 +53,7 @@ from .plan import ExecutionPlan
 # passed through as a bare ValueError. MemoryError is not among them: it propagates.
 INCONSISTENT = (ValueError, TypeError, IndexError, KeyError, AttributeError, ArithmeticError)
 NUMPY_DTYPES = frozenset(name for _, name in schema.TENSOR_TYPES if name)
+PROBE_MAX_ELEMENTS = 1 << 22  # input elements up to which the load-time plan is made on zeros
 
 
 def tensor_spec(t: Tensor) -> TensorSpec:
@@ -135,15 +138,17 @@ class Interpreter:
             self._kernel(op, graph.constants)
         self._exec_plans: "OrderedDict[tuple, ExecutionPlan]" = OrderedDict()
         self.probe_error: Optional[str] = None
-        shapes = [tensors[i].shape for i in sg.inputs]
-        if all(len(s) == len(t.shape_signature) and all(d > 0 for d in s) for s, t in
-               zip(shapes, (tensors[i] for i in sg.inputs))):
-            feeds = [np.zeros(s, np.dtype(tensors[i].dtype)) for s, i in zip(shapes, sg.inputs)]
+        # The plan for the shapes a caller passes (dynamic dimensions as 1), made now on zeros when
+        # they are modest; otherwise (or when zeros are not a valid input) the first invoke makes it.
+        shapes = [tuple(1 if d is None else d for d in spec.shape) for spec in self.inputs]
+        if all(d > 0 for s in shapes for d in s) and sum(math.prod(s) for s in shapes) <= PROBE_MAX_ELEMENTS:
+            feeds = [np.zeros(s, spec.np_dtype) for s, spec in zip(shapes, self.inputs)]
             try:
                 self._plan_for(feeds)
             except EdgewiseRuntimeError as e:
-                # zeros are not a valid input for this model: the first invoke makes the plan
                 self.probe_error = str(e)
+        else:
+            self.probe_error = f"input shapes {shapes} not planned at load"
 
     # -- load-time work -----------------------------------------------------------------------
     def _kernel(self, op: Operator, constants, tensors=None) -> Callable:
@@ -187,6 +192,14 @@ class Interpreter:
         folded = fold_constants(fold_shapes(graph, shapes), self._evaluate)
         for v in folded.constants.values():
             v.flags.writeable = False
+        before = {(op.index, op.op): op for op in folded.operators}
+        folded = fuse_reshape_into_fc(folded, shapes)
+        for op in folded.operators:
+            old = before.get((op.index, op.op))
+            if old is not None and old is not op and id(op) not in self._kernels:
+                # the same layer reading the tensor before a reshape it no longer needs: its kernel
+                # (weights layout included) is the one already built, not a second copy
+                self._kernels[id(op)] = (op, self._kernels[id(old)][1])
         folded = fuse_int8_chains(folded, shapes, lambda op, args: self._call(op, self._kernels[id(op)][1], args))
         for op in folded.operators:
             self._kernel(op, folded.constants, folded.tensors)

@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (imported for registration)
     div,
     fully_connected,
     join_split,
+    layer_norm,
     misc,
     pad,
     pooling,

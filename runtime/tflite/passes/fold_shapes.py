@@ -35,6 +35,7 @@ SHAPE_ONLY = frozenset((
     "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL", "LOGICAL_AND", "LOGICAL_OR",
     "LOGICAL_NOT", "SELECT", "SELECT_V2", "CAST", "SQUEEZE", "DENSIFY", "ZEROS_LIKE", "ONES_LIKE",
     "L2_NORMALIZATION",
+    "EDGEWISE_LAYER_NORM", "EDGEWISE_INT8_TABLE",  # the fused ops of passes/: shape of input 0
 ))
 # op -> input positions whose values do not affect the output shape (the others must be static values)
 SHAPE_FROM_VALUES: Mapping[str, Tuple[int, ...]] = {

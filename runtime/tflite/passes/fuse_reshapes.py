@@ -8,12 +8,18 @@ first, which reads axis p[q[k]] of x). A permutation that composes to the identi
 a TRANSPOSE (a view, no copy). Only an intermediate that nothing else reads and that is not a
 graph output is removed (`Graph.is_private`), and quantized tensors keep their bytes through
 both ops, so the pair and the fused op give identical arrays.
+
+`fuse_reshape_into_fc` (run per plan, when shapes are known) drops a RESHAPE to (rows, K) in front
+of a FULLY_CONNECTED with K inputs and keep_num_dims = false: that kernel views its input as
+(-1, K) itself (fully_connected.cc), so it computes the same rows from the unreshaped tensor.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
 import numpy as np
+
+from typing import Mapping, Tuple
 
 from ..graph import Graph
 
@@ -61,3 +67,28 @@ def fuse_reshapes(graph: Graph) -> Graph:
     if not changed:
         return graph
     return graph.with_operators([o for j, o in enumerate(ops) if j not in dropped], constants)
+
+
+def fuse_reshape_into_fc(graph: Graph, shapes: Mapping[int, Tuple[int, ...]]) -> Graph:
+    """shapes: tensor shapes of the plan's run (the reshape's output shape is often dynamic in the file)."""
+    ops = list(graph.operators)
+    consumers = graph.consumers()
+    producers = graph.producers()
+    dropped = set()
+    for k, op in enumerate(ops):
+        if op.op != "FULLY_CONNECTED" or op.options.get("keep_num_dims", False) or not op.inputs:
+            continue
+        src = producers.get(op.inputs[0]) if op.inputs[0] >= 0 else None
+        if src is None or ops[src].op != "RESHAPE" or not graph.is_private(op.inputs[0], consumers):
+            continue
+        w = graph.constants.get(op.inputs[1]) if len(op.inputs) > 1 else None
+        mid = shapes.get(op.inputs[0])
+        if w is None or w.ndim != 2 or mid is None or len(mid) != 2 or mid[1] != w.shape[1]:
+            continue
+        if ops[src].inputs[0] < 0:
+            continue
+        ops[k] = replace(op, inputs=(ops[src].inputs[0],) + tuple(op.inputs[1:]))
+        dropped.add(src)
+    if not dropped:
+        return graph
+    return graph.with_operators([o for j, o in enumerate(ops) if j not in dropped])
