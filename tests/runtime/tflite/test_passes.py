@@ -234,3 +234,84 @@ def test_fold_constants_evaluates_ops_on_constants_only():
     assert op_names(folded) == ("ADD",)
     np.testing.assert_array_equal(folded.constants[nc], [-1.0, 2.0, -3.0])
     _same_as_file_graph(b.model([x], [y]), [np.array([0.5, 0.25, 4.0], np.float32)])
+
+
+# -- float32 layer norm ----------------------------------------------------------------------------------
+def _layer_norm(extra_reader: bool = False):
+    """The ten ops TFLiteConverter emits for keras LayerNormalization over the last axis."""
+    b = Builder()
+    rng = np.random.default_rng(5)
+    x = b.tensor("x", (1, 4, 8))
+    axes = b.tensor("axes", (1,), "int32", [-1])
+    eps = b.tensor("eps", (), value=1e-5)
+    gamma = b.tensor("gamma", (1, 1, 8), value=rng.uniform(0.5, 1.5, (1, 1, 8)))
+    t = {n: b.tensor(n, s) for n, s in [("m", (1, 4, 1)), ("nm", (1, 4, 1)), ("d", (1, 4, 8)), ("v", (1, 4, 1)),
+                                         ("ve", (1, 4, 1)), ("r", (1, 4, 1)), ("g", (1, 4, 8)), ("a", (1, 4, 8)),
+                                         ("bx", (1, 4, 8)), ("y", (1, 4, 8))]}
+    none = {"fused_activation_function": "NONE"}
+    b.op("MEAN", [x, axes], [t["m"]], keep_dims=True)
+    b.op("NEG", [t["m"]], [t["nm"]])
+    b.op("SQUARED_DIFFERENCE", [x, t["m"]], [t["d"]])
+    b.op("MEAN", [t["d"], axes], [t["v"]], keep_dims=True)
+    b.op("ADD", [t["v"], eps], [t["ve"]], **none)
+    b.op("RSQRT", [t["ve"]], [t["r"]])
+    b.op("MUL", [t["r"], gamma], [t["g"]], **none)
+    b.op("MUL", [t["nm"], t["g"]], [t["a"]], **none)
+    b.op("MUL", [x, t["g"]], [t["bx"]], **none)
+    b.op("ADD", [t["bx"], t["a"]], [t["y"]], **none)
+    outs = [t["y"]]
+    if extra_reader:
+        outs.append(t["r"])  # a graph output inside the pattern: nothing may be fused away
+    return b, x, outs
+
+
+def test_fuse_layer_norm_replaces_the_ten_ops():
+    from edgewise.runtime.tflite.passes import fuse_layer_norm
+    from edgewise.runtime.tflite.passes.fuse_layer_norm import OP as LN_OP
+
+    b, x, outs = _layer_norm()
+    g = fuse_layer_norm(b.graph([x], outs))
+    assert op_names(g) == (LN_OP,)
+    assert g.operators[0].inputs[0] == x and g.operators[0].outputs == tuple(outs)
+    b, x, outs = _layer_norm(extra_reader=True)
+    assert len(fuse_layer_norm(b.graph([x], outs)).operators) == 10
+
+
+def test_fused_layer_norm_is_within_float32_rounding_of_the_ten_ops():
+    b, x, outs = _layer_norm()
+    model = b.model([x], outs)
+    fused, plain = Interpreter(model, "<test>"), Interpreter(model, "<test>", optimize=())
+    rng = np.random.default_rng(6)
+    for scale, shift in ((1.0, 0.0), (10.0, 3.0), (0.01, -2.0)):
+        xs = (rng.standard_normal((1, 4, 8)) * scale + shift).astype(np.float32)
+        (got,), (ref,) = fused.invoke([xs]), plain.invoke([xs])
+        gamma = model.main.tensors[3].dense_value().astype(np.float64)
+        d = xs.astype(np.float64) - xs.mean(axis=-1, keepdims=True, dtype=np.float64)
+        rstd = 1 / np.sqrt((d * d).mean(axis=-1, keepdims=True) + 1e-5)
+        exact = d * rstd * gamma
+        # the fused op rounds once, from float64
+        np.testing.assert_allclose(got, exact, rtol=1e-6, atol=1e-6)
+        # the ten ops round x * g and m * g (g = rstd * gamma) to float32 before subtracting them:
+        # a few ulps of |x * g|, which a large mean against a small spread makes large
+        ulps = 8 * np.finfo(np.float32).eps * np.abs(xs * rstd * gamma).max()
+        assert np.abs(got - ref).max() <= ulps
+
+
+# -- a reshape the flattening FULLY_CONNECTED does itself -----------------------------------------------
+def test_reshape_before_fully_connected_is_dropped_per_plan_and_exact():
+    from edgewise.runtime.tflite.passes.fuse_reshapes import fuse_reshape_into_fc
+
+    b = Builder()
+    rng = np.random.default_rng(7)
+    x = b.tensor("x", (1, 4, 6), "int8", scale=0.05, zero_point=2)
+    s = b.tensor("s", (2,), "int32", [-1, 6])
+    flat = b.tensor("flat", (4, 6), "int8", scale=0.05, zero_point=2)
+    w = b.tensor("w", (3, 6), "int8", rng.integers(-127, 128, (3, 6)), scale=0.02)
+    y = b.tensor("y", (4, 3), "int8", scale=0.1, zero_point=-4)
+    b.op("RESHAPE", [x, s], [flat])
+    b.op("FULLY_CONNECTED", [flat, w, -1], [y], fused_activation_function="NONE", keep_num_dims=False)
+    g = fuse_reshape_into_fc(b.graph([x], [y]), {flat: (4, 6)})
+    assert op_names(g) == ("FULLY_CONNECTED",) and g.operators[0].inputs[0] == x
+    assert op_names(fuse_reshape_into_fc(b.graph([x], [y]), {flat: (6, 4)})) == ("RESHAPE", "FULLY_CONNECTED")
+    it = _same_as_file_graph(b.model([x], [y]), [rng.integers(-128, 128, (1, 4, 6)).astype(np.int8)])
+    assert op_names(next(iter(it._exec_plans.values())).graph) == ("FULLY_CONNECTED",)
