@@ -10,6 +10,8 @@ networks for efficient inference", 2018, section 3.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import quant
@@ -28,9 +30,34 @@ def _round_rows(prod32: np.ndarray) -> np.ndarray:
     return q
 
 
+def _asymmetric_params(lo, hi):
+    """One row's (scaling factor, offset) from its float32 min and max, in Python scalars with
+    the float32/float64 steps of the vectorized form below (one row: no per-row arrays)."""
+    rmin = min(np.float32(lo), F32(0))
+    rmax = max(np.float32(hi), F32(0))
+    if rmin == rmax:
+        return F32(1), F32(0), True
+    scale = float(F32(rmax - rmin)) / 255.0
+    a, b = float(rmin) / scale, float(rmax) / scale
+    zp = -128.0 - a if (128.0 + abs(a)) < (127.0 + abs(b)) else 127.0 - b
+    offset = -128 if zp <= -128.0 else 127 if zp >= 127.0 else math.copysign(math.floor(abs(zp) + 0.5), zp)
+    return F32(scale), F32(offset), False
+
+
 def asymmetric_rows(x: np.ndarray):
     """x (rows, n) float32 -> (q - offset as float32 (rows, n), scaling_factor float32 (rows,)):
     NeonAsymmetricQuantizeFloats. q - offset lies in [-255, 255]."""
+    if len(x) == 1:
+        sf, offset, flat = _asymmetric_params(x.min(initial=0.0), x.max(initial=0.0))
+        if flat:
+            return np.zeros(x.shape, F32), np.ones(1, F32)
+        inv = F32(1.0 / float(sf))
+        q = _round_rows(x * inv)
+        q += offset
+        np.maximum(q, -128, out=q)
+        np.minimum(q, 127, out=q)
+        q -= offset
+        return q, np.array([sf], F32)
     rmin = np.minimum(x.min(axis=1, initial=0.0), F32(0)).astype(F32)
     rmax = np.maximum(x.max(axis=1, initial=0.0), F32(0)).astype(F32)
     flat = rmin == rmax
@@ -56,6 +83,14 @@ def asymmetric_rows(x: np.ndarray):
 def symmetric_rows(x: np.ndarray):
     """x (rows, n) float32 -> (q as float32 (rows, n) in [-127, 127], scaling_factor float32 (rows,)):
     NeonSymmetricQuantizeFloats."""
+    if len(x) == 1 and x.size:
+        rng = max(abs(x.min()), abs(x.max()))
+        if rng == 0:
+            return np.zeros(x.shape, F32), np.ones(1, F32)
+        q = _round_rows(x * (F32(127) / rng))
+        np.maximum(q, -127, out=q)
+        np.minimum(q, 127, out=q)
+        return q, np.array([rng / F32(127)], F32)
     rng = np.maximum(np.abs(x.min(axis=1)), np.abs(x.max(axis=1))).astype(F32)
     flat = rng == 0
     safe = np.where(flat, F32(1), rng)
