@@ -39,7 +39,7 @@ from ..spec import Quantization, TensorSpec
 from . import passes, schema
 from .graph import Graph
 from .model import Operator, Tensor, TFLiteModel
-from .ops import KERNELS
+from .ops import FUSED_KERNELS, KERNELS
 from .ops.context import LayerPlan, OpContext
 from .passes.fold_constants import fold_constants
 from .passes.fold_shapes import fold_shapes
@@ -160,7 +160,7 @@ class Interpreter:
         ctx = OpContext(op, self._sg.tensors if tensors is None else tensors, constants, self.source,
                         self._layer_plans, self._memo)
         try:
-            run = KERNELS[op.op](ctx)
+            run = (KERNELS.get(op.op) or FUSED_KERNELS[op.op])(ctx)
         except INCONSISTENT as e:
             raise ModelFormatError(
                 self.source, f"operator {op.index} ({op.display_name}, node {ctx.node!r}) does not fit its kernel: "

@@ -27,6 +27,6 @@ from . import (  # noqa: F401  (imported for registration)
     table,
     transpose_conv,
 )
-from .registry import KERNELS, register
+from .registry import FUSED_KERNELS, KERNELS, register, register_fused
 
-__all__ = ["KERNELS", "register"]
+__all__ = ["FUSED_KERNELS", "KERNELS", "register", "register_fused"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import register
+from .registry import register_fused
 
 
-@register("EDGEWISE_LAYER_NORM")
+@register_fused("EDGEWISE_LAYER_NORM")
 def build_layer_norm(ctx):
     gamma, eps = ctx.const(1), ctx.const(3)
     if gamma is None or eps is None or ctx.dtype(0) != "float32":

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import register
+from .registry import register_fused
 
 
-@register("EDGEWISE_INT8_TABLE")
+@register_fused("EDGEWISE_INT8_TABLE")
 def build_int8_table(ctx):
     table = ctx.const(1)
     if table is None or table.dtype != np.int8 or table.ndim != 2 or table.shape[1] != 256:
