@@ -62,15 +62,20 @@ def fold(multiplier, shift, bias, y_zp: int, lo: int, hi: int, acc_abs_max: int)
         consts.append(c)
         total.append(31 + r)
     tiled = {}
+    by_size = {}  # acc.size -> (k, tiled parameters): the per-call work is one dict lookup
 
     def tiles(per, acc):
         # NumPy loops over the last axis only: with few channels, view the rows k at a time against
         # parameters tiled k times (as common.ChannelBias).
+        hit = by_size.get(acc.size)
+        if hit is not None:
+            return hit
         rows = acc.size // n if n else 0
         k = math.gcd(rows, max(1, TILE_ELEMENTS // max(n, 1)))
         if k not in tiled:
             tiled[k] = tuple(np.tile(a, k) if isinstance(a, np.ndarray) else a for a in per)
-        return k, tiled[k]
+        by_size[acc.size] = (k, tiled[k])
+        return by_size[acc.size]
 
     # float64: zp + 128 instead of zp makes every clamped value nonnegative (module docstring).
     shifted = [c + (128 << t) for c, t in zip(consts, total)]
