@@ -40,6 +40,7 @@ from .common import TILE_ELEMENTS
 
 INT64_LIMIT = (1 << 63) - 1
 FLOAT64_EXACT = 1 << 53
+CLIP_ONE_PASS = 8192  # elements above which np.clip's single pass beats its Python overhead
 
 
 def fold(multiplier, shift, bias, y_zp: int, lo: int, hi: int, acc_abs_max: int) -> Optional[Callable]:
@@ -89,8 +90,11 @@ def fold(multiplier, shift, bias, y_zp: int, lo: int, hi: int, acc_abs_max: int)
             k, (m_arr, c_arr) = tiles(per_f, acc)
             t = np.multiply(acc.reshape(-1, k * n), m_arr, dtype=np.float64)
             t += c_arr
-            np.maximum(t, lo_u, out=t)  # the ufuncs directly: np.clip adds microseconds of Python
-            np.minimum(t, hi_u, out=t)
+            if t.size > CLIP_ONE_PASS:
+                np.clip(t, lo_u, hi_u, out=t)  # one pass over a large array
+            else:
+                np.maximum(t, lo_u, out=t)  # the ufuncs directly: np.clip adds microseconds of Python
+                np.minimum(t, hi_u, out=t)
             u = t.astype(np.uint8)
             u ^= 128
             return u.view(np.int8).reshape(acc.shape)
@@ -111,8 +115,11 @@ def fold(multiplier, shift, bias, y_zp: int, lo: int, hi: int, acc_abs_max: int)
         t *= m_arr
         t += c_arr
         t >>= s_arr
-        np.maximum(t, lo, out=t)
-        np.minimum(t, hi, out=t)
+        if t.size > CLIP_ONE_PASS:
+            np.clip(t, lo, hi, out=t)
+        else:
+            np.maximum(t, lo, out=t)
+            np.minimum(t, hi, out=t)
         return t.astype(np.int8).reshape(acc.shape)
 
     return run
