@@ -58,15 +58,13 @@ def asymmetric_rows(x: np.ndarray):
         np.minimum(q, 127, out=q)
         q -= offset
         return q, np.array([sf], F32)
-    rmin = np.minimum(x.min(axis=1, initial=0.0), F32(0)).astype(F32)
-    rmax = np.maximum(x.max(axis=1, initial=0.0), F32(0)).astype(F32)
+    rmin = x.min(axis=1, initial=F32(0))  # min(0, row min), float32
+    rmax = x.max(axis=1, initial=F32(0))
     flat = rmin == rmax
-    scale = (rmax - rmin).astype(F32).astype(np.float64) / 255.0
-    scale = np.where(flat, 1.0, scale)
-    zp_min = -128.0 - rmin / scale
-    zp_max = 127.0 - rmax / scale
-    use_min = (128.0 + np.abs(rmin / scale)) < (127.0 + np.abs(rmax / scale))
-    zp = np.where(use_min, zp_min, zp_max)
+    scale = (rmax - rmin).astype(np.float64) / 255.0
+    scale[flat] = 1.0
+    a, b = rmin / scale, rmax / scale
+    zp = np.where((128.0 + np.abs(a)) < (127.0 + np.abs(b)), -128.0 - a, 127.0 - b)
     offset = np.where(zp <= -128.0, -128, np.where(zp >= 127.0, 127, round_half_away(zp)))
     offset = np.where(flat, 0, offset).astype(F32)
     sf = scale.astype(F32)
