@@ -1,6 +1,7 @@
 """What it costs a device to host each runtime: import time and peak memory, in fresh processes.
 
     python benchmarks/runtime_footprint.py [--repeats 7] [--model demo_cnn] [--variant int8]
+    python benchmarks/runtime_footprint.py --all-models [--repeats 3]
 
 Each subject runs in a new interpreter (`python -I -c ...`, nothing cached from a previous run)
 that imports the runtime, loads one conformance model and runs it once, then reports the import time
@@ -19,6 +20,12 @@ Medians over the repetitions, which are interleaved (every subject once, then ag
 shared host's drifting load does not land on one subject. The last line is one `key=value` record; the targets for the NumPy
 backend are delta_import_ms <= 50 and delta_rss_mb <= 10 over bare numpy. delta_import_load_run_ms
 adds what the runtime imports lazily on first use (the interpreter and its kernels) and the first run.
+
+`--all-models` instead measures the peak RSS of load + first inference for every conformance model
+and TFLite variant, NumPy backend next to LiteRT (builtin kernels), each over bare `import numpy`,
+with the file size beside: the NumPy backend lays int8 weights out once in the float type its
+exact GEMM runs in (float32, 4 bytes a weight), plus the plan's buffers; LiteRT maps the file.
+Its record: `<model>_<variant>_rss_mb=` (NumPy backend over numpy) and `..._litert_rss_mb=`.
 """
 from __future__ import annotations
 
@@ -59,6 +66,13 @@ feeds = [np.zeros(tuple(d if isinstance(d, int) else 1 for d in s.shape), s.np_d
 m.run(feeds)"""),
     "litert": ("tflite", "import numpy as np\nfrom ai_edge_litert.interpreter import Interpreter", """
 it = Interpreter(model_path=path, num_threads=1)
+it.allocate_tensors()
+for d in it.get_input_details():
+    it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+it.invoke()"""),
+    "litert-builtin": ("tflite", "import numpy as np\nfrom ai_edge_litert.interpreter import Interpreter, OpResolverType", """
+it = Interpreter(model_path=path, num_threads=1,
+                 experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
 it.allocate_tensors()
 for d in it.get_input_details():
     it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
@@ -106,13 +120,44 @@ def summarize(subject: str, samples: List[dict]) -> Footprint:
     return Footprint(subject, med("import_ns") / 1e6, med("run_ns") / 1e6, med("rss_bytes") / 2**20, len(samples))
 
 
+def all_models(repeats: int) -> Dict[str, Dict[str, Footprint]]:
+    """Peak RSS of load + first inference per conformance model and TFLite variant (module docstring)."""
+    models, convert, _ = conformance()
+    store = convert.ModelStore()
+    subjects = ("numpy", "edgewise-numpy", "litert-builtin")
+    out: Dict[str, Dict[str, Footprint]] = {}
+    record = {}
+    print(f"peak RSS of load + first inference, MB over bare `import numpy` (medians of {repeats} fresh processes)")
+    print(f"{'model':20s} {'variant':8s} {'file MB':>8s} {'numpy MB':>9s} {'edgewise':>9s} {'litert':>9s}")
+    for name in models.CONFORMANCE_MODELS:
+        for variant in convert.TFLITE_VARIANTS:
+            path = str(store.path(name, "tflite", variant))
+            samples: Dict[str, List[dict]] = {s: [] for s in subjects}
+            for _ in range(repeats):
+                for sub in subjects:
+                    samples[sub].append(run_once(sub, path))
+            res = {sub: summarize(sub, v) for sub, v in samples.items()}
+            out[f"{name}/{variant}"] = res
+            base = res["numpy"].rss_mb
+            ours, lite = res["edgewise-numpy"].rss_mb - base, res["litert-builtin"].rss_mb - base
+            size = os.path.getsize(path) / 2**20
+            print(f"{name:20s} {variant:8s} {size:8.2f} {base:9.1f} {ours:9.1f} {lite:9.1f}", flush=True)
+            record[f"{name}_{variant}_rss_mb"] = f"{ours:.1f}"
+            record[f"{name}_{variant}_litert_rss_mb"] = f"{lite:.1f}"
+    print("footprint " + " ".join(f"{k}={v}" for k, v in record.items()))
+    return out
+
+
 def main(argv=None) -> Dict[str, Footprint]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--all-models", action="store_true", help="peak RSS per conformance model and variant")
     ap.add_argument("--model", default="demo_cnn")
     ap.add_argument("--variant", default="int8", help="TFLite variant; the ONNX side uses the float32 export")
-    ap.add_argument("--subjects", default=",".join(_SUBJECTS))
+    ap.add_argument("--subjects", default=",".join(s for s in _SUBJECTS if s != "litert-builtin"))
     args = ap.parse_args(argv)
+    if args.all_models:
+        return all_models(args.repeats)
 
     _, convert, _ = conformance()
     store = convert.ModelStore()

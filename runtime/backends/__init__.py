@@ -37,7 +37,7 @@ def open_engine(fmt: str, data: bytes, source: str, base_dir: Optional[str], bac
             raise BackendUnavailableError(f"{source}: backend {backend!r} cannot run TFLite models")
         from .numpy_engine import NumpyEngine
 
-        return BoundedEngine(NumpyEngine.for_tflite(parsed, source, reason, bounds), bounds)
+        return BoundedEngine(NumpyEngine.for_tflite(parsed, source, reason, bounds, num_threads), bounds)
 
     if fmt == "onnx":
         from ..onnx import read_model
@@ -60,5 +60,5 @@ def open_engine(fmt: str, data: bytes, source: str, base_dir: Optional[str], bac
             raise BackendUnavailableError(f"{source}: backend {backend!r} cannot run ONNX models")
         from .numpy_engine import NumpyEngine
 
-        return BoundedEngine(NumpyEngine.for_onnx(parsed, source, reason, bounds), bounds)
+        return BoundedEngine(NumpyEngine.for_onnx(parsed, source, reason, bounds, num_threads), bounds)
     raise BackendUnavailableError(f"{source}: no backend for format {fmt!r}")

@@ -9,7 +9,8 @@ arithmetic), and a constant per-channel scale and shift after a Conv is folded i
 at load get a weight plan: a sparse layout when that is faster here, an exact integer product in
 the cheapest type; `weight_plans` lists them. The plans' batch comes from the tensor shapes of one
 probe run on zeros (inputs' symbolic dimensions set to 1), made only if a plan needs it.
-`invoke` then only walks the remaining steps.
+`invoke` then only walks the remaining steps, prepared at load as integer slots of a flat
+environment list (`_SlotPlan`: no name lookups per call); `invoke_all` runs the same steps by name.
 """
 from __future__ import annotations
 
@@ -174,6 +175,8 @@ class Interpreter:
         self._probed = False
         self.weight_plans: List[WeightPlan] = self._prepare(constants)
         self._release = self._last_uses()
+        self._slots = _SlotPlan(self._plan, self._release, constants, [s.name for s in self.inputs],
+                                [s.name for s in self.outputs])
 
     def _last_uses(self) -> List[Tuple[str, ...]]:
         """Per step, the tensors no later step reads (graph outputs and constants excepted). `invoke`
@@ -268,10 +271,74 @@ class Interpreter:
         return env
 
     def invoke(self, feeds: Sequence[np.ndarray]) -> List[np.ndarray]:
-        env = self._feed(feeds)
-        with np.errstate(all="ignore"):
-            for step, done in zip(self._plan, self._release):
-                self._run(step, env)
-                for name in done:
-                    env.pop(name, None)
-        return [env[s.name] for s in self.outputs]
+        if len(feeds) != len(self.inputs):
+            raise EdgewiseRuntimeError(f"{self.source}: got {len(feeds)} arrays for {len(self.inputs)} inputs")
+        env = self._slots.template.copy()
+        for i, x in zip(self._slots.inputs, feeds):
+            env[i] = np.asarray(x)
+        k = 0
+        steps = self._slots.steps
+        try:
+            with np.errstate(all="ignore"):
+                for k, (kernel, kwargs, ins, outs, done) in enumerate(steps):
+                    result = kernel(*[env[i] for i in ins], **kwargs)
+                    results = result if isinstance(result, tuple) else (result,)
+                    for j, i in enumerate(outs):
+                        if i < 0:
+                            continue
+                        if j >= len(results):
+                            raise _MissingOutput(j)
+                        env[i] = np.asarray(results[j])
+                    for i in done:
+                        env[i] = None
+        except _MissingOutput as e:
+            node = self._plan[k].node
+            name = node.outputs[e.args[0]]
+            raise UnsupportedOpError(self.source, node.op_type, node.label,
+                                     f"output #{e.args[0]} ({name!r}) is not supported") from None
+        except NotImplementedError as e:
+            node = self._plan[k].node
+            raise UnsupportedOpError(self.source, node.op_type, node.label, str(e)) from None
+        except _KERNEL_ERRORS as e:
+            node = self._plan[k].node
+            raise EdgewiseRuntimeError(
+                f"{self.source}: node {node.label!r} ({node.op_type}) failed: {type(e).__name__}: {e}"
+            ) from e
+        return [env[i] for i in self._slots.outputs]
+
+
+class _MissingOutput(Exception):
+    """A kernel returned fewer outputs than the node names (args: the first missing index)."""
+
+
+class _SlotPlan:
+    """The steps `invoke` walks: per node its kernel, attributes, and the integer slots of its
+    inputs and outputs in a flat environment list (constants pre-filled in `template`; the last
+    slot is always None and stands for an omitted optional input, -1 an unused output), and the
+    slots to clear after it (their last reader). Built once at load: no name lookups per call."""
+
+    def __init__(self, plan, release, constants, inputs, outputs):
+        names = {}
+
+        def slot(name: str) -> int:
+            if name not in names:
+                names[name] = len(names)
+            return names[name]
+
+        for n in constants:
+            slot(n)
+        for n in inputs:
+            slot(n)
+        self.steps = []
+        for step, done in zip(plan, release):
+            ins = list(step.node.inputs)
+            while ins and not ins[-1]:
+                ins.pop()  # trailing omitted inputs are not passed, as _run does
+            in_slots = tuple(slot(x) if x else -1 for x in ins)
+            outs = tuple(slot(o) if o else -1 for o in step.node.outputs)
+            self.steps.append((step.kernel, step.kwargs, in_slots, outs, tuple(slot(n) for n in done)))
+        self.inputs = tuple(slot(n) for n in inputs)
+        self.outputs = tuple(slot(n) for n in outputs)
+        self.template = [None] * (len(names) + 1)
+        for n, v in constants.items():
+            self.template[names[n]] = v

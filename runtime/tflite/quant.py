@@ -139,7 +139,28 @@ def requantize_lanes(acc, multiplier, shift, vector_mask):
     scalar tail (gemmlowp, halves away from zero); `vector_mask` broadcasts against `acc`."""
     if np.all(vector_mask):
         return multiply_by_quantized_multiplier_ruy(acc, multiplier, shift)
-    scalar = multiply_by_quantized_multiplier(acc, multiplier, shift)
+    if np.ndim(multiplier) == 0 and np.ndim(shift) == 0 and int(shift) <= 0 and int(multiplier) >= 0:
+        scalar = multiply_by_quantized_multiplier_right(np.asarray(acc, np.int64), int(multiplier), int(shift))
+    else:
+        scalar = multiply_by_quantized_multiplier(acc, multiplier, shift)
     if not np.any(vector_mask):
         return scalar
     return np.where(vector_mask, multiply_by_quantized_multiplier_ruy(acc, multiplier, shift), scalar)
+
+
+def multiply_by_quantized_multiplier_right(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
+    """`multiply_by_quantized_multiplier` for one multiplier >= 0 and shift <= 0 (every
+    requantization by a real factor below 1), in five array operations instead of about twenty.
+
+    For those arguments SaturatingRoundingDoublingHighMul is floor((x * M + 2^30) / 2^31) (its
+    negative nudge 1 - 2^30 with C's truncating division is the same floor; saturation needs
+    M = -2^31), and RoundingDivideByPOT by r > 0 is floor((t + 2^(r-1) - [t < 0]) / 2^r).
+    x: int64 array of int32 values (|x * M| < 2^62)."""
+    r = -int(shift)
+    t = x * np.int64(multiplier)
+    t += 1 << 30
+    t >>= 31
+    if r:
+        t += (1 << (r - 1)) - (t < 0)
+        t >>= r
+    return t

@@ -43,7 +43,15 @@ def Gelu(X, *, approximate="none"):
     """0.5 x (1 + erf(x / sqrt 2)), or the tanh form of Hendrycks & Gimpel (arXiv:1606.08415)."""
     x = X.astype(np.float64)
     if approximate == "tanh":
-        y = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+        y = np.multiply(x, x)  # 0.5 x (1 + tanh(c x (1 + 0.044715 x^2))), in place, no pow
+        y *= 0.044715
+        y += 1.0
+        y *= x
+        y *= np.sqrt(2 / np.pi)
+        np.tanh(y, out=y)
+        y += 1.0
+        y *= x
+        y *= 0.5
     elif approximate == "none":
         y = 0.5 * x * (1 + Erf(x / np.sqrt(2)))
     else:

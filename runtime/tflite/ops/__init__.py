@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (imported for registration)
     div,
     fully_connected,
     join_split,
+    layer_norm,
     misc,
     pad,
     pooling,
@@ -23,8 +24,9 @@ from . import (  # noqa: F401  (imported for registration)
     slicing,
     softmax,
     space_batch,
+    table,
     transpose_conv,
 )
-from .registry import KERNELS, register
+from .registry import FUSED_KERNELS, KERNELS, register, register_fused
 
-__all__ = ["KERNELS", "register"]
+__all__ = ["FUSED_KERNELS", "KERNELS", "register", "register_fused"]

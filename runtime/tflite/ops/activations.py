@@ -130,10 +130,22 @@ def build_hard_swish(ctx):
 def build_gelu(ctx):
     approx = bool(ctx.options.get("approximate", False))
 
+    c = math.sqrt(2.0 / math.pi)
+
     def f(x):
         x64 = x.astype(np.float64)
         if approx:
-            return 0.5 * x64 * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x64 + 0.044715 * x64 ** 3)))
+            # 0.5 x (1 + tanh(c x (1 + 0.044715 x^2))), in place (no pow, no temporaries)
+            t = np.multiply(x64, x64)
+            t *= 0.044715
+            t += 1.0
+            t *= x64
+            t *= c
+            np.tanh(t, out=t)
+            t += 1.0
+            t *= x64
+            t *= 0.5
+            return t
         return 0.5 * x64 * erfc64(-x64 * math.sqrt(0.5))
 
     return _unary(ctx, f, lambda *q: lut.lut_populate(lambda v: _gelu_f32(v, approx), *q))

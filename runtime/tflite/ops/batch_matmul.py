@@ -31,7 +31,7 @@ def build_batch_matmul(ctx):
     if dt == "float32":
         def run_float(ins):
             a, b = operands(ins)
-            return [np.matmul(a.astype(np.float64), b).astype(np.float32)]
+            return [np.matmul(a, b)]  # float32 accumulation, as LiteRT's float kernel
 
         return run_float
     s1, z1 = ctx.qparams(ctx.inputs[0])
@@ -39,12 +39,21 @@ def build_batch_matmul(ctx):
     so, zo = ctx.qparams(ctx.outputs[0])
     mult, shift = quant.quantize_multiplier(float(np.float32(s1)) * float(np.float32(s2)) / float(np.float32(so)))
 
+    right = shift <= 0 and mult >= 0
+    gdts = {}  # depth -> exact GEMM dtype (common.gemm_dtype)
+
     def run_int(ins):
         a, b = operands(ins)
         k = a.shape[-1]
-        gdt = gemm_dtype(k, 255, 255)
+        gdt = gdts.get(k)
+        if gdt is None:
+            gdt = gdts[k] = gemm_dtype(k, 255, 255)
         acc = np.matmul(a.astype(gdt) - gdt(z1), b.astype(gdt) - gdt(z2)).astype(np.int64)
-        y = quant.multiply_by_quantized_multiplier(acc, mult, shift) + zo
+        if right:
+            y = quant.multiply_by_quantized_multiplier_right(acc, mult, shift)
+        else:
+            y = quant.multiply_by_quantized_multiplier(acc, mult, shift)
+        y += zo
         return [np.clip(y, -128, 127).astype(np.int8)]
 
     return run_int

@@ -170,7 +170,7 @@ def mul_int8(x1, x2, p, lanes=None):
 @register("SQUARED_DIFFERENCE")
 def build_squared_difference(ctx):
     """int8: squared_difference.cc, scalar arithmetic with a 7-bit left shift and the square rescaled
-    by (2*max(s1, s2))^2 / (2^14 * s_out)."""
+    by (2*max(s1, s2))^2 / (2^14 * s_out), looked up in a table of all input pairs (pair_table)."""
     dt = ctx.require_dtypes(("float32", "int8"))
     if dt == "float32":
         return _float(ctx, lambda a, b: np.square(a - b))
@@ -180,13 +180,14 @@ def build_squared_difference(ctx):
     m2 = quant.quantize_multiplier(float(F32(s2)) / twice_max)
     mo = quant.quantize_multiplier(twice_max * twice_max / float(F32((1 << 14) * F32(so))))
 
-    def run(ins):
-        a = quant.multiply_by_quantized_multiplier((ins[0].astype(np.int64) - z1) << 7, *m1)
-        b = quant.multiply_by_quantized_multiplier((ins[1].astype(np.int64) - z2) << 7, *m2)
+    def sqdiff(x1, x2, lanes=None):
+        a = quant.multiply_by_quantized_multiplier((x1.astype(np.int64) - z1) << 7, *m1)
+        b = quant.multiply_by_quantized_multiplier((x2.astype(np.int64) - z2) << 7, *m2)
         y = quant.multiply_by_quantized_multiplier((a - b) * (a - b), *mo) + zo
-        return [np.clip(y, -128, 127).astype(np.int8)]
+        return np.clip(y, -128, 127).astype(np.int8)
 
-    return run
+    # scalar code on every element: one 256 x 256 table of that arithmetic
+    return pair_table(sqdiff, (), (16, 8))
 
 
 def _min_max(ctx, fn):

@@ -62,8 +62,18 @@ class PaddedInput:
             self._interior = self._buf[:, pt:pt + h, pl:pl + w, :]
             self._shape = x.shape
             self.out_hw = (oh, ow)
+            self._windows = None
         self._interior[...] = x
         return self._buf
+
+    def windows(self, x: np.ndarray) -> np.ndarray:
+        """x padded, as the (N, OH, OW, KH, KW, C) window view of the buffer (made once per shape:
+        the view stays valid because the buffer is reused)."""
+        buf = self(x)
+        if self._windows is None:
+            kh, kw, sh, sw, dh, dw, _ = self._geometry
+            self._windows = windows(buf, *self.out_hw, kh, kw, sh, sw, dh, dw)
+        return self._windows
 
 
 TILE_ELEMENTS = 1024  # inner-loop length to aim for when channels are few

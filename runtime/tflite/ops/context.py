@@ -30,9 +30,12 @@ class LayerPlan(Record):
 
 class OpContext:
     def __init__(self, op: Operator, tensors: Sequence[Tensor], constants: dict, source: str,
-                 plans: Optional[List[LayerPlan]] = None):
-        """plans: where matmul_plan records its choices; None disables sparse plans."""
+                 plans: Optional[List[LayerPlan]] = None, memo: Optional[dict] = None):
+        """plans: where matmul_plan records its choices; None disables sparse plans.
+        memo: a dictionary the interpreter empties at the start of every run, where kernels share
+        what several ops derive from one tensor within a run (hybrid.RowQuantizer); None: no sharing."""
         self.op = op
+        self.memo = memo
         self._plans = plans
         self.source = source
         self.options = op.options

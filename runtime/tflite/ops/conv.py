@@ -16,7 +16,7 @@ import numpy as np
 from .. import quant
 from . import output_stage
 from .common import ChannelBias, PaddedInput, out_size_and_pad, pad_hw, weights_gemm_dtype, windows
-from .hybrid import asymmetric_quantize_rows, hybrid_output, is_per_channel, symmetric_quantize_rows, weight_scales
+from .hybrid import RowQuantizer, hybrid_output, is_per_channel, weight_scales
 from .registry import register
 
 
@@ -145,9 +145,8 @@ def _rows(x, geometry, pad: PaddedInput, dtype):
     if kh == kw == 1:  # no patches, and never padding (out_size_and_pad gives ceil(size / stride))
         xs = x[:, ::sh, ::sw, :] if sh > 1 or sw > 1 else x
         return np.ascontiguousarray(xs, dtype=dtype).reshape(-1, x.shape[3]), xs.shape[1:3]
-    xp = pad(x)
-    oh, ow = pad.out_hw
-    return windows(xp, oh, ow, *geometry[:6]).reshape(-1, kh * kw * x.shape[3]), (oh, ow)
+    view = pad.windows(x)
+    return view.reshape(-1, kh * kw * x.shape[3]), pad.out_hw
 
 
 def _dense_float(wt, plan, b, geometry, act):
@@ -196,17 +195,23 @@ def _dense_int(ctx, w, b, x_zp, geometry, mult, shift, y_zp, lo, hi):
 
 def _hybrid(ctx, w, bias, geometry, act):
     """conv.cc EvalHybridPerChannel (scales differ: asymmetric rows) or EvalHybrid (symmetric rows);
-    a row is one batch element's whole input image. out = acc * row_scale * weight_scale[c] + bias."""
+    a row is one batch element's whole input image. out = acc * row_scale * weight_scale[c] + bias.
+    The GEMM reads the quantized image (q - offset, |.| <= 255) through the padded buffer and
+    runs in the cheapest exact float type (common.weights_gemm_dtype)."""
     n_out = w.shape[0]
     scales = weight_scales(ctx, ctx.inputs[1], n_out)
-    quantize_rows = asymmetric_quantize_rows if is_per_channel(scales) else symmetric_quantize_rows
-    w2 = np.ascontiguousarray(w.reshape(n_out, -1).T.astype(np.float64))
-    b = None if bias is None else bias.astype(np.float64)
+    rows_of = RowQuantizer(ctx.memo, ctx.op.inputs[0], is_per_channel(scales))
+    w2 = w.reshape(n_out, -1)
+    gdt = weights_gemm_dtype(w2, 255)
+    wt = np.ascontiguousarray(w2.T.astype(gdt))
+    b = None if bias is None else bias.astype(np.float32)
+    pad = PaddedInput(geometry, 0, gdt)
 
     def run(ins):
         x = ins[0]
-        q, sf, offset = quantize_rows(x.reshape(len(x), -1).astype(np.float32))
-        xq = (q - offset[:, None]).astype(np.float64).reshape(x.shape)
-        return [hybrid_output(_im2col(xq, geometry, 0) @ w2, sf, scales, b, act)]
+        q, sf = rows_of(x, x[0].size)
+        rows, (oh, ow) = _rows(q.reshape(x.shape), geometry, pad, gdt)
+        acc = (rows @ wt).reshape(x.shape[0], oh, ow, n_out)
+        return [hybrid_output(acc, sf, scales, b, act)]
 
     return run

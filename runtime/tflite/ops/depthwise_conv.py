@@ -14,29 +14,10 @@ import numpy as np
 
 from .. import quant
 from . import output_stage
-from .common import ChannelBias, PaddedInput, out_size_and_pad, pad_hw, weights_gemm_dtype, windows
+from .common import ChannelBias, PaddedInput, weights_gemm_dtype, windows
 from .conv import per_channel_requant
-from .hybrid import asymmetric_quantize_rows, hybrid_output, weight_scales
+from .hybrid import RowQuantizer, hybrid_output, weight_scales
 from .registry import register
-
-
-def depthwise_acc(x, w, mult_channels: int, geometry, acc_dtype):
-    """sum over the window of x * w, with x (N,H,W,C) and w (KH,KW,C*M), in acc_dtype."""
-    kh, kw, sh, sw, dh, dw, padding = geometry
-    n, h, wd, c = x.shape
-    oh, pt, pb = out_size_and_pad(padding, h, kh, sh, dh)
-    ow, pl, pr = out_size_and_pad(padding, wd, kw, sw, dw)
-    xp = pad_hw(x.astype(acc_dtype, copy=False), (pt, pb), (pl, pr), 0)
-    if mult_channels > 1:
-        xp = np.repeat(xp, mult_channels, axis=3)
-    acc = np.zeros((n, oh, ow, c * mult_channels), acc_dtype)
-    tmp = np.empty_like(acc)
-    for i in range(kh):
-        for j in range(kw):
-            y0, x0 = i * dh, j * dw
-            np.multiply(xp[:, y0:y0 + (oh - 1) * sh + 1:sh, x0:x0 + (ow - 1) * sw + 1:sw, :], w[i, j], out=tmp)
-            acc += tmp
-    return acc
 
 
 EINSUM_CHANNELS = 32
@@ -158,17 +139,21 @@ def build_depthwise(ctx):
 
 
 def _hybrid(ctx, w, bias, m, geometry, act):
-    """depthwise_conv.cc EvalHybridPerChannel: asymmetric rows (one per batch element)."""
+    """depthwise_conv.cc EvalHybridPerChannel: asymmetric rows (one per batch element); the taps
+    multiply q - offset (|.| <= 255) in the cheapest exact float type for the window's weights."""
     n_out = w.shape[3]
+    kh, kw = w.shape[1:3]
     scales = weight_scales(ctx, ctx.inputs[1], n_out)
-    wi = w[0].astype(np.int64)
-    b = None if bias is None else bias.astype(np.float64)
+    rows_of = RowQuantizer(ctx.memo, ctx.op.inputs[0], True)
+    gdt = weights_gemm_dtype(w[0].reshape(kh * kw, n_out).T, 255)
+    taps = Taps(w[0], m, geometry, gdt)
+    pad = PaddedInput(geometry, 0, gdt)
+    b = None if bias is None else bias.astype(np.float32)
 
     def run(ins):
         x = ins[0]
-        q, sf, offset = asymmetric_quantize_rows(x.reshape(len(x), -1).astype(np.float32))
-        xq = (q - offset[:, None]).reshape(x.shape)
-        acc = depthwise_acc(xq, wi, m, geometry, np.int64).astype(np.float64)
+        q, sf = rows_of(x, x[0].size)
+        acc = taps(pad(q.reshape(x.shape)), pad.out_hw)
         return [hybrid_output(acc, sf, scales, b, act)]
 
     return run

@@ -12,7 +12,7 @@ from .. import quant
 from . import output_stage
 from .common import weights_gemm_dtype
 from .conv import per_channel_requant, requantize_output
-from .hybrid import asymmetric_quantize_rows, hybrid_output, symmetric_quantize_rows, weight_scales
+from .hybrid import RowQuantizer, hybrid_output, weight_scales
 from .registry import register
 
 
@@ -96,18 +96,21 @@ def build_fully_connected(ctx):
 
 def _hybrid(ctx, w, bias, act, keep):
     """EvalHybrid: rows quantized (asymmetric when asymmetric_quantize_inputs), integer dot products,
-    out = bias + dot * row_scale * weight_scale."""
+    out = bias + dot * row_scale * weight_scale. The rows of one input tensor are quantized once per
+    run for all the ops that read it (hybrid.RowQuantizer); the dot products run in the cheapest
+    float type that keeps them exact (|q - offset| <= 255, common.weights_gemm_dtype)."""
     n_units, k = w.shape
     scales = weight_scales(ctx, ctx.inputs[1], n_units)
     asym = bool(ctx.options.get("asymmetric_quantize_inputs", False))
-    wt = np.ascontiguousarray(w.T.astype(np.float64))
-    b = None if bias is None else bias.astype(np.float64)
+    gdt = weights_gemm_dtype(w, 255)
+    wt = np.ascontiguousarray(w.T.astype(gdt))
+    b = None if bias is None else bias.astype(np.float32)
+    rows_of = RowQuantizer(ctx.memo, ctx.op.inputs[0], asym)
 
     def run(ins):
         x = ins[0]
-        rows = x.reshape(-1, k).astype(np.float32)
-        q, sf, offset = (asymmetric_quantize_rows if asym else symmetric_quantize_rows)(rows)
-        dot = (q - offset[:, None]).astype(np.float64) @ wt
+        q, sf = rows_of(x, k)
+        dot = (q if q.dtype == gdt else q.astype(gdt)) @ wt
         return [hybrid_output(dot, sf, scales, b, act).reshape(_out_shape(x.shape, n_units, keep))]
 
     return run

@@ -40,6 +40,7 @@ from .common import TILE_ELEMENTS
 
 INT64_LIMIT = (1 << 63) - 1
 FLOAT64_EXACT = 1 << 53
+CLIP_ONE_PASS = 8192  # elements above which np.clip's single pass beats its Python overhead
 
 
 def fold(multiplier, shift, bias, y_zp: int, lo: int, hi: int, acc_abs_max: int) -> Optional[Callable]:
@@ -62,15 +63,20 @@ def fold(multiplier, shift, bias, y_zp: int, lo: int, hi: int, acc_abs_max: int)
         consts.append(c)
         total.append(31 + r)
     tiled = {}
+    by_size = {}  # acc.size -> (k, tiled parameters): the per-call work is one dict lookup
 
     def tiles(per, acc):
         # NumPy loops over the last axis only: with few channels, view the rows k at a time against
         # parameters tiled k times (as common.ChannelBias).
+        hit = by_size.get(acc.size)
+        if hit is not None:
+            return hit
         rows = acc.size // n if n else 0
         k = math.gcd(rows, max(1, TILE_ELEMENTS // max(n, 1)))
         if k not in tiled:
             tiled[k] = tuple(np.tile(a, k) if isinstance(a, np.ndarray) else a for a in per)
-        return k, tiled[k]
+        by_size[acc.size] = (k, tiled[k])
+        return by_size[acc.size]
 
     # float64: zp + 128 instead of zp makes every clamped value nonnegative (module docstring).
     shifted = [c + (128 << t) for c, t in zip(consts, total)]
@@ -78,11 +84,17 @@ def fold(multiplier, shift, bias, y_zp: int, lo: int, hi: int, acc_abs_max: int)
         per_f = (np.array([m * 2.0 ** -t for m, t in zip(mult, total)], np.float64),
                  np.array([c * 2.0 ** -t for c, t in zip(shifted, total)], np.float64))
 
+        lo_u, hi_u = np.float64(lo + 128), np.float64(hi + 128)
+
         def run_float64(acc: np.ndarray) -> np.ndarray:
             k, (m_arr, c_arr) = tiles(per_f, acc)
             t = np.multiply(acc.reshape(-1, k * n), m_arr, dtype=np.float64)
             t += c_arr
-            np.clip(t, lo + 128, hi + 128, out=t)
+            if t.size > CLIP_ONE_PASS:
+                np.clip(t, lo_u, hi_u, out=t)  # one pass over a large array
+            else:
+                np.maximum(t, lo_u, out=t)  # the ufuncs directly: np.clip adds microseconds of Python
+                np.minimum(t, hi_u, out=t)
             u = t.astype(np.uint8)
             u ^= 128
             return u.view(np.int8).reshape(acc.shape)
@@ -103,7 +115,11 @@ def fold(multiplier, shift, bias, y_zp: int, lo: int, hi: int, acc_abs_max: int)
         t *= m_arr
         t += c_arr
         t >>= s_arr
-        np.clip(t, lo, hi, out=t)
+        if t.size > CLIP_ONE_PASS:
+            np.clip(t, lo, hi, out=t)
+        else:
+            np.maximum(t, lo, out=t)
+            np.minimum(t, hi, out=t)
         return t.astype(np.int8).reshape(acc.shape)
 
     return run

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import quant
-from .common import out_size_and_pad, pad_hw, windows
+from .common import PaddedInput, out_size_and_pad, pad_hw, windows
 from .registry import register
 
 
@@ -18,17 +18,24 @@ def _geometry(ctx):
     return o["filter_height"], o["filter_width"], o["stride_h"], o["stride_w"], o["padding"]
 
 
+class Pooled:
+    """The (N, OH, OW, KH, KW, C) window view of x padded with `fill`, through a padded buffer made
+    once per input shape (common.PaddedInput): no padding arithmetic per call."""
+
+    def __init__(self, geometry, fill, dtype):
+        kh, kw, sh, sw, padding = geometry
+        self._pad = PaddedInput((kh, kw, sh, sw, 1, 1, padding), fill, dtype)
+
+    def __call__(self, x):
+        return self._pad.windows(x)
+
+
 def _pooled(x, geometry, pad_value):
     kh, kw, sh, sw, padding = geometry
     n, h, w, c = x.shape
     oh, pt, pb = out_size_and_pad(padding, h, kh, sh)
     ow, pl, pr = out_size_and_pad(padding, w, kw, sw)
     return windows(pad_hw(x, (pt, pb), (pl, pr), pad_value), oh, ow, kh, kw, sh, sw)
-
-
-def max_pool(x, geometry):
-    pad = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    return _pooled(x, geometry, pad).max(axis=(3, 4))
 
 
 def avg_pool_counts(x_shape, geometry):
@@ -56,22 +63,31 @@ def build_max_pool(ctx):
     geometry = _geometry(ctx)
     dt, act, rng = _prep(ctx)
     if dt == "float32":
-        return lambda ins: [quant.float_activation(max_pool(ins[0], geometry), act)]
-    return lambda ins: [np.clip(max_pool(ins[0], geometry), rng[0], rng[1]).astype(np.int8)]
+        pooled = Pooled(geometry, -np.inf, np.float32)
+        return lambda ins: [quant.float_activation(pooled(ins[0]).max(axis=(3, 4)), act)]
+    pooled = Pooled(geometry, -128, np.int8)
+    lo, hi = rng
+    if lo == -128 and hi == 127:
+        return lambda ins: [pooled(ins[0]).max(axis=(3, 4))]
+    return lambda ins: [np.clip(pooled(ins[0]).max(axis=(3, 4)), lo, hi).astype(np.int8)]
 
 
 @register("AVERAGE_POOL_2D")
 def build_average_pool(ctx):
     geometry = _geometry(ctx)
     dt, act, rng = _prep(ctx)
+    counts_by_shape = {}
+    pooled = Pooled(geometry, 0, np.float32 if dt == "float32" else np.int64)
 
     def run(ins):
         x = ins[0]
-        counts = avg_pool_counts(x.shape, geometry)
+        counts = counts_by_shape.get(x.shape[1:3])
+        if counts is None:
+            counts = counts_by_shape[x.shape[1:3]] = avg_pool_counts(x.shape, geometry)
         if dt == "float32":
-            s = _pooled(x, geometry, 0).sum(axis=(3, 4), dtype=np.float32)
+            s = pooled(x).sum(axis=(3, 4), dtype=np.float32)
             return [quant.float_activation((s / counts).astype(np.float32), act)]
-        s = _pooled(x.astype(np.int64), geometry, 0).sum(axis=(3, 4))
+        s = pooled(x).sum(axis=(3, 4))
         half = counts // 2
         q = np.where(s > 0, (s + half) // counts, -((-s + half) // counts))
         return [np.clip(q, rng[0], rng[1]).astype(np.int8)]

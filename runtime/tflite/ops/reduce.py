@@ -48,18 +48,42 @@ def mean_int8_general(x, axes, keep_dims, in_zp, mult, shift, out_zp):
         return np.zeros(total.shape, np.int8)
     k = min(n.bit_length() - 1, 32, 31 + shift)
     m = (mult << k) // n
-    y = quant.multiply_by_quantized_multiplier(total - in_zp * n, m, shift - k) + out_zp
+    total -= in_zp * n
+    if shift - k <= 0 and m >= 0:
+        y = quant.multiply_by_quantized_multiplier_right(total, m, shift - k)
+    else:
+        y = quant.multiply_by_quantized_multiplier(total, m, shift - k)
+    y += out_zp
     return np.clip(y, -128, 127).astype(np.int8)
+
+
+def _const_axes(ctx):
+    """The reduction axes when the axis input is a load-time constant and the input rank is known."""
+    a = ctx.const(1)
+    rank = len(ctx.inputs[0].shape_signature)
+    if a is None or rank == 0:
+        return None
+    return _axes(a, rank)
 
 
 @register("MEAN")
 def build_mean(ctx):
     keep = bool(ctx.options.get("keep_dims", False))
     dt = ctx.require_dtypes(("float32", "int8"))
+    rank = len(ctx.inputs[0].shape_signature)
+    fixed = _const_axes(ctx)  # None: read the axis input per call
     if dt == "float32":
+        counts = {}  # (shape, axes) -> number of elements averaged
+
         def run_float(ins):
             x = ins[0]
-            return [x.astype(np.float64).mean(axis=_axes(ins[1], x.ndim), keepdims=keep).astype(F32)]
+            axes = fixed if fixed is not None and x.ndim == rank else _axes(ins[1], x.ndim)
+            n = counts.get((x.shape, axes))
+            if n is None:
+                n = counts[(x.shape, axes)] = float(np.prod([x.shape[a] for a in axes]))
+            s = np.add.reduce(x, axis=axes, dtype=np.float64, keepdims=keep)
+            s /= n  # the float64 mean (sum / n), then rounded once to float32
+            return [s.astype(F32)]
 
         return run_float
     s_in, z_in = ctx.qparams(ctx.inputs[0])
@@ -69,7 +93,7 @@ def build_mean(ctx):
 
     def run_int(ins):
         x = ins[0]
-        axes = _axes(ins[1], x.ndim)
+        axes = fixed if fixed is not None and x.ndim == rank else _axes(ins[1], x.ndim)
         if keep and x.ndim == 4 and axes == (1, 2):
             if x.shape not in hw_params:
                 hw_params[x.shape] = mean_int8_hw_params(x.shape, z_in, s_in, s_out, z_out)

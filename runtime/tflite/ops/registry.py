@@ -23,3 +23,20 @@ def register(*names: str):
         return builder
 
     return deco
+
+
+# Ops that only the interpreter's graph passes create (tflite/passes/), never a file: kept apart so
+# that KERNELS names exactly the TFLite builtins a file can hold.
+FUSED_KERNELS: Dict[str, Callable] = {}
+
+
+def register_fused(name: str):
+    """`@register_fused("EDGEWISE_INT8_TABLE")` above the builder of a pass-made op."""
+
+    def deco(builder):
+        if name in FUSED_KERNELS or name in KERNELS:
+            raise RuntimeError(f"op {name} registered twice")
+        FUSED_KERNELS[name] = builder
+        return builder
+
+    return deco

@@ -58,7 +58,14 @@ def build_slice(ctx):
 
 @register("TRANSPOSE")
 def build_transpose(ctx):
-    return lambda ins: [np.ascontiguousarray(np.transpose(ins[0], [int(p) for p in ins[1].reshape(-1)]))]
+    fixed = ctx.const(1)
+    perm = None if fixed is None else [int(p) for p in fixed.reshape(-1)]
+
+    def run(ins):
+        p = perm if perm is not None and ins[1] is fixed else [int(v) for v in ins[1].reshape(-1)]
+        return [np.ascontiguousarray(np.transpose(ins[0], p))]
+
+    return run
 
 
 @register("GATHER")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quant import round_half_away
 from .registry import register
 
 
@@ -23,11 +22,17 @@ def softmax_float(x, beta):
 def softmax_int8(x, table, out_scale, out_zp):
     xi = x.astype(np.int32)
     diff = xi.max(axis=-1, keepdims=True) - xi  # in [0, 255]
-    e = table[diff]
+    e = np.take(table, diff)
     total = np.cumsum(e, axis=-1, dtype=np.float32)[..., -1:]  # sequential float32 sum, as the C loop
     inv = np.float32(1.0) / (total * np.float32(out_scale))
-    q = round_half_away(e * inv).astype(np.int32) + out_zp
-    return np.clip(q, -128, 127).astype(np.int8)
+    # e * inv >= 0, where rounding half away from zero is floor(v + 0.5)
+    v = e * inv
+    v += np.float32(0.5)
+    q = np.floor(v, out=v).astype(np.int32)
+    q += out_zp
+    np.maximum(q, -128, out=q)
+    np.minimum(q, 127, out=q)
+    return q.astype(np.int8)
 
 
 @register("SOFTMAX")
