@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from dataclasses import dataclass, field
-from typing import ClassVar, List, Optional, Sequence, Tuple
+from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
 
 from edgewise.runtime.records import Record
 
@@ -81,10 +81,14 @@ class StepContext:
 
 @dataclass(frozen=True)
 class StepOutput:
-    """What a step returns: the new Keras model, files it wrote (relative to out_dir), a one-line detail."""
+    """What a step returns: the new Keras model, files it wrote (relative to out_dir), a one-line detail.
+
+    `checks` maps each written file to the converters' verification of it (`Verification.to_dict()`).
+    """
 
     model: object = field(repr=False)
     artifacts: Tuple[str, ...] = ()
+    checks: Dict[str, dict] = field(default_factory=dict)
     detail: str = ""
     epochs: int = 0  # fine-tuning epochs actually run
 

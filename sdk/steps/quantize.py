@@ -75,4 +75,5 @@ class QuantizeStep(StepSpec):
             written.append(quantize_onnx_int8(float_onnx, ctx.path("model.int8.onnx"), ctx.calib.x))
         detail = "; ".join(f"{os.path.basename(r.path)} {r.size_bytes} bytes, verified on "
                            f"{r.verification.samples} samples" for r in written)
-        return StepOutput(model, tuple(os.path.relpath(r.path, ctx.out_dir) for r in written), detail)
+        rel = [os.path.relpath(r.path, ctx.out_dir) for r in written]
+        return StepOutput(model, tuple(rel), {p: r.verification.to_dict() for p, r in zip(rel, written)}, detail)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..evaluate import evaluate_artifact, keras_accuracy
 from ..fileio import atomic_path
@@ -58,6 +58,7 @@ class StepRun:
     model: object
     results: Tuple[StepResult, ...]
     artifacts: Tuple[str, ...]  # every deployable file the steps wrote, relative to out_dir
+    checks: Dict[str, dict] = field(default_factory=dict)  # file -> the converters' verification of it
 
 
 def _accuracy_of(spec: StepSpec, out: StepOutput, ctx: StepContext) -> Optional[float]:
@@ -74,14 +75,17 @@ def _save_keras(model, path: str) -> int:
     return os.path.getsize(path)
 
 
-def run_steps(steps: Sequence[StepSpec], model, ctx: StepContext, baseline_accuracy: float,
-              max_accuracy_drop: float = DEFAULT_MAX_DROP,
+def run_steps(steps: Sequence[StepSpec], model, ctx: StepContext, baseline_accuracy: Optional[float],
+              max_accuracy_drop: Optional[float] = DEFAULT_MAX_DROP,
               on_step: Optional[Callable[[StepResult], None]] = None,
-              save_steps: bool = True) -> StepRun:
+              save_steps: bool = True, extend: bool = True, cumulative: bool = False, start: int = 1) -> StepRun:
     """Run `steps` on `model`; returns the last model and one StepResult per step.
 
-    `on_step` is called after each step is measured (the pipeline writes the report there, so a
-    run stopped later still has a report of what was done).
+    `max_accuracy_drop` (points) bounds each step's loss against the accuracy before it, or with
+    `cumulative` against `baseline_accuracy`; None runs unguarded. `extend=False` stops at the
+    first breach instead of fine-tuning longer (the search prunes such trials). `on_step` is
+    called after each step is measured (the pipeline writes the report there, so a run stopped
+    later still has a report of what was done). Steps are numbered from `start`.
     """
     from .._extras import require
 
@@ -89,27 +93,30 @@ def run_steps(steps: Sequence[StepSpec], model, ctx: StepContext, baseline_accur
     say = ctx.progress
     results: List[StepResult] = []
     artifacts: List[str] = []
+    checks: Dict[str, dict] = {}
     accuracy = baseline_accuracy
-    for i, spec in enumerate(steps, start=1):
+    last = start + len(steps) - 1
+    for i, spec in enumerate(steps, start=start):
         sctx = StepContext(ctx.train, ctx.calib, ctx.eval, ctx.out_dir, ctx.progress, ctx.seed + i, i)
-        bound = spec.max_accuracy_drop if getattr(spec, "max_accuracy_drop", None) is not None else max_accuracy_drop
+        bound = spec.max_accuracy_drop if spec.max_accuracy_drop is not None else max_accuracy_drop
         attempt, retries = spec, 0
         t0 = time.perf_counter()
         while True:
-            say(f"step {i}/{len(steps)}: {attempt.describe()}"
+            say(f"step {i}/{last}: {attempt.describe()}"
                 + (f" (guard: again with {attempt.fine_tune_epochs} epochs)" if retries else ""))
             keras.utils.set_random_seed(sctx.seed)
             out = attempt.run(model, sctx)
             after = _accuracy_of(spec, out, sctx)
-            drop = None if (after is None or accuracy is None) else (accuracy - after) * 100.0
-            if drop is None or drop <= bound + 1e-9:
+            ref = baseline_accuracy if cumulative else accuracy
+            drop = None if (after is None or ref is None) else (ref - after) * 100.0
+            if bound is None or drop is None or drop <= bound + 1e-9:
                 break
             limit = spec.fine_tune_epochs * GUARD_FACTOR
-            if not spec.trains or attempt.fine_tune_epochs == 0 or attempt.fine_tune_epochs >= limit:
-                say(f"step {i}: accuracy {accuracy:.2%} -> {after:.2%}, more than {bound:g} points lost; stopping")
-                raise AccuracyGuardError(i, spec.kind, spec.describe(), accuracy, after, bound,
+            if not extend or not spec.trains or attempt.fine_tune_epochs == 0 or attempt.fine_tune_epochs >= limit:
+                say(f"step {i}: accuracy {ref:.2%} -> {after:.2%}, more than {bound:g} points lost; stopping")
+                raise AccuracyGuardError(i, spec.kind, spec.describe(), ref, after, bound,
                                          attempt.fine_tune_epochs if spec.trains else 0, results)
-            say(f"step {i}: accuracy {accuracy:.2%} -> {after:.2%} breaks the {bound:g}-point bound; "
+            say(f"step {i}: accuracy {ref:.2%} -> {after:.2%} breaks the {bound:g}-point bound; "
                 "fine-tuning longer")
             attempt, retries = attempt.with_more_fine_tuning(min(limit, attempt.fine_tune_epochs * 2)), retries + 1
         step_files = list(out.artifacts)
@@ -133,11 +140,12 @@ def run_steps(steps: Sequence[StepSpec], model, ctx: StepContext, baseline_accur
             tuple(step_files), out.detail)
         results.append(result)
         artifacts.extend(out.artifacts)
-        say(f"step {i}/{len(steps)} done in {result.wall_time_s:.1f} s: accuracy "
+        checks.update(out.checks)
+        say(f"step {i}/{last} done in {result.wall_time_s:.1f} s: accuracy "
             f"{'-' if after is None else f'{after:.2%}'}, {result.sparsity:.1%} zeros, {result.parameters} parameters")
         if on_step is not None:
             on_step(result)
         model = out.model
         if after is not None and spec.writes_keras:
             accuracy = after
-    return StepRun(model, tuple(results), tuple(artifacts))
+    return StepRun(model, tuple(results), tuple(artifacts), checks)
