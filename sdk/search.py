@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -181,6 +182,7 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
     url = storage or f"sqlite:///{os.path.abspath(os.path.join(out, 'search.db'))}"
     name = study_name or "edgewise-search"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # constraints_func, multivariate
 
     def constraints(t) -> List[float]:
         return list(t.user_attrs.get("constraints", (1.0, 1.0, 1.0)))

@@ -96,14 +96,19 @@ class SensitivityTable(Record):
             db = max(self.drop(layer, "prune", b), 0.0)
             return (db - da) / (self.parameters[layer] * (b - a))
 
+        targets = {l: 0.0 for l in layers}
         while removed < target_sparsity * total - 1e-9:
             movable = [l for l in layers if at[l] + 1 < len(levels)]
             if not movable:
                 break
             best = min(movable, key=lambda l: (cost(l), -self.parameters[l]))
-            removed += self.parameters[best] * (levels[at[best] + 1] - levels[at[best]])
+            a, b = levels[at[best]], levels[at[best] + 1]
+            need = target_sparsity * total - removed
+            step = min(b - a, need / self.parameters[best])  # the last move stops at the target exactly
+            targets[best] = round(a + step, 4)
+            removed += self.parameters[best] * step
             at[best] += 1
-        return {l: levels[at[l]] for l in layers}
+        return targets
 
 
 def _prune(w: np.ndarray, sparsity: float) -> np.ndarray:
