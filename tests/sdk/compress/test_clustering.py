@@ -1,0 +1,54 @@
+"""Clustering: k-means in one dimension, sharing kept through fine-tuning, <= k values in the exported files."""
+import numpy as np
+import pytest
+
+from edgewise.compress.clustering import ClusterConfig, ClusterSharing, kmeans_1d
+from edgewise.compress.measure import distinct_values
+from edgewise.compress.prunable import prunable_weights
+from edgewise.compress.train import FineTuneConfig, fine_tune
+
+from .models import accuracy, export
+
+pytestmark = pytest.mark.host
+
+
+@pytest.mark.parametrize("init", ["linear", "density", "kmeans++"])
+def test_kmeans_finds_well_separated_clusters(init):
+    rng = np.random.default_rng(0)
+    centres = np.array([-3.0, -1.0, 0.5, 2.0])
+    values = np.concatenate([c + 0.01 * rng.normal(size=200) for c in centres])
+    c, idx = kmeans_1d(values, 4, init, seed=1)
+    assert np.allclose(np.sort(c), centres, atol=0.01)
+    assert all(np.unique(idx[i * 200:(i + 1) * 200]).size == 1 for i in range(4))
+    # every value sits on its nearest centroid
+    assert np.all(np.abs(values - c[idx]) <= np.abs(values[:, None] - c[None, :]).min(axis=1) + 1e-12)
+
+
+def test_initialisations_differ_as_documented():
+    values = np.concatenate([np.zeros(990), np.linspace(5, 10, 10)])
+    lin, _ = kmeans_1d(values, 3, "linear", iterations=0)
+    dens, _ = kmeans_1d(values, 3, "density", iterations=0)
+    assert lin.max() == 10.0 and np.allclose(lin, [0, 5, 10])
+    assert np.allclose(dens[:2], 0.0)  # quantiles sit where the weights are
+
+
+def test_sharing_survives_fine_tuning_and_int8_keeps_k_values_per_channel(mlp, digits, tmp_path):
+    cfg = ClusterConfig(8, "linear")
+    tuned = fine_tune(mlp, digits.train, FineTuneConfig(epochs=3, learning_rate=3e-4), [ClusterSharing(cfg)],
+                      seed=0).model
+    for name, _, var in prunable_weights(tuned):
+        assert np.unique(var.numpy()).size <= 8, name
+    assert accuracy(tuned) >= accuracy(mlp) - 0.03
+    for t in distinct_values(export(tuned, tmp_path / "f.tflite", "float32")):
+        assert t.distinct <= 8, t
+    for t in distinct_values(export(tuned, tmp_path / "q.tflite", "int8")):
+        assert t.max_per_channel <= 8 and t.distinct > 8, t  # per-channel int8 scales spread the codes
+
+
+def test_per_channel_clusters_in_the_int8_file(cnn, digits, tmp_path):
+    cfg = ClusterConfig(4, "kmeans++", per_channel=True, include=("conv2", "fc"))
+    tuned = fine_tune(cnn, digits.train, FineTuneConfig(epochs=1, learning_rate=3e-4), [ClusterSharing(cfg)],
+                      seed=0).model
+    found = {t.shape: t for t in distinct_values(export(tuned, tmp_path / "q.tflite", "int8"))}
+    assert found[(16, 3, 3, 8)].max_per_channel <= 4 and found[(32, 256)].max_per_channel <= 4
+    assert found[(10, 32)].max_per_channel > 4  # not selected
