@@ -254,7 +254,7 @@ def optimize(
 
     def report(steps=(), artifacts=(), error="", table=None, summary=None, used=recipe) -> rs.Report:
         return rs.Report(baseline, tuple(artifacts), tuple(steps), tuple(timings), used, table, summary, error,
-                         settings.max_accuracy_drop, settings.seed, len(eval_d), len(calib_d), environment(),
+                         settings.max_accuracy_drop, settings.seed, len(eval_d), len(calib_d), dict(environment()),
                          _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     table = None
@@ -300,6 +300,15 @@ def optimize(
     r = report(run.results, artifacts, table=table, summary=summary)
     write_report(r, out, say)
     return r
+
+
+def _conversion_detail(r) -> str:
+    checks = "; ".join(
+        f"{c.tensor}: {c.metric.replace('_', ' ')} {c.measured:.3g} <= {c.tolerance:.3g}"
+        + (f", top-1 agreement {c.top1_agreement:.3f}" if c.top1_agreement is not None else "")
+        for c in r.verification.outputs)
+    return f"{r.size_bytes} bytes, {r.sparsity.overall:.1%} zeros in weights; verified on " \
+           f"{r.verification.samples} samples ({checks})"
 
 
 def _ordered(files: Sequence[str]) -> List[str]:

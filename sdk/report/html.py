@@ -59,7 +59,7 @@ def render_html(report: Report) -> str:
                                           f.get("machine"), f.get("os"), f.get("python_version")
                                           and f"Python {f['python_version']}") if v)
         device = f"<p>Benchmarked on <b>{_e(bench.device)}</b>{': ' + what if what else ''}.</p>"
-    env = "".join(f"<tr><td>{_e(k)}</td><td style='text-align:left'>{_e(v)}</td></tr>" for k, v in report.environment)
+    env = "".join(f"<tr><td>{_e(k)}</td><td style='text-align:left'>{_e(v)}</td></tr>" for k, v in sorted(report.environment.items()))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>edgewise report</title><style>{_CSS}</style></head><body>
 <h1>edgewise report</h1>
