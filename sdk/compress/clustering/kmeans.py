@@ -19,6 +19,8 @@ INITS = ("linear", "density", "kmeans++")
 
 def init_centroids(values: np.ndarray, k: int, init: str, rng: np.random.Generator) -> np.ndarray:
     v = np.asarray(values, np.float64).ravel()
+    if k == 1:
+        return np.array([np.median(v)])
     if init == "linear":
         return np.linspace(v.min(), v.max(), k)
     if init == "density":
@@ -46,21 +48,27 @@ def assign(values: np.ndarray, centroids: np.ndarray) -> np.ndarray:
 
 
 def kmeans_1d(values: np.ndarray, k: int, init: str = "linear", iterations: int = 30,
-              seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+              seed: int = 0, pinned: Tuple[float, ...] = ()) -> Tuple[np.ndarray, np.ndarray]:
     """(centroids (k,), assignment like values.ravel()) of k-means on the scalars of `values`.
 
-    A centroid that loses all members keeps its place (it costs nothing and k stays an upper
-    bound on the distinct values).
+    `pinned` centroids come first and never move (the others are initialised and iterated as
+    usual). A centroid that loses all members keeps its place (it costs nothing and k stays an
+    upper bound on the distinct values).
     """
     if k < 2:
         raise ValueError(f"k-means needs at least 2 clusters, got {k}")
+    if len(pinned) > k:
+        raise ValueError(f"{len(pinned)} pinned centroids do not fit in {k} clusters")
     v = np.asarray(values, np.float64).ravel()
-    c = init_centroids(v, k, init, np.random.default_rng(seed))
+    fixed = np.asarray(pinned, np.float64)
+    free = k - fixed.size
+    c = np.concatenate([fixed, init_centroids(v, free, init, np.random.default_rng(seed))]) if free else fixed
     idx = assign(v, c)
+    movable = np.arange(k) >= fixed.size
     for _ in range(iterations):
         sums = np.bincount(idx, weights=v, minlength=k)
         counts = np.bincount(idx, minlength=k)
-        new = np.where(counts > 0, sums / np.maximum(counts, 1), c)
+        new = np.where((counts > 0) & movable, sums / np.maximum(counts, 1), c)
         new_idx = assign(v, new)
         c = new
         if np.array_equal(new_idx, idx):

@@ -5,8 +5,18 @@ centroids; every weight then stores only its cluster index. During fine-tuning t
 moves each weight by its own gradient; after every batch `ClusterSharing` sets every centroid to
 the mean of its members and snaps the members back onto it. For SGD that is exactly a centroid
 step by the mean gradient of its members (Deep Compression's gradient accumulation per shared
-weight, with a learning rate scaled by 1/cluster size), so the sharing is never lost and k stays
-an upper bound on the distinct values of each tensor (or channel) in the exported file.
+weight, with a learning rate scaled by 1/cluster size), so the sharing is never lost.
+
+Three codebook layouts, chosen for what the int8 export does with them (the converter quantizes
+weights per output channel with scale max|w_c| / 127):
+
+* per tensor, `channel_scales=True` (default): w[..., c] = s_c * b[index], one codebook b shared
+  by all channels, pinned at -1 and +1, and s_c = max |w[..., c]|. Every channel's largest weight
+  sits at +-s_c, so the per-channel int8 scale is s_c / 127 and every channel maps onto the same
+  codes round(127 b_j): at most k distinct values per tensor in the int8 file.
+* per tensor, `channel_scales=False`: plain k-means over the tensor: at most k distinct values per
+  tensor in the float file (per channel in the int8 file).
+* `per_channel`: an independent codebook per output channel: at most k values per channel.
 """
 from __future__ import annotations
 
@@ -27,7 +37,7 @@ MAX_CLUSTERS = 256
 
 @dataclass(frozen=True)
 class ClusterConfig(Record):
-    """k (`clusters`) centroids per selected kernel, or per output channel with `per_channel`."""
+    """k (`clusters`) centroids per selected kernel, or per output channel with `per_channel` (see module doc)."""
 
     clusters: int = 16
     init: str = "linear"
@@ -35,6 +45,7 @@ class ClusterConfig(Record):
     iterations: int = 30
     include: Tuple[str, ...] = ()
     exclude: Tuple[str, ...] = ()
+    channel_scales: bool = True
 
     def __post_init__(self):
         if not 2 <= self.clusters <= MAX_CLUSTERS:
@@ -44,24 +55,60 @@ class ClusterConfig(Record):
         if self.iterations < 0:
             raise ValueError(f"ClusterConfig.iterations must be >= 0, got {self.iterations}")
 
+    @property
+    def scaled(self) -> bool:
+        return self.channel_scales and not self.per_channel
 
-def cluster_tensor(w: np.ndarray, config: ClusterConfig, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
-    """(centroids (channels * k,), index shaped like w) with channels = w.shape[-1] if per_channel else 1.
 
-    index[i] points into the flat centroid array, so `centroids[index]` is the clustered tensor.
+@dataclass(frozen=True, eq=False)
+class Clustered:
+    """A clustered tensor: values = codebook[index] * scale (scale broadcast along the last axis).
+
+    `index` points into the flat `codebook`; the first `pinned` entries never move.
     """
+
+    codebook: np.ndarray
+    index: np.ndarray
+    scale: np.ndarray
+    pinned: int = 0
+
+    def values(self) -> np.ndarray:
+        return (self.codebook[self.index] * self.scale).astype(np.float32)
+
+    def update(self, w: np.ndarray, clip: bool) -> "Clustered":
+        """New codebook: each free entry = mean of its members' (unscaled) values; see module doc."""
+        flat = self.index.ravel()
+        v = (np.asarray(w, np.float64) / self.scale).ravel()
+        sums = np.bincount(flat, weights=v, minlength=self.codebook.size)
+        counts = np.bincount(flat, minlength=self.codebook.size)
+        c = np.where(counts > 0, sums / np.maximum(counts, 1), self.codebook)
+        c[:self.pinned] = self.codebook[:self.pinned]
+        if clip:
+            c = np.clip(c, -1.0, 1.0)
+        return Clustered(c, self.index, self.scale, self.pinned)
+
+
+def cluster_tensor(w: np.ndarray, config: ClusterConfig, seed: int = 0) -> Clustered:
+    """Cluster one kernel (last axis = output channels) as `config` says."""
+    w = np.asarray(w, np.float64)
     k = config.clusters
-    if not config.per_channel:
+    ones = np.ones(1)
+    if config.per_channel:
+        cols = np.moveaxis(w, -1, 0).reshape(w.shape[-1], -1)
+        centroids = np.empty((cols.shape[0], k))
+        index = np.empty(cols.shape, np.int64)
+        for ch, col in enumerate(cols):
+            centroids[ch], a = kmeans_1d(col, k, config.init, config.iterations, seed)
+            index[ch] = a + ch * k
+        index = np.moveaxis(index.reshape((w.shape[-1],) + w.shape[:-1]), 0, -1)
+        return Clustered(centroids.ravel(), index, ones)
+    if not config.channel_scales:
         c, idx = kmeans_1d(w, k, config.init, config.iterations, seed)
-        return c, idx.reshape(w.shape)
-    cols = np.moveaxis(w, -1, 0).reshape(w.shape[-1], -1)
-    centroids = np.empty((cols.shape[0], k))
-    index = np.empty(cols.shape, np.int64)
-    for ch, col in enumerate(cols):
-        centroids[ch], a = kmeans_1d(col, k, config.init, config.iterations, seed)
-        index[ch] = a + ch * k
-    index = np.moveaxis(index.reshape((w.shape[-1],) + w.shape[:-1]), 0, -1)
-    return centroids.ravel(), index
+        return Clustered(c, idx.reshape(w.shape), ones)
+    amax = np.abs(w).reshape(-1, w.shape[-1]).max(axis=0)
+    scale = np.where(amax > 0, amax, 1.0)
+    c, idx = kmeans_1d(w / scale, k, config.init, config.iterations, seed, pinned=(-1.0, 1.0))
+    return Clustered(c, idx.reshape(w.shape), scale, pinned=2)
 
 
 def cluster_selection(model, config: ClusterConfig, owner: str = "ClusterConfig"):
@@ -81,31 +128,26 @@ class ClusterSharing(Constraint):
     def __init__(self, config: ClusterConfig, seed: int = 0):
         self.config = config
         self.seed = seed
-        self.index: Dict[Tuple[str, str], np.ndarray] = {}
-        self.centroids: Dict[Tuple[str, str], np.ndarray] = {}
+        self.clustered: Dict[Tuple[str, str], Clustered] = {}
         self._vars = []
 
     def on_begin(self, model, total_steps: int) -> None:
         self._vars = cluster_selection(model, self.config)
         for layer, attr, var in self._vars:
-            c, idx = cluster_tensor(var.numpy(), self.config, self.seed)
-            self.centroids[(layer, attr)], self.index[(layer, attr)] = c, idx
-            var.assign(c[idx].astype(np.float32))
+            c = cluster_tensor(var.numpy(), self.config, self.seed)
+            self.clustered[(layer, attr)] = c
+            var.assign(c.values())
 
     def _snap(self, variables) -> None:
         for layer, attr, var in variables:
             key = (layer, attr)
-            idx, c = self.index[key], self.centroids[key]
-            flat = idx.ravel()
-            sums = np.bincount(flat, weights=var.numpy().ravel().astype(np.float64), minlength=c.size)
-            counts = np.bincount(flat, minlength=c.size)
-            c = np.where(counts > 0, sums / np.maximum(counts, 1), c)
-            self.centroids[key] = c
-            var.assign(c[idx].astype(np.float32))
+            c = self.clustered[key].update(var.numpy(), clip=self.config.scaled)
+            self.clustered[key] = c
+            var.assign(c.values())
 
     def after_batch(self, model, step: int) -> None:
         self._snap(self._vars)
 
     def strip(self, model):
-        self._snap([(n, a, v) for n, a, v in prunable_weights(model) if (n, a) in self.index])
+        self._snap([(n, a, v) for n, a, v in prunable_weights(model) if (n, a) in self.clustered])
         return model

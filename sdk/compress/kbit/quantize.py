@@ -74,11 +74,17 @@ def uniform_quantize(w: np.ndarray, bits: int, per_channel: bool) -> np.ndarray:
     return (codes.astype(np.float64) * scale.astype(np.float64)).astype(np.float32)
 
 
-def cluster_codes(w: np.ndarray, bits: int, per_channel: bool, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
-    """(uint8 indices shaped like w, float32 codebook (channels, 2^k) or (1, 2^k)) by k-means with 2^k centroids."""
+def cluster_codes(w: np.ndarray, bits: int, per_channel: bool,
+                  seed: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(uint8 indices shaped like w, float32 codebook (channels or 1, 2^k), float32 scales (channels,) or (1,)).
+
+    k-means with 2^k centroids: w ~ codebook[channel or 0, index] * scale[channel or 0]. Per tensor,
+    the codebook is shared and scaled per channel (see `clustering.sharing`).
+    """
     k = 2 ** bits
-    c, idx = cluster_tensor(np.asarray(w), ClusterConfig(k, "linear", per_channel), seed)
-    return (idx % k).astype(np.uint8), c.reshape(-1, k).astype(np.float32)
+    c = cluster_tensor(np.asarray(w), ClusterConfig(k, "linear", per_channel), seed)
+    return ((c.index % k).astype(np.uint8), c.codebook.reshape(-1, k).astype(np.float32),
+            np.asarray(c.scale, np.float32).reshape(-1))
 
 
 class KBitProjection(Constraint):

@@ -99,11 +99,10 @@ def prune_structured(model, config: StructuredConfig):
 
 
 def cluster(model, config: ClusterConfig, seed: int = 0):
-    """Replace each selected weight by its nearest of k centroids (per output channel with per_channel)."""
+    """Replace each selected weight by its nearest of k centroids (layouts as in `clustering.sharing`)."""
     def apply(layer, a, in_out):
         m = _matrix(a, in_out).T  # (in, out): cluster_tensor's channels are the last axis
-        c, idx = cluster_tensor(m, config, seed)
-        return _unmatrix(c[idx].T.astype(np.float32), a.shape, in_out)
+        return _unmatrix(cluster_tensor(m, config, seed).values().T, a.shape, in_out)
 
     return _rewrite(model, config.include, config.exclude, "ClusterConfig", apply)
 

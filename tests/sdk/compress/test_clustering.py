@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from edgewise.compress.clustering import ClusterConfig, ClusterSharing, kmeans_1d
+from edgewise.compress.clustering import ClusterConfig, ClusterSharing, cluster_tensor, kmeans_1d
 from edgewise.compress.measure import distinct_values
 from edgewise.compress.prunable import prunable_weights
 from edgewise.compress.train import FineTuneConfig, fine_tune
@@ -22,6 +22,8 @@ def test_kmeans_finds_well_separated_clusters(init):
     assert all(np.unique(idx[i * 200:(i + 1) * 200]).size == 1 for i in range(4))
     # every value sits on its nearest centroid
     assert np.all(np.abs(values - c[idx]) <= np.abs(values[:, None] - c[None, :]).min(axis=1) + 1e-12)
+    pinned, _ = kmeans_1d(values, 4, init, seed=1, pinned=(-3.5, 2.5))
+    assert pinned[0] == -3.5 and pinned[1] == 2.5
 
 
 def test_initialisations_differ_as_documented():
@@ -32,17 +34,34 @@ def test_initialisations_differ_as_documented():
     assert np.allclose(dens[:2], 0.0)  # quantiles sit where the weights are
 
 
-def test_sharing_survives_fine_tuning_and_int8_keeps_k_values_per_channel(mlp, digits, tmp_path):
+def test_scaled_codebook_pins_every_channel_maximum():
+    w = np.random.default_rng(0).normal(size=(30, 5)) * np.array([0.1, 1.0, 3.0, 0.5, 2.0])
+    c = cluster_tensor(w, ClusterConfig(6))
+    v = c.values()
+    assert np.allclose(np.abs(v).max(axis=0), np.abs(w).max(axis=0), rtol=1e-6)
+    assert {float(x) for x in c.codebook[:2]} == {-1.0, 1.0} and np.unique(np.round(v / c.scale, 5)).size <= 6
+    moved = c.update(w * 1.5, clip=True)  # an optimizer step past the channel maximum is clipped back
+    assert np.abs(moved.codebook).max() <= 1.0 and np.array_equal(moved.codebook[:2], c.codebook[:2])
+
+
+def test_sharing_survives_fine_tuning_and_int8_keeps_k_values_per_tensor(mlp, digits, tmp_path):
     cfg = ClusterConfig(8, "linear")
     tuned = fine_tune(mlp, digits.train, FineTuneConfig(epochs=3, learning_rate=3e-4), [ClusterSharing(cfg)],
                       seed=0).model
     for name, _, var in prunable_weights(tuned):
-        assert np.unique(var.numpy()).size <= 8, name
+        w = var.numpy()
+        assert max(np.unique(w[:, c]).size for c in range(w.shape[1])) <= 8, name
     assert accuracy(tuned) >= accuracy(mlp) - 0.03
+    for t in distinct_values(export(tuned, tmp_path / "q.tflite", "int8")):
+        assert t.distinct <= 8, t
+
+
+def test_plain_codebook_keeps_k_values_per_tensor_in_the_float_file(mlp, digits, tmp_path):
+    cfg = ClusterConfig(8, "density", channel_scales=False)
+    tuned = fine_tune(mlp, digits.train, FineTuneConfig(epochs=1, learning_rate=3e-4), [ClusterSharing(cfg)],
+                      seed=0).model
     for t in distinct_values(export(tuned, tmp_path / "f.tflite", "float32")):
         assert t.distinct <= 8, t
-    for t in distinct_values(export(tuned, tmp_path / "q.tflite", "int8")):
-        assert t.max_per_channel <= 8 and t.distinct > 8, t  # per-channel int8 scales spread the codes
 
 
 def test_per_channel_clusters_in_the_int8_file(cnn, digits, tmp_path):

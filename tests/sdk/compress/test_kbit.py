@@ -22,11 +22,13 @@ def test_uniform_grid(bits):
     assert np.abs(q - w).max(axis=0).max() <= (scale / 2 + 1e-6).max()
 
 
-def test_cluster_codes_rebuild_the_weights():
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_cluster_codes_rebuild_the_weights(per_channel):
     w = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
-    idx, book = cluster_codes(w, 3, per_channel=True)
-    rebuilt = np.take_along_axis(book.T, idx.astype(np.int64), axis=0)
-    assert idx.max() < 8 and book.shape == (4, 8)
+    idx, book, scale = cluster_codes(w, 3, per_channel=per_channel)
+    assert idx.max() < 8 and book.shape == ((4, 8) if per_channel else (1, 8))
+    assert scale.shape == ((1,) if per_channel else (4,))
+    rebuilt = (np.take_along_axis(book.T, idx.astype(np.int64), axis=0) if per_channel else book[0][idx]) * scale
     assert np.abs(rebuilt - w).max() < np.abs(w).max() / 4
 
 
@@ -37,7 +39,7 @@ def test_int8_file_holds_at_most_2_to_the_k_values(mlp, digits, tmp_path, bits, 
     assert accuracy(tuned) >= accuracy(mlp) - 0.03
     recorded = {b.layer: b.bits for b in proj.layer_bits()}
     assert recorded == {"fc1": bits, "fc2": bits, "out": 6}
-    path = export(tuned, tmp_path / "q.tflite", "int8" if method == "uniform" else "float32")
+    path = export(tuned, tmp_path / "q.tflite", "int8")
     by_rows = {t.shape[0]: t for t in distinct_values(path)}
     for rows, layer in ((128, "fc1"), (64, "fc2"), (10, "out")):
         limit = 2 ** recorded[layer]

@@ -77,10 +77,10 @@ def test_nm_pattern_recognised_by_the_runtime(tmp_path):
 
 def test_clustering_and_patterns(tmp_path):
     model = small_model()
-    clustered = cluster(model, ClusterConfig(6, "density", include=("conv", "fc")))
+    clustered = cluster(model, ClusterConfig(6, "density", include=("conv", "fc"), channel_scales=False))
     values = {t.name: t for t in distinct_values(save(clustered, tmp_path / "c.onnx"))}
     assert values["w_conv"].distinct <= 6 and values["w_fc"].distinct <= 6 and values["w_proj"].distinct == 128
-    per_channel = cluster(model, ClusterConfig(3, per_channel=True, include=("conv",)))
-    assert distinct_values(save(per_channel, tmp_path / "p.onnx"))[0].max_per_channel <= 3
+    for cfg in (ClusterConfig(3, per_channel=True, include=("conv",)), ClusterConfig(3, include=("conv",))):
+        assert distinct_values(save(cluster(model, cfg), tmp_path / "p.onnx"))[0].max_per_channel <= 3
     with pytest.raises(ValueError, match="ClusterConfig.include: pattern 'dense'"):
         cluster(model, ClusterConfig(4, include=("dense",)))
