@@ -252,8 +252,9 @@ def optimize(
     baseline = rs.Baseline(loaded.size_bytes, base_acc, int(keras_model.count_params()), loaded.source)
     ctx = StepContext(train_d, calib_d, eval_d, out, say, settings.seed)
 
-    def report(steps=(), artifacts=(), error="", table=None, summary=None, used=recipe) -> rs.Report:
-        return rs.Report(baseline, tuple(artifacts), tuple(steps), tuple(timings), used, table, summary, error,
+    def report(steps=(), artifacts=(), error="", table=None, summary=None, ran=True) -> rs.Report:
+        return rs.Report(baseline, tuple(artifacts), tuple(steps), tuple(timings), recipe if ran else None, table,
+                         summary, error,
                          settings.max_accuracy_drop, settings.seed, len(eval_d), len(calib_d), dict(environment()),
                          _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
@@ -273,7 +274,7 @@ def optimize(
             search.sampler, say), detail=lambda s: s.message)
         best = summary.best_candidate
         if best is None or best.recipe is None:
-            r = report(error=summary.message, table=table, summary=summary, used=None)
+            r = report(error=summary.message, table=table, summary=summary, ran=False)
             write_report(r, out, say)
             return r
         recipe = best.recipe

@@ -165,6 +165,8 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
 
     `ctx` is the steps' StepContext (data, output folder, seed). Trial n writes into
     `out_dir/trials/NNNN/`; the best candidate's artifact is copied to `out_dir/best.tflite`.
+    `trials` counts completed and pruned trials; failed ones (an interrupted trial is marked
+    failed) do not count, and with the default storage each is queued once more on resume.
     """
     from ._extras import require
     from .fileio import copy_file_atomic
@@ -189,14 +191,21 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
 
     study = optuna.create_study(storage=url, study_name=name, directions=["minimize", "minimize"],
                                 load_if_exists=True)
-    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
-    stale = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING]
-    if stale and storage is None:  # our own file: nobody else runs these; retry what was interrupted
-        for t in stale:
-            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+    states = optuna.trial.TrialState
+    all_trials = study.get_trials(deepcopy=False)
+    if storage is None:  # our own file: a trial left running or failed by Ctrl-C is nobody else's; run it again
+        for t in all_trials:
+            if t.state == states.RUNNING:
+                study._storage.set_trial_state_values(t._trial_id, states.FAIL)
+        retried = {str(t.user_attrs.get("note", "")) for t in all_trials}
+        again = [t for t in study.get_trials(deepcopy=False) if t.state == states.FAIL and t.params
+                 and f"retry of interrupted trial {t.number}" not in retried]
+        for t in again:
             study.enqueue_trial(dict(t.params), user_attrs={"note": f"retry of interrupted trial {t.number}"})
-        progress(f"search: {len(stale)} interrupted trial(s) queued again")
-    if not finished and not stale:
+        if again:
+            progress(f"search: {len(again)} interrupted trial(s) queued again")
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state in (states.COMPLETE, states.PRUNED)]
+    if not all_trials:
         study.enqueue_trial({"sparsity": 0.0, "quantize": space.quantize_modes[0]},
                             user_attrs={"note": "starting point: quantization alone"})
     seed = ctx.seed + len(finished)  # a resumed search does not redraw the first trials' parameters

@@ -1,0 +1,93 @@
+"""The budget search: a candidate within the bounds (or a clear no), every trial reported, resumable from SQLite."""
+import os
+
+import pytest
+
+from edgewise.pipeline import Search, Settings, optimize
+from edgewise.report import read_json
+from edgewise.search import Bounds, parse_size
+
+FAST = Settings(formats=("tflite",), benchmark=False)
+
+
+def test_parse_size():
+    assert parse_size("40KB") == 40 * 1024 and parse_size("1.5 MiB") == 1536 * 1024 and parse_size("500") == 500
+    with pytest.raises(ValueError, match="40XB"):
+        parse_size("40XB")
+
+
+@pytest.mark.host
+@pytest.mark.slow
+def test_search_finds_a_candidate_within_bounds_and_resumes(tmp_path, tiny_mlp, flat_digits):
+    out = tmp_path / "out"
+    search = Search(Bounds(max_accuracy_drop=3.0, max_size_bytes=parse_size("64KB")), trials=2, epochs=1)
+    lines = []
+    report = optimize(tiny_mlp, flat_digits.calibration, flat_digits.heldout, train=flat_digits.train, out_dir=out,
+                      settings=FAST, search=search, progress=lines.append)
+    s = report.search
+    assert [c.trial for c in s.candidates] == [0, 1] and s.best is not None
+    best = s.best_candidate
+    assert best.meets_bounds and best.size_bytes <= 64 * 1024 and best.accuracy_drop <= 3.0
+    assert best.size_bytes == min(c.size_bytes for c in s.candidates if c.meets_bounds)
+    assert os.path.getsize(out / "best.tflite") == best.size_bytes
+    assert best.recipe.steps[-1].kind == "quantize" and best.bits == 8
+    assert report.recipe == best.recipe and not report.error  # the kept recipe then ran as a normal run
+    assert report.sensitivity is not None and set(report.sensitivity.parameters) == {"hidden", "classes"}
+    assert (out / "search.db").is_file()
+    page = (out / "report.html").read_text()
+    assert "Budget search" in page and "Sensitivity" in page
+    assert read_json(out / "report.json") == report
+
+    # a second run with a larger budget continues the same study: only the missing trial runs
+    lines.clear()
+    again = optimize(tiny_mlp, flat_digits.calibration, flat_digits.heldout, train=flat_digits.train, out_dir=out,
+                     settings=FAST, search=Search(search.bounds, trials=3, epochs=1), progress=lines.append)
+    assert [c.trial for c in again.search.candidates] == [0, 1, 2]
+    assert [l for l in lines if l.startswith("search: 2 trial(s) already")]
+    assert [l.split(":")[0] for l in lines if l.startswith("trial ") and ": " in l and "[" not in l][:1] == ["trial 2"]
+    assert again.search.candidates[:2] == s.candidates
+
+
+@pytest.mark.host
+@pytest.mark.slow
+def test_interrupted_trial_is_retried_on_resume(tmp_path, tiny_mlp, flat_digits):
+    out = tmp_path / "out"
+    search = Search(Bounds(max_accuracy_drop=3.0), trials=2, epochs=1)
+
+    def interrupt(line):
+        if line.startswith("trial 1:"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        optimize(tiny_mlp, flat_digits.calibration, flat_digits.heldout, train=flat_digits.train, out_dir=out,
+                 settings=FAST, search=search, progress=interrupt)
+    assert not (out / "best.tflite").exists()
+    lines = []
+    report = optimize(tiny_mlp, flat_digits.calibration, flat_digits.heldout, train=flat_digits.train, out_dir=out,
+                      settings=FAST, search=search, progress=lines.append)
+    states = [(c.trial, c.state) for c in report.search.candidates]
+    assert states[0] == (0, "complete") and (1, "fail") in states
+    retry = next(c for c in report.search.candidates if c.note.startswith("retry of interrupted trial 1"))
+    assert retry.state == "complete" and retry.trial == 2
+    assert any("1 interrupted trial(s) queued again" in l for l in lines)
+
+
+@pytest.mark.host
+@pytest.mark.slow
+def test_search_says_clearly_when_no_candidate_fits(tmp_path, tiny_mlp, flat_digits):
+    from edgewise.cli import main
+    from edgewise.data import save_npz
+
+    tiny_mlp.save(tmp_path / "m.keras")
+    for name, d in (("c", flat_digits.calibration), ("e", flat_digits.heldout), ("t", flat_digits.train)):
+        save_npz(tmp_path / f"{name}.npz", d)
+    out = tmp_path / "out"
+    code = main(["optimize", str(tmp_path / "m.keras"), "--calib", str(tmp_path / "c.npz"), "--eval",
+                 str(tmp_path / "e.npz"), "--train", str(tmp_path / "t.npz"), "--max-size", "200B", "--trials", "2",
+                 "--search-epochs", "1", "--no-benchmark", "--formats", "tflite", "--out", str(out), "--json"])
+    assert code == 1
+    report = read_json(out / "report.json")
+    assert report.error.startswith("none of the 2 candidates meets the bounds (accuracy drop <= 1 points, "
+                                   "size <= 200 bytes)")
+    assert "the smallest was" in report.error and not report.artifacts and not (out / "best.tflite").exists()
+    assert all(not c.meets_bounds for c in report.search.candidates)
