@@ -68,3 +68,18 @@ def structures(path: "str | os.PathLike", onnx_matmul_names: Tuple[str, ...] = (
         m = a.T if name in onnx_matmul_names else a.reshape(a.shape[0], -1)
         found[name] = analyze(np.ascontiguousarray(m))
     return found
+
+
+def packed_weight_bytes(path: "str | os.PathLike") -> int:
+    """Bytes the file's weights need at ceil(log2(distinct values)) bits each, plus a float32 codebook.
+
+    What a bundle that stores k-bit codes (clustering, k-bit weights) would spend on the weights:
+    the int8 file spends 8 bits on each whatever the number of distinct values. A lower bound for
+    nothing but a fixed-length code; entropy coding (Deep Compression's Huffman stage) goes lower.
+    """
+    total = 0
+    for _, a in weight_tensors(path):
+        distinct = int(np.unique(a).size)
+        bits = max(1, int(np.ceil(np.log2(distinct)))) if distinct > 1 else 0
+        total += (a.size * bits + 7) // 8 + 4 * distinct
+    return int(total)
