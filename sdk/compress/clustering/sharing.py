@@ -17,6 +17,10 @@ weights per output channel with scale max|w_c| / 127):
 * per tensor, `channel_scales=False`: plain k-means over the tensor: at most k distinct values per
   tensor in the float file (per channel in the int8 file).
 * `per_channel`: an independent codebook per output channel: at most k values per channel.
+
+With `preserve_zeros` (default) a tensor that holds exact zeros (pruned before) gets a centroid
+pinned at 0, so pruning then clustering keeps the zeros (Deep Compression's order); 0 counts as
+one of the k values.
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ class ClusterConfig(Record):
     include: Tuple[str, ...] = ()
     exclude: Tuple[str, ...] = ()
     channel_scales: bool = True
+    preserve_zeros: bool = True
 
     def __post_init__(self):
         if not 2 <= self.clusters <= MAX_CLUSTERS:
@@ -64,13 +69,15 @@ class ClusterConfig(Record):
 class Clustered:
     """A clustered tensor: values = codebook[index] * scale (scale broadcast along the last axis).
 
-    `index` points into the flat `codebook`; the first `pinned` entries never move.
+    `index` points into the flat `codebook`; the first `pinned` entries (of every `pinned_each`
+    entries, for per-channel codebooks) never move.
     """
 
     codebook: np.ndarray
     index: np.ndarray
     scale: np.ndarray
     pinned: int = 0
+    pinned_each: int = 0
 
     def values(self) -> np.ndarray:
         return (self.codebook[self.index] * self.scale).astype(np.float32)
@@ -82,10 +89,11 @@ class Clustered:
         sums = np.bincount(flat, weights=v, minlength=self.codebook.size)
         counts = np.bincount(flat, minlength=self.codebook.size)
         c = np.where(counts > 0, sums / np.maximum(counts, 1), self.codebook)
-        c[:self.pinned] = self.codebook[:self.pinned]
+        fixed = np.arange(c.size) % (self.pinned_each or c.size) < self.pinned
+        c[fixed] = self.codebook[fixed]
         if clip:
             c = np.clip(c, -1.0, 1.0)
-        return Clustered(c, self.index, self.scale, self.pinned)
+        return Clustered(c, self.index, self.scale, self.pinned, self.pinned_each)
 
 
 def cluster_tensor(w: np.ndarray, config: ClusterConfig, seed: int = 0) -> Clustered:
@@ -93,22 +101,27 @@ def cluster_tensor(w: np.ndarray, config: ClusterConfig, seed: int = 0) -> Clust
     w = np.asarray(w, np.float64)
     k = config.clusters
     ones = np.ones(1)
+    zero = (0.0,) if config.preserve_zeros and bool(np.any(w == 0)) else ()
     if config.per_channel:
         cols = np.moveaxis(w, -1, 0).reshape(w.shape[-1], -1)
         centroids = np.empty((cols.shape[0], k))
         index = np.empty(cols.shape, np.int64)
         for ch, col in enumerate(cols):
-            centroids[ch], a = kmeans_1d(col, k, config.init, config.iterations, seed)
+            centroids[ch], a = kmeans_1d(col, k, config.init, config.iterations, seed, pinned=zero)
             index[ch] = a + ch * k
         index = np.moveaxis(index.reshape((w.shape[-1],) + w.shape[:-1]), 0, -1)
-        return Clustered(centroids.ravel(), index, ones)
+        return Clustered(centroids.ravel(), index, ones, pinned=len(zero), pinned_each=k)
     if not config.channel_scales:
-        c, idx = kmeans_1d(w, k, config.init, config.iterations, seed)
-        return Clustered(c, idx.reshape(w.shape), ones)
+        c, idx = kmeans_1d(w, k, config.init, config.iterations, seed, pinned=zero)
+        return Clustered(c, idx.reshape(w.shape), ones, pinned=len(zero))
     amax = np.abs(w).reshape(-1, w.shape[-1]).max(axis=0)
     scale = np.where(amax > 0, amax, 1.0)
-    c, idx = kmeans_1d(w / scale, k, config.init, config.iterations, seed, pinned=(-1.0, 1.0))
-    return Clustered(c, idx.reshape(w.shape), scale, pinned=2)
+    pins = (-1.0, 1.0) + zero
+    if len(pins) > k:
+        raise ValueError(f"ClusterConfig.clusters: {k} clusters cannot hold the pinned values {pins} (-1, +1 for "
+                         "the channel scales and 0 for the pruned weights); use at least 3 or channel_scales=False")
+    c, idx = kmeans_1d(w / scale, k, config.init, config.iterations, seed, pinned=pins)
+    return Clustered(c, idx.reshape(w.shape), scale, pinned=len(pins))
 
 
 def cluster_selection(model, config: ClusterConfig, owner: str = "ClusterConfig"):

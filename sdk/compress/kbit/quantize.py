@@ -9,6 +9,7 @@ k-bit holds in the float file and per channel in the int8 file.) *Clustered* is 
 centroids (see `clustering`), a non-uniform grid that follows the weights' distribution.
 
 `KBitProjection` keeps the weights on the grid during fine-tuning (projected gradient), and
+With `preserve_zeros`, weights that are 0 when the step begins (pruned earlier) stay 0.
 `layer_bits` records per-layer bits for the bundle format, which stores the k-bit codes
 (`uniform_codes`, `cluster_codes`) instead of int8.
 """
@@ -39,6 +40,7 @@ class KBitConfig(Record):
     layer_bits: Dict[str, int] = field(default_factory=dict)
     include: Tuple[str, ...] = ()
     exclude: Tuple[str, ...] = ()
+    preserve_zeros: bool = True
 
     def __post_init__(self):
         for where, b in [("bits", self.bits)] + [(f"layer_bits[{p!r}]", b) for p, b in self.layer_bits.items()]:
@@ -96,6 +98,7 @@ class KBitProjection(Constraint):
         self.config = config
         self.bits: Dict[Tuple[str, str], int] = {}
         self._clusters: Dict[int, ClusterSharing] = {}
+        self._keep: Dict[Tuple[str, str], np.ndarray] = {}
         self._vars = []
         self.seed = seed
 
@@ -107,15 +110,22 @@ class KBitProjection(Constraint):
         if cfg.method == "clustered":
             for b in sorted(set(self.bits.values())):
                 names = tuple(n for (n, _), bb in self.bits.items() if bb == b)
-                sharing = ClusterSharing(ClusterConfig(2 ** b, "linear", cfg.per_channel, include=names), self.seed)
+                sharing = ClusterSharing(ClusterConfig(2 ** b, "linear", cfg.per_channel, include=names,
+                                                       preserve_zeros=cfg.preserve_zeros), self.seed)
                 sharing.on_begin(model, total_steps)
                 self._clusters[b] = sharing
         else:
+            if cfg.preserve_zeros:
+                self._keep = {(n, a): (v.numpy() != 0).astype(np.float32) for n, a, v in self._vars
+                              if np.any(v.numpy() == 0)}
             self._round(self._vars)
 
     def _round(self, variables) -> None:
         for n, a, var in variables:
-            var.assign(uniform_quantize(var.numpy(), self.bits[(n, a)], self.config.per_channel))
+            w = var.numpy()
+            if (n, a) in self._keep:
+                w = w * self._keep[(n, a)]
+            var.assign(uniform_quantize(w, self.bits[(n, a)], self.config.per_channel))
 
     def after_batch(self, model, step: int) -> None:
         if self.config.method == "clustered":

@@ -133,3 +133,35 @@ class MagnitudePruning(Constraint):
         self._apply([((layer, attr), var) for layer, attr, var in prunable_weights(model)
                      if (layer, attr) in self.masks])
         return model
+
+
+class KeepZeros(Constraint):
+    """Weights that are exactly 0.0 when fine-tuning begins stay 0.0 (a later step keeps earlier pruning).
+
+    Applies to every prunable weight; a step after pruning adds it to its own constraints so the
+    optimizer cannot regrow what was pruned.
+    """
+
+    name = "keep zeros"
+
+    def __init__(self):
+        self.masks: Dict[Tuple[str, str], np.ndarray] = {}
+        self._vars = []
+
+    def on_begin(self, model, total_steps: int) -> None:
+        self._vars = []
+        for layer, attr, var in prunable_weights(model):
+            w = var.numpy()
+            if np.any(w == 0):
+                self.masks[(layer, attr)] = (w != 0).astype(np.float32)
+                self._vars.append(((layer, attr), var))
+
+    def after_batch(self, model, step: int) -> None:
+        for key, var in self._vars:
+            var.assign(var.numpy() * self.masks[key])
+
+    def strip(self, model):
+        for layer, attr, var in prunable_weights(model):
+            if (layer, attr) in self.masks:
+                var.assign(var.numpy() * self.masks[(layer, attr)])
+        return model

@@ -71,3 +71,22 @@ def test_per_channel_clusters_in_the_int8_file(cnn, digits, tmp_path):
     found = {t.shape: t for t in distinct_values(export(tuned, tmp_path / "q.tflite", "int8"))}
     assert found[(16, 3, 3, 8)].max_per_channel <= 4 and found[(32, 256)].max_per_channel <= 4
     assert found[(10, 32)].max_per_channel > 4  # not selected
+
+
+@pytest.mark.slow
+def test_pruning_then_clustering_keeps_the_zeros(mlp, digits, tmp_path):
+    """Deep Compression's order: prune, then cluster with a centroid pinned at 0; k-bit keeps them too."""
+    from edgewise.compress.kbit import KBitConfig, KBitProjection
+    from edgewise.compress.pruning import KeepZeros, MagnitudeConfig, MagnitudePruning
+    from edgewise.converters.weights import file_sparsity
+
+    ft = FineTuneConfig(epochs=2, learning_rate=3e-4)
+    pruned = fine_tune(mlp, digits.train, ft, [MagnitudePruning(MagnitudeConfig(0.8))], seed=0).model
+    clustered = fine_tune(pruned, digits.train, ft, [ClusterSharing(ClusterConfig(16)), KeepZeros()], seed=0).model
+    path = export(clustered, tmp_path / "pc.tflite", "int8")
+    assert file_sparsity(path).overall >= 0.8 - 1e-3
+    assert all(t.distinct <= 16 for t in distinct_values(path))
+    assert accuracy(clustered) >= accuracy(mlp) - 0.04
+    quantized = fine_tune(pruned, digits.train, ft, [KBitProjection(KBitConfig(3))], seed=0).model
+    for (_, _, before), (_, _, after) in zip(prunable_weights(pruned), prunable_weights(quantized)):
+        assert np.all(after.numpy()[before.numpy() == 0] == 0)
