@@ -5,10 +5,10 @@ kernel; a removed filter is gone on every runtime. Removing output channel c of 
 layer removes everything that depends on it (Li et al. 2017, "Pruning Filters for Efficient
 ConvNets"): its bias, the BatchNormalization statistics of channel c, a DepthwiseConv2D's
 channel c (and its multiplier's outputs), the positions of c in a following Flatten, the input
-channel c of every consuming Conv/Dense, and its offset in a Concatenate. Channels that meet in
-an element-wise merge (Add, Multiply, ...) would have to be removed consistently from every
-branch; such producers, and any whose channels reach a layer that mixes channels (Softmax,
-LayerNormalization, a Reshape) or the model's output, are left whole with the reason recorded
+channel c of every consuming Conv/Dense, and its offset in a Concatenate. Producers whose
+channels meet in an element-wise merge (a residual Add, Multiply, ...) lose the same channels
+together (see `groups`); producers whose channels reach a layer that mixes channels (Softmax,
+LayerNormalization, a Reshape) or the model's output are left whole with the reason recorded
 (or refused when named in `include`).
 
 Filters are chosen per layer by the L1 or L2 norm of their weights (Li et al.), or by measured
@@ -25,17 +25,9 @@ import numpy as np
 from edgewise.runtime.records import Record
 
 from ..select import check_rules, override, selected
-from .graph import children, output_layers, parents
+from .graph import parents
+from .groups import MERGES, PASS_THROUGH, PRODUCERS, blockers, channel_groups
 
-PRODUCERS = ("Conv1D", "Conv2D", "Conv3D", "Dense")
-PASS_THROUGH = {
-    "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Dropout", "SpatialDropout1D", "SpatialDropout2D",
-    "GaussianNoise", "GaussianDropout", "Identity", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
-    "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "GlobalAveragePooling1D",
-    "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "ZeroPadding1D", "ZeroPadding2D",
-    "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D",
-}
-MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 CRITERIA = ("l1", "l2", "sensitivity")
 
 
@@ -87,68 +79,40 @@ def _out_channels(layer) -> int:
     return int(layer.kernel.shape[-1])
 
 
-def blockers(model) -> Dict[str, str]:
-    """Producer name -> why its filters cannot be removed alone (absent: it can)."""
-    kids, outs = children(model), set(output_layers(model))
-    kinds = {layer.name: type(layer).__name__ for layer in model.layers}
-    reasons = {}
-    for layer in model.layers:
-        if kinds[layer.name] not in PRODUCERS:
-            continue
-        if getattr(layer, "groups", 1) != 1:
-            reasons[layer.name] = "grouped convolution"
-            continue
-        stack, seen = [layer.name], set()
-        while stack and layer.name not in reasons:
-            name = stack.pop()
-            if name in outs:
-                reasons[layer.name] = f"its channels reach the model output through {name!r}"
-                break
-            for kid in kids.get(name, []):
-                kind = kinds[kid]
-                if kid in seen or kind in PRODUCERS:
-                    continue
-                seen.add(kid)
-                if kind in MERGES:
-                    reasons[layer.name] = (f"feeds {kind} {kid!r}: the merged branches would have to lose the "
-                                           "same channels")
-                    break
-                if kind in PASS_THROUGH or kind in ("BatchNormalization", "DepthwiseConv2D", "Flatten",
-                                                    "Concatenate"):
-                    if kind == "BatchNormalization" and model.get_layer(kid).axis not in (-1, len(
-                            model.get_layer(kid).input.shape) - 1):
-                        reasons[layer.name] = f"feeds BatchNormalization {kid!r} on a non-channel axis"
-                        break
-                    stack.append(kid)
-                    continue
-                reasons[layer.name] = f"feeds {kind} {kid!r}, whose channels edgewise cannot re-index"
-                break
-    return reasons
+def filter_scores(model, layer_name, criterion: str, data=None, samples: int = 256) -> np.ndarray:
+    """One score per output filter of `layer_name` (or of a group of layers sharing channels); lowest go first.
 
-
-def filter_scores(model, layer_name: str, criterion: str, data=None, samples: int = 256) -> np.ndarray:
-    """One score per output filter of `layer_name`; the lowest are removed first."""
-    layer = model.get_layer(layer_name)
-    k = layer.kernel.numpy()
-    cols = np.moveaxis(k, -1, 0).reshape(k.shape[-1], -1)
-    if criterion == "l1":
-        return np.abs(cols).sum(axis=1)
-    if criterion == "l2":
-        return np.sqrt((cols.astype(np.float64) ** 2).sum(axis=1))
+    For a group, norms are summed after dividing each layer's by its mean (layers of different
+    fan-in weigh alike), and sensitivity zeroes channel f in every member at once.
+    """
+    names = (layer_name,) if isinstance(layer_name, str) else tuple(layer_name)
+    layers = [model.get_layer(n) for n in names]
+    if criterion in ("l1", "l2"):
+        total = 0.0
+        for layer in layers:
+            k = layer.kernel.numpy()
+            cols = np.moveaxis(k, -1, 0).reshape(k.shape[-1], -1).astype(np.float64)
+            norm = np.abs(cols).sum(axis=1) if criterion == "l1" else np.sqrt((cols ** 2).sum(axis=1))
+            total = total + (norm / norm.mean() if len(layers) > 1 and norm.mean() > 0 else norm)
+        return np.asarray(total)
     if data is None:
         raise ValueError("FilterPruneConfig.criterion 'sensitivity' needs data (pass data= with labels)")
     x, y = data.x[:samples], data.labels()[:samples]
     base = _loss(model, x, y)
-    saved = [w.copy() for w in layer.get_weights()]
-    scores = np.empty(k.shape[-1])
-    for f in range(k.shape[-1]):
-        zeroed = [w.copy() for w in saved]
-        zeroed[0][..., f] = 0.0
-        if len(zeroed) > 1:
-            zeroed[1][f] = 0.0
-        layer.set_weights(zeroed)
-        scores[f] = _loss(model, x, y) - base
-    layer.set_weights(saved)
+    saved = [[w.copy() for w in layer.get_weights()] for layer in layers]
+    scores = np.empty(_out_channels(layers[0]))
+    try:
+        for f in range(scores.size):
+            for layer, weights in zip(layers, saved):
+                zeroed = [w.copy() for w in weights]
+                zeroed[0][..., f] = 0.0
+                if len(zeroed) > 1:
+                    zeroed[1][f] = 0.0
+                layer.set_weights(zeroed)
+            scores[f] = _loss(model, x, y) - base
+    finally:
+        for layer, weights in zip(layers, saved):
+            layer.set_weights(weights)
     return scores
 
 
@@ -161,36 +125,44 @@ def _loss(model, x, y) -> float:
 
 
 def choose_filters(model, config: FilterPruneConfig, data=None) -> Tuple[Dict[str, np.ndarray], List[RemovedFilters]]:
-    """(layer -> kept output channels, one RemovedFilters per producer) for `config` on `model`."""
+    """(layer -> kept output channels, one RemovedFilters per producer) for `config` on `model`.
+
+    Producers that share channels through a merge are decided together: all selected or the group
+    stays whole; the smallest fraction of its members applies to all.
+    """
     producers = [layer for layer in model.layers if type(layer).__name__ in PRODUCERS]
     if not producers:
         raise ValueError(f"model {model.name!r} has no {'/'.join(PRODUCERS)} layer to prune filters of")
     names = [layer.name for layer in producers]
     chosen = set(selected(names, config.include, config.exclude, "FilterPruneConfig"))
     check_rules(names, config.layer_fractions, "FilterPruneConfig.layer_fractions")
-    blocked = blockers(model)
-    keep, report = {}, []
-    for layer in producers:
-        n = _out_channels(layer)
-        if layer.name not in chosen:
-            report.append(RemovedFilters(layer.name, n, (), "not selected"))
-            continue
-        if layer.name in blocked:
-            if config.include:
-                raise ValueError(f"FilterPruneConfig.include: cannot remove filters of {layer.name!r}: "
-                                 f"{blocked[layer.name]}")
-            report.append(RemovedFilters(layer.name, n, (), blocked[layer.name]))
-            continue
-        frac = float(override(layer.name, config.layer_fractions, config.fraction))
+    groups, blocked = channel_groups(model)
+    keep: Dict[str, np.ndarray] = {}
+    decided: Dict[str, RemovedFilters] = {}
+    for group in groups:
+        n = _out_channels(model.get_layer(group[0]))
+        why = next((blocked[m] for m in group if m in blocked), "")
+        if why and config.include and any(m in chosen for m in group):
+            m = next(m for m in group if m in chosen)
+            raise ValueError(f"FilterPruneConfig.include: cannot remove filters of {m!r}: {blocked[m]}")
+        missing = [m for m in group if m not in chosen]
+        if not why and missing:
+            why = "not selected" if len(missing) == len(group) else \
+                f"shares its channels with {missing[0]!r} through an element-wise merge, which is not selected"
+        frac = min(float(override(m, config.layer_fractions, config.fraction)) for m in group)
         drop = min(int(frac * n), n - 1)
-        if drop == 0:
-            report.append(RemovedFilters(layer.name, n, (), "fraction removes no filter"))
+        if not why and drop == 0:
+            why = "fraction removes no filter"
+        if why:
+            for m in group:
+                decided[m] = RemovedFilters(m, n, (), blocked.get(m, why))
             continue
-        scores = filter_scores(model, layer.name, config.criterion, data, config.sensitivity_samples)
+        scores = filter_scores(model, group, config.criterion, data, config.sensitivity_samples)
         removed = np.sort(np.argsort(scores, kind="stable")[:drop])
-        keep[layer.name] = np.setdiff1d(np.arange(n), removed)
-        report.append(RemovedFilters(layer.name, n, tuple(int(i) for i in removed)))
-    return keep, report
+        for m in group:
+            keep[m] = np.setdiff1d(np.arange(n), removed)
+            decided[m] = RemovedFilters(m, n, tuple(int(i) for i in removed))
+    return keep, [decided[n] for n in names]
 
 
 def prune_filters(model, config: FilterPruneConfig, data=None) -> FilterPruneResult:
@@ -256,6 +228,12 @@ def remove_filters(model, keep: Dict[str, np.ndarray]):
                 channels[name] = np.concatenate(parts)
         elif kind in PASS_THROUGH:
             channels[name] = inp
+        elif kind in MERGES:
+            ins = [channels.get(p) for p in ps[name]]
+            if any((a is None) != (ins[0] is None) or (a is not None and not np.array_equal(a, ins[0])) for a in ins):
+                raise ValueError(f"remove_filters: the inputs of {kind} {name!r} would keep different channels "
+                                 f"({', '.join(ps[name])}); prune them as one group")
+            channels[name] = ins[0]
         elif any(channels.get(p) is not None for p in ps[name]):
             raise ValueError(f"remove_filters: {kind} {name!r} receives pruned channels and cannot be re-indexed")
         else:

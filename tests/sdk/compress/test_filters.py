@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgewise.compress.measure import weight_count, weight_shapes
-from edgewise.compress.pruning import FilterPruneConfig, blockers, filter_scores, prune_filters
+from edgewise.compress.pruning import FilterPruneConfig, blockers, channel_groups, filter_scores, prune_filters
 from edgewise.compress.train import FineTuneConfig, fine_tune
 
 from .models import accuracy, export
@@ -92,11 +92,10 @@ def branchy():
     return model
 
 
-def test_dependent_layers_are_reindexed_and_merges_refused():
+def test_dependent_layers_are_reindexed_and_residual_adds_pruned_together():
     model = branchy()
-    why = blockers(model)
-    assert "Add 'add'" in why["c2"] and "Add 'add'" in why["c3"] and "output" in why["out"]
-    assert "c1" not in why and "pa" not in why and "pb" not in why
+    groups, why = channel_groups(model)
+    assert ("c2", "c3") in groups and "output" in why["out"] and not set(why) & {"c1", "pa", "pb", "c2", "c3"}
     silence(model, "c1", [2, 5])  # make removal exact: BN maps channel 2 and 5 to 0, depthwise adds no bias
     bn = model.get_layer("bn1")
     g, beta, mean, var = bn.get_weights()
@@ -106,13 +105,33 @@ def test_dependent_layers_are_reindexed_and_merges_refused():
     bias[[4, 5, 10, 11]] = 0.0
     model.get_layer("dw").set_weights([k, bias])
     silence(model, "pb", [0, 3])
-    result = prune_filters(model, FilterPruneConfig(0.0, {"c1": 0.25, "pb": 0.4}))
+    silence(model, "c2", [1, 6])  # both branches of the residual add silent on channels 1 and 6
+    silence(model, "c3", [1, 6])
+    result = prune_filters(model, FilterPruneConfig(0.0, {"c1": 0.25, "pb": 0.4, "c*": 0.25}))
+    assert {r.layer: r.removed for r in result.layers} == {
+        "c1": (2, 5), "pa": (), "pb": (0, 3), "c2": (1, 6), "c3": (1, 6), "out": ()}
     new = result.model
     assert new.get_layer("bn1").get_weights()[0].shape == (6,)
     assert new.get_layer("dw").get_weights()[0].shape == (3, 3, 6, 2)
     assert new.get_layer("pa").get_weights()[0].shape == (1, 1, 12, 6)
-    assert new.get_layer("c2").get_weights()[0].shape == (3, 3, 9, 8)
+    assert new.get_layer("c2").get_weights()[0].shape == (3, 3, 9, 6)
+    assert new.get_layer("c3").get_weights()[0].shape == (3, 3, 6, 6)
+    assert new.get_layer("out").get_weights()[0].shape == (6, 10)
     x = np.random.default_rng(1).uniform(size=(16, 8, 8, 1)).astype(np.float32)
     np.testing.assert_allclose(new.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-4)
-    with pytest.raises(ValueError, match="'c2'.*Add 'add'"):
-        prune_filters(model, FilterPruneConfig(0.5, include=("c2",)))
+
+
+def test_a_merge_with_an_unprunable_input_is_refused_with_the_reason():
+    import keras
+
+    L = keras.layers
+    i = keras.Input((8, 8, 4))
+    c = L.Conv2D(4, 3, padding="same", name="c")(i)
+    out = L.Dense(3, name="out")(L.GlobalAveragePooling2D(name="gap")(L.Add(name="add")([i, c])))
+    model = keras.Model(i, out)
+    assert "Add 'add'" in blockers(model)["c"]
+    with pytest.raises(ValueError, match="'c'.*Add 'add'"):
+        prune_filters(model, FilterPruneConfig(0.5, include=("c",)))
+    partial = prune_filters(branchy(), FilterPruneConfig(0.5, exclude=("c3",)))
+    assert [r.reason for r in partial.layers if r.layer == "c2"] == [
+        "shares its channels with 'c3' through an element-wise merge, which is not selected"]
