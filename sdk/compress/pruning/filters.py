@@ -26,7 +26,7 @@ from edgewise.runtime.records import Record
 
 from ..select import check_rules, override, selected
 from .graph import parents
-from .groups import MERGES, PASS_THROUGH, PRODUCERS, blockers, channel_groups
+from .groups import MERGES, PASS_THROUGH, PRODUCERS, channel_groups
 
 CRITERIA = ("l1", "l2", "sensitivity")
 

@@ -33,7 +33,8 @@ def test_removing_silent_filters_keeps_outputs_and_shrinks_the_file(cnn, digits,
     assert removed == {"conv1": (1, 3, 6), "conv2": (0, 5, 9, 10), "fc": tuple(range(0, 32, 4)), "out": ()}
     x = digits.heldout.x
     np.testing.assert_allclose(result.model.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
-    before, after = export(model, tmp_path / "a.tflite", "float32"), export(result.model, tmp_path / "b.tflite", "float32")
+    before = export(model, tmp_path / "a.tflite", "float32")
+    after = export(result.model, tmp_path / "b.tflite", "float32")
     shapes = sorted(weight_shapes(after).values())
     assert shapes == sorted([(5, 3, 3, 1), (12, 3, 3, 5), (24, 192), (10, 24)])
     assert weight_count(after) < 0.75 * weight_count(before)

@@ -25,7 +25,8 @@ def test_zeros_reach_the_int8_file_per_layer_and_accuracy_holds(mlp, digits, tmp
 def test_include_exclude_and_one_shot(mlp, digits):
     cfg = MagnitudeConfig(0.6, include=("fc*",), exclude=("fc2",))
     pruned = fine_tune(mlp, digits.train, FineTuneConfig(epochs=0), [MagnitudePruning(cfg)]).model
-    zeros = {layer.name: float(np.mean(layer.kernel.numpy() == 0)) for layer in pruned.layers if hasattr(layer, "kernel")}
+    zeros = {layer.name: float(np.mean(layer.kernel.numpy() == 0))
+             for layer in pruned.layers if hasattr(layer, "kernel")}
     assert zeros["fc1"] == pytest.approx(0.6, abs=1e-3) and zeros["fc2"] == 0.0 and zeros["out"] == 0.0
 
 
