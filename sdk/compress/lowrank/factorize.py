@@ -171,8 +171,7 @@ def factorize(model, config: LowRankConfig) -> LowRankResult:
     def clone(layer):
         plan = plans.get(layer.name)
         if plan is None or plan[1] is None:
-            new = type(layer).from_config(layer.get_config())
-            return new
+            return type(layer).from_config(layer.get_config())
         base = layer.get_config()
         parts = []
         for i, (cls_name, overrides, weights) in enumerate(plan[1]):
@@ -188,7 +187,7 @@ def factorize(model, config: LowRankConfig) -> LowRankResult:
     new = keras.models.clone_model(model, clone_function=clone)
     for layer in model.layers:
         plan = plans.get(layer.name)
-        if plan is None or plan[1] is None:
+        if (plan is None or plan[1] is None) and layer.weights:
             new.get_layer(layer.name).set_weights(layer.get_weights())
     outcome = tuple(p[0] for p in plans.values())
     return LowRankResult(new, outcome)

@@ -79,3 +79,15 @@ def test_budget_then_fine_tune_keeps_accuracy(mlp, digits):
     tuned = fine_tune(result.model, digits.train, FineTuneConfig(epochs=3), seed=0).model
     assert accuracy(tuned) >= accuracy(mlp) - 0.03
     assert tuned.count_params() < 0.5 * mlp.count_params()
+
+
+def test_functional_graphs_are_factorised_in_place():
+    from .test_filters import branchy
+
+    model = branchy()
+    result = factorize(model, LowRankConfig(param_fraction=0.5))
+    saved = sum(f.params_before - f.params_after for f in result.layers)
+    assert {f.kind for f in result.layers} == {"svd", "spatial"} and saved > 0
+    assert model.count_params() - result.model.count_params() == saved  # biases and BN stay as they were
+    x = np.random.default_rng(0).uniform(size=(4, 8, 8, 1)).astype(np.float32)
+    assert result.model.predict(x, verbose=0).shape == (4, 10)
