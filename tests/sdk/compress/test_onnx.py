@@ -84,3 +84,13 @@ def test_clustering_and_patterns(tmp_path):
         assert distinct_values(save(cluster(model, cfg), tmp_path / "p.onnx"))[0].max_per_channel <= 3
     with pytest.raises(ValueError, match="ClusterConfig.include: pattern 'dense'"):
         cluster(model, ClusterConfig(4, include=("dense",)))
+
+
+def test_block_pattern_and_a_layer_that_does_not_divide(tmp_path):
+    model = small_model()
+    pruned = prune_structured(model, StructuredConfig("block", block=(4, 4), sparsity=0.75, include=("fc",)))
+    found = structures(save(pruned, tmp_path / "b.onnx"), matmul_weight_names(pruned))
+    assert found["w_fc"].block is not None and found["w_fc"].density <= 0.25 + 1e-9
+    assert found["w_conv"].label == "dense"
+    with pytest.raises(ValueError, match="'conv'.*block 16x16"):
+        prune_structured(model, StructuredConfig("block", block=(16, 16), include=("conv",)))
