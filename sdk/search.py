@@ -7,8 +7,9 @@ search resumes where it stopped (`trials` counts every finished trial in the stu
 left running by a killed process is marked failed and queued again). `storage` takes any
 Optuna RDB URL, so several machines can work on one study.
 
-Each trial is a recipe: a network-wide pruning target (per-layer targets from the sensitivity
-table, see `sensitivity.SensitivityTable.layer_targets`) followed by quantization. The two
+Each trial is a recipe (see `SearchSpace`): a network-wide pruning target (per-layer targets
+from the sensitivity table, `sensitivity.SensitivityTable.layer_targets`), filter removal and
+low-rank factorisation, then quantization. The two
 objectives, deployable size and accuracy drop, are minimised together (multi-objective TPE, or
 NSGA-II), with the bounds as Optuna constraints. A trial whose fine-tuned model already breaks
 the accuracy bound before quantization is pruned (TrialPruned): quantizing it cannot help.
@@ -122,26 +123,46 @@ def _redact(url: str) -> str:
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """What a trial may choose; `layer_targets(s)` turns a global sparsity into per-layer targets."""
+    """What a trial may choose, in this order: a network-wide sparsity (per-layer targets from
+    `layer_targets(s)`, the sensitivity ranking), a fraction of filters removed, a low-rank
+    parameter budget, and the quantization mode. Filter removal and low rank make the TFLite file
+    itself smaller; sparsity pays in the bundle. Each training step fine-tunes `epochs` epochs.
+    """
 
     max_sparsity: float = 0.95
     quantize_modes: Tuple[str, ...] = ("int8",)
     epochs: int = 2
     layer_targets: Optional[Callable[[float], Dict[str, float]]] = None
+    filter_fractions: Tuple[float, ...] = (0.0, 0.125, 0.25, 0.375, 0.5)
+    lowrank_fractions: Tuple[float, ...] = (0.0, 0.5, 0.3)  # 0: no factorisation
+
+    def start(self) -> Dict[str, object]:
+        """The first trial: quantization alone."""
+        return {"sparsity": 0.0, "filters": 0.0, "lowrank": 0.0, "quantize": self.quantize_modes[0]}
 
     def recipe(self, trial) -> Recipe:
+        from .compress.lowrank import LowRankConfig
+        from .compress.pruning.filters import FilterPruneConfig
         from .compress.pruning.magnitude import MagnitudeConfig
         from .compress.train import FineTuneConfig
+        from .steps.lowrank import LowRankStep
         from .steps.prune import PruneStep
+        from .steps.prune_filters import PruneFiltersStep
         from .steps.quantize import QuantizeStep
 
         s = trial.suggest_float("sparsity", 0.0, self.max_sparsity, step=SPARSITY_STEP)
+        f = trial.suggest_categorical("filters", list(self.filter_fractions))
+        r = trial.suggest_categorical("lowrank", list(self.lowrank_fractions))
         mode = trial.suggest_categorical("quantize", list(self.quantize_modes))
+        ft = FineTuneConfig(epochs=self.epochs)
         steps = []
         if s > 0:
             targets = self.layer_targets(s) if self.layer_targets is not None else {}
-            steps.append(PruneStep(magnitude=MagnitudeConfig(round(s, 4), layer_targets=targets),
-                                   fine_tune=FineTuneConfig(epochs=self.epochs)))
+            steps.append(PruneStep(magnitude=MagnitudeConfig(round(s, 4), layer_targets=targets), fine_tune=ft))
+        if f > 0:
+            steps.append(PruneFiltersStep(filters=FilterPruneConfig(fraction=f), fine_tune=ft))
+        if r > 0:
+            steps.append(LowRankStep(lowrank=LowRankConfig(param_fraction=r), fine_tune=ft))
         steps.append(QuantizeStep(mode=mode))
         return Recipe(tuple(steps), name=f"trial {trial.number}")
 
@@ -158,6 +179,12 @@ def _candidate(t) -> Candidate:
                      artifact=str(attrs.get("artifact", "")), note=str(attrs.get("note", "")), **fields)
 
 
+def _note(trial, text: str) -> None:
+    """Add to the trial's note (an enqueued trial arrives with one saying why it was queued)."""
+    before = str(trial.user_attrs.get("note", ""))
+    trial.set_user_attr("note", f"{before}; {text}" if before else text)
+
+
 def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int, space: SearchSpace,
                storage: Optional[str] = None, study_name: Optional[str] = None, sampler: str = "tpe",
                progress: Progress = quiet) -> SearchSummary:
@@ -165,13 +192,15 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
 
     `ctx` is the steps' StepContext (data, output folder, seed). Trial n writes into
     `out_dir/trials/NNNN/`; the best candidate's artifact is copied to `out_dir/best.tflite`.
-    `trials` counts completed and pruned trials; failed ones (an interrupted trial is marked
-    failed) do not count, and with the default storage each is queued once more on resume.
+    `trials` counts completed and pruned trials. A trial whose recipe cannot run (ValueError,
+    ConversionError) fails with the reason in its note; one failed by an interruption (Ctrl-C,
+    a killed process) does not count, and with the default storage is queued once more on resume.
     """
     from ._extras import require
     from .fileio import copy_file_atomic
     from .steps.base import StepContext
     from .steps.measure import deployable_size
+    from .converters.errors import ConversionError
     from .steps.runner import AccuracyGuardError, run_steps
 
     optuna = require("optuna", "the budget search")
@@ -199,6 +228,7 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
                 study._storage.set_trial_state_values(t._trial_id, states.FAIL)
         retried = {str(t.user_attrs.get("note", "")) for t in all_trials}
         again = [t for t in study.get_trials(deepcopy=False) if t.state == states.FAIL and t.params
+                 and "failed:" not in str(t.user_attrs.get("note", ""))
                  and f"retry of interrupted trial {t.number}" not in retried]
         for t in again:
             study.enqueue_trial(dict(t.params), user_attrs={"note": f"retry of interrupted trial {t.number}"})
@@ -206,8 +236,7 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
             progress(f"search: {len(again)} interrupted trial(s) queued again")
     finished = [t for t in study.get_trials(deepcopy=False) if t.state in (states.COMPLETE, states.PRUNED)]
     if not all_trials:
-        study.enqueue_trial({"sparsity": 0.0, "quantize": space.quantize_modes[0]},
-                            user_attrs={"note": "starting point: quantization alone"})
+        study.enqueue_trial(space.start(), user_attrs={"note": "starting point: quantization alone"})
     seed = ctx.seed + len(finished)  # a resumed search does not redraw the first trials' parameters
     study.sampler = (optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints) if sampler == "nsga2"
                      else optuna.samplers.TPESampler(seed=seed, constraints_func=constraints, multivariate=True,
@@ -232,11 +261,14 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
             post = run_steps(recipe.steps[len(training):], run.model, tctx, baseline_accuracy, None,
                              save_steps=False, start=len(training) + 1)
             run = type(run)(post.model, run.results + post.results, run.artifacts + post.artifacts, {})
+        except (ValueError, ConversionError) as e:  # this recipe cannot run on this model: say so, go on
+            _note(trial, f"failed: {type(e).__name__}: {str(e).splitlines()[0]}")
+            progress(f"trial {trial.number}: failed ({e})")
+            raise
         except AccuracyGuardError as e:
             trial.set_user_attr("accuracy", e.after)
             trial.set_user_attr("accuracy_drop", round((baseline_accuracy - e.after) * 100, 4))
-            trial.set_user_attr("note", f"pruned: step {e.step} ({e.kind}) already lost "
-                                        f"{(e.before - e.after) * 100:.2f} points")
+            _note(trial, f"pruned: step {e.step} ({e.kind}) already lost {(e.before - e.after) * 100:.2f} points")
             trial.set_user_attr("wall_time_s", time.perf_counter() - t0)
             progress(f"trial {trial.number}: pruned (accuracy {e.after:.2%} breaks the bound before quantization)")
             raise optuna.TrialPruned() from None
@@ -270,7 +302,7 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
         return float(size or 1 << 40), float(drop)
 
     if remaining:
-        study.optimize(objective, n_trials=remaining, catch=())
+        study.optimize(objective, n_trials=remaining, catch=(ValueError, ConversionError))
     candidates = tuple(_candidate(t) for t in study.get_trials(deepcopy=False))
     fitting = [c for c in candidates if c.state == "complete" and c.meets_bounds and c.size_bytes is not None]
     best = min(fitting, key=lambda c: (c.size_bytes, c.accuracy_drop, c.trial)) if fitting else None
