@@ -56,3 +56,17 @@ def test_student_learns_from_the_teacher(cnn, digits):
     assert accuracy(result.model) >= accuracy(cnn) - 0.05
     assert result.model.count_params() < 0.35 * cnn.count_params()
     assert len(result.history.accuracy) == 8
+
+
+def test_distillation_as_the_loss_of_a_pruning_step(mlp, digits):
+    """Teacher = the model before the step: pruning fine-tunes against its soft targets, masks still exact."""
+    from edgewise.compress.pruning import MagnitudeConfig, MagnitudePruning
+
+    pruning = MagnitudePruning(MagnitudeConfig(0.85))
+    result = fine_tune(mlp, digits.train, FineTuneConfig(epochs=3), [pruning], teacher=mlp,
+                       distill=DistillConfig(3.0, 0.5), seed=0)
+    for layer in ("fc1", "fc2", "out"):
+        w = result.model.get_layer(layer).kernel.numpy()
+        assert np.mean(w == 0) == pytest.approx(0.85, abs=2e-3), layer
+    assert accuracy(result.model) >= accuracy(mlp) - 0.03
+    assert len(result.history.accuracy) == 3  # accuracy on the hard labels packed with the soft targets
