@@ -169,7 +169,7 @@ def fine_tune(model, train: Dataset, config: FineTuneConfig, constraints: Sequen
         loss, target, val_target = _loss(keras, config), y, None if val is None else val[1]
         metrics = ["accuracy"] if "categorical" in config.loss else []
     work.compile(optimizer=_optimizer(keras, config), loss=loss, metrics=metrics)
-    callbacks = [_ConstraintCallback.make(keras, work, constraints)]
+    callbacks = [_constraint_callback(keras, work, constraints)]
     callbacks.append(keras.callbacks.LambdaCallback(
         on_epoch_end=lambda e, logs: progress(_epoch_line(e, config.epochs, logs or {}))))
     hist = work.fit(x, target, batch_size=config.batch_size, epochs=config.epochs, shuffle=True, verbose=0,
@@ -206,19 +206,17 @@ def _packed_accuracy(keras):
     return accuracy
 
 
-class _ConstraintCallback:
-    @staticmethod
-    def make(keras, model, constraints: Sequence[Constraint]):
-        class ApplyConstraints(keras.callbacks.Callback):
-            """After every optimizer step, project the weights back onto every constraint."""
+def _constraint_callback(keras, model, constraints: Sequence[Constraint]):
+    class ApplyConstraints(keras.callbacks.Callback):
+        """After every optimizer step, project the weights back onto every constraint."""
 
-            def __init__(self):
-                super().__init__()
-                self.step = 0
+        def __init__(self):
+            super().__init__()
+            self.step = 0
 
-            def on_train_batch_end(self, batch, logs=None):
-                for c in constraints:
-                    c.after_batch(model, self.step)
-                self.step += 1
+        def on_train_batch_end(self, batch, logs=None):
+            for c in constraints:
+                c.after_batch(model, self.step)
+            self.step += 1
 
-        return ApplyConstraints()
+    return ApplyConstraints()
