@@ -28,7 +28,7 @@ from .recipe import Recipe, check_recipe, load_recipe, shorthand
 from .report import schema as rs
 from .runtime.records import Record
 from .search import Bounds, SearchSpace, run_search
-from .steps import RecipeError, StepContext
+from .steps import StepContext
 from .steps.runner import DEFAULT_MAX_DROP, AccuracyGuardError, run_steps
 
 ONNX_INPUT_ISSUE = "ONNX models as pipeline input (optimize from .onnx) are planned in a later issue"

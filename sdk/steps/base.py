@@ -10,10 +10,9 @@ how it transforms a model. Steps never modify the model they are given.
 """
 from __future__ import annotations
 
-import fnmatch
 import os
 from dataclasses import dataclass, field
-from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
+from typing import ClassVar, Dict, Optional, Tuple
 
 from edgewise.runtime.records import Record
 
@@ -40,20 +39,6 @@ class RecipeError(ValueError):
 
 def field_error(name: str, message: str) -> RecipeError:
     return RecipeError(message, field=name)
-
-
-def check_fraction(name: str, value: float, low_open: bool = False, high_closed: bool = False) -> None:
-    """value in [0, 1) by default; `low_open` excludes 0, `high_closed` includes 1."""
-    ok_low = value > 0.0 if low_open else value >= 0.0
-    ok_high = value <= 1.0 if high_closed else value < 1.0
-    if not (ok_low and ok_high):
-        lo, hi = "(" if low_open else "[", "]" if high_closed else ")"
-        raise field_error(name, f"must be in {lo}0, 1{hi}, got {value!r}")
-
-
-def check_epochs(epochs: int) -> None:
-    if epochs < 0:
-        raise field_error("epochs", f"must be >= 0, got {epochs}")
 
 
 @dataclass(frozen=True)
@@ -130,48 +115,3 @@ class StepSpec(Record):
     def describe(self) -> str:
         """A short human name, e.g. "prune 80% (magnitude)"."""
         return self.kind
-
-
-def leaf_layers(model) -> list:
-    out = []
-    for layer in model.layers:
-        inner = getattr(layer, "layers", None)
-        out.extend(leaf_layers(layer) if inner else [layer])
-    return out
-
-
-def match_layers(model, patterns: Sequence[str], exclude: Sequence[str] = (), field_name: str = "layers",
-                 types: Optional[Sequence[str]] = None) -> List[str]:
-    """Names of the layers matching any of `patterns` (shell-style, e.g. "dense*") and none of `exclude`.
-
-    A pattern that matches no layer is an error naming it and the layers there are: a typo would
-    otherwise compress nothing and say nothing. `types` restricts to layer classes (by name).
-    """
-    layers = [l for l in leaf_layers(model) if types is None or type(l).__name__ in types]
-    names = [l.name for l in layers]
-    for group, pats in ((field_name, patterns), ("exclude", exclude)):
-        for p in pats:
-            if not fnmatch.filter(names, p):
-                kinds = f" of type {'/'.join(types)}" if types else ""
-                raise field_error(group, f"pattern {p!r} matches no layer{kinds} of {model.name!r} "
-                                         f"(it has {names})")
-    chosen = [n for n in names if (not patterns or any(fnmatch.fnmatch(n, p) for p in patterns))
-              and not any(fnmatch.fnmatch(n, p) for p in exclude)]
-    if not chosen:
-        raise field_error(field_name, f"no layer{' of type ' + '/'.join(types) if types else ''} is left to "
-                                      f"compress in {model.name!r}")
-    return chosen
-
-
-def needs(module: str, what: str, *names: str):
-    """The technique module `module` (and its `names`), or a RecipeError saying this build lacks it."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as e:
-        raise RecipeError(f"{what} needs {module}, which this build of edgewise does not have ({e})") from None
-    missing = [n for n in names if not hasattr(mod, n)]
-    if missing:
-        raise RecipeError(f"{what} needs {module}.{', '.join(missing)}, which this build of edgewise does not have")
-    return mod

@@ -108,7 +108,7 @@ def test_a_pattern_matching_nothing_is_refused_before_training(tmp_path, tiny_ml
 @pytest.mark.host
 def test_cli_refuses_a_bad_recipe_naming_the_step(tmp_path, tiny_mlp, flat_digits, capsys):
     from edgewise.cli import main
-    from edgewise.data import Dataset, save_npz
+    from edgewise.data import save_npz
 
     tiny_mlp.save(tmp_path / "m.keras")
     save_npz(tmp_path / "c.npz", flat_digits.calibration)
