@@ -211,7 +211,7 @@ def optimize(
     *,
     train: Union[str, os.PathLike, Dataset, None] = None,
     out_dir: "str | os.PathLike" = "out",
-    settings: Settings = Settings(),
+    settings: Optional[Settings] = None,
     search: Optional[Search] = None,
     progress: Optional[Progress] = None,
     prune: Optional[float] = None,
@@ -221,13 +221,16 @@ def optimize(
 
     model: a .keras file, a SavedModel folder or a keras.Model. calib: samples (an .npz with `x`)
     that set int8 ranges and verify every conversion. eval: held-out `x` and `y` for accuracy.
-    train: labelled data the steps fine-tune on (default: `calib`, which then needs labels).
+    train: labelled data the steps fine-tune on (default: `calib`, which then needs labels); the
+    sensitivity probes run on it too (else on labelled `calib`, else on `eval`).
+    settings: export, benchmark, guard and seed (`Settings`); search: find the recipe (`Search`).
     recipe: a Recipe, a .json/.yaml file or a dict; `prune`/`quantize` are the shorthand
     recipe "magnitude pruning to `prune`, then `quantize`". Returns the Report also written as
     report.json and report.html. A bad recipe is refused before anything is trained or written.
     """
     say = progress or quiet
     out = os.fspath(out_dir)
+    settings = settings or Settings()
     recipe = _recipe_of(recipe, prune, quantize, settings.formats)
     calib_d = _dataset(calib, "calibration data", require_labels=False)
     eval_d = _dataset(eval, "evaluation data", require_labels=True)
