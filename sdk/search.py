@@ -307,7 +307,9 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
     fitting = [c for c in candidates if c.state == "complete" and c.meets_bounds and c.size_bytes is not None]
     best = min(fitting, key=lambda c: (c.size_bytes, c.accuracy_drop, c.trial)) if fitting else None
     if best is not None:
-        copy_file_atomic(os.path.join(out, best.artifact), os.path.join(out, "best.tflite"))
+        found = os.path.join(out, best.artifact)
+        if os.path.isfile(found):  # with a shared storage the best trial may have run on another machine
+            copy_file_atomic(found, os.path.join(out, "best.tflite"))
         message = (f"trial {best.trial} is the smallest artifact meeting the bounds: {best.size_bytes} bytes, "
                    f"{best.accuracy_drop:.2f} points lost ({best.recipe.describe() if best.recipe else ''})")
     else:

@@ -92,3 +92,26 @@ def test_search_says_clearly_when_no_candidate_fits(tmp_path, tiny_mlp, flat_dig
                                    "size <= 200 bytes)")
     assert "the smallest was" in report.error and not report.artifacts and not (out / "best.tflite").exists()
     assert all(not c.meets_bounds for c in report.search.candidates)
+
+
+@pytest.mark.host
+@pytest.mark.slow
+def test_two_workers_share_one_study_through_a_storage_url(tmp_path, tiny_mlp, flat_digits):
+    """Two output folders (two machines) on one RDB storage: the second sees the first's trials."""
+    from edgewise.evaluate import keras_accuracy
+    from edgewise.search import SearchSpace, run_search
+    from edgewise.steps import StepContext
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    base = keras_accuracy(tiny_mlp, flat_digits.heldout)
+    space = SearchSpace(epochs=1, filter_fractions=(0.0,), lowrank_fractions=(0.0,))
+    bounds = Bounds(max_accuracy_drop=3.0)
+    summaries = []
+    for worker in ("a", "b"):
+        ctx = StepContext(flat_digits.train, flat_digits.calibration, flat_digits.heldout, str(tmp_path / worker))
+        summaries.append(run_search(tiny_mlp, ctx, base, bounds, trials=len(summaries) + 1, space=space,
+                                    storage=url, study_name="shared"))
+    a, b = summaries
+    assert [c.trial for c in a.candidates] == [0] and [c.trial for c in b.candidates] == [0, 1]
+    assert b.candidates[0] == a.candidates[0] and b.storage == url and not (tmp_path / "b" / "search.db").exists()
+    assert (tmp_path / "b" / "trials" / "0001").is_dir() and not (tmp_path / "b" / "trials" / "0000").exists()
