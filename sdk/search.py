@@ -218,18 +218,20 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
     def constraints(t) -> List[float]:
         return list(t.user_attrs.get("constraints", (1.0, 1.0, 1.0)))
 
-    study = optuna.create_study(storage=url, study_name=name, directions=["minimize", "minimize"],
+    store = optuna.storages.get_storage(url)
+    study = optuna.create_study(storage=store, study_name=name, directions=["minimize", "minimize"],
                                 load_if_exists=True)
     states = optuna.trial.TrialState
     all_trials = study.get_trials(deepcopy=False)
     if storage is None:  # our own file: a trial left running or failed by Ctrl-C is nobody else's; run it again
         for t in all_trials:
             if t.state == states.RUNNING:
-                study._storage.set_trial_state_values(t._trial_id, states.FAIL)
-        retried = {str(t.user_attrs.get("note", "")) for t in all_trials}
+                sid = store.get_study_id_from_name(name)
+                store.set_trial_state_values(store.get_trial_id_from_study_id_trial_number(sid, t.number), states.FAIL)
+        notes = " | ".join(str(t.user_attrs.get("note", "")) for t in all_trials)
         again = [t for t in study.get_trials(deepcopy=False) if t.state == states.FAIL and t.params
                  and "failed:" not in str(t.user_attrs.get("note", ""))
-                 and f"retry of interrupted trial {t.number}" not in retried]
+                 and f"retry of interrupted trial {t.number}" not in notes]
         for t in again:
             study.enqueue_trial(dict(t.params), user_attrs={"note": f"retry of interrupted trial {t.number}"})
         if again:

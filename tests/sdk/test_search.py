@@ -115,3 +115,33 @@ def test_two_workers_share_one_study_through_a_storage_url(tmp_path, tiny_mlp, f
     assert [c.trial for c in a.candidates] == [0] and [c.trial for c in b.candidates] == [0, 1]
     assert b.candidates[0] == a.candidates[0] and b.storage == url and not (tmp_path / "b" / "search.db").exists()
     assert (tmp_path / "b" / "trials" / "0001").is_dir() and not (tmp_path / "b" / "trials" / "0000").exists()
+
+
+@pytest.mark.host
+@pytest.mark.slow
+def test_a_trial_left_running_by_a_killed_process_runs_again(tmp_path, tiny_mlp, flat_digits):
+    import optuna
+
+    from edgewise.evaluate import keras_accuracy
+    from edgewise.search import SearchSpace, run_search
+    from edgewise.steps import StepContext
+
+    out = tmp_path / "out"
+    out.mkdir()
+    space = SearchSpace(epochs=1, filter_fractions=(0.0,), lowrank_fractions=(0.0,))
+    # what a process killed mid-trial leaves in the study: a finished trial, then one still "running"
+    study = optuna.create_study(storage=f"sqlite:///{out / 'search.db'}", study_name="edgewise-search",
+                                directions=["minimize", "minimize"])
+    study.enqueue_trial({"sparsity": 0.3, "filters": 0.0, "lowrank": 0.0, "quantize": "int8"})
+    left = study.ask()
+    space.recipe(left)  # the trial drew its parameters, then the process died
+    assert left.params == {"sparsity": 0.3, "filters": 0.0, "lowrank": 0.0, "quantize": "int8"}
+    ctx = StepContext(flat_digits.train, flat_digits.calibration, flat_digits.heldout, str(out))
+    lines = []
+    for _ in range(2):  # the second resume must not queue it again
+        s = run_search(tiny_mlp, ctx, keras_accuracy(tiny_mlp, flat_digits.heldout), Bounds(max_accuracy_drop=3.0),
+                       trials=1, space=space, progress=lines.append)
+    assert [(c.trial, c.state) for c in s.candidates] == [(0, "fail"), (1, "complete")]
+    assert s.candidates[1].note == "retry of interrupted trial 0"
+    assert s.candidates[1].recipe.steps[0].magnitude.target_sparsity == 0.3
+    assert sum("interrupted trial(s) queued again" in l for l in lines) == 1
