@@ -20,6 +20,11 @@ from ..fileio import atomic_path
 from .base import StepContext, StepOutput, StepSpec
 from .measure import StepResult, deployable_size, keras_weights, layer_values, sparsity_of
 
+# Writers of a deployable file for the model after each training step: writer(model, stem, ctx) -> path
+# written (stem = out_dir/steps/NN-kind, without suffix). Empty until the .ewb bundle (issue 8) registers
+# its writer here; `deployable_size` (steps.measure) then reports its file for every step.
+DEPLOYABLE_WRITERS: List[Callable[[object, str, StepContext], str]] = []
+
 GUARD_FACTOR = 4  # a step that breaks its bound may fine-tune up to 4x the epochs its recipe gives
 DEFAULT_MAX_DROP = 1.0  # points
 
@@ -120,12 +125,16 @@ def run_steps(steps: Sequence[StepSpec], model, ctx: StepContext, baseline_accur
                 "fine-tuning longer")
             attempt, retries = attempt.with_more_fine_tuning(min(limit, attempt.fine_tune_epochs * 2)), retries + 1
         step_files = list(out.artifacts)
+        deployable = [os.path.join(ctx.out_dir, a) for a in out.artifacts]
         if spec.writes_keras:
             named = keras_weights(out.model)
-            rel = os.path.join("steps", f"{i:02d}-{spec.kind}.keras")
-            size = _save_keras(out.model, os.path.join(ctx.out_dir, rel)) if save_steps else 0
+            stem = os.path.join("steps", f"{i:02d}-{spec.kind}")
+            size = _save_keras(out.model, os.path.join(ctx.out_dir, stem + ".keras")) if save_steps else 0
             if save_steps:
-                step_files.insert(0, rel)
+                step_files.insert(0, stem + ".keras")
+                for write in DEPLOYABLE_WRITERS:
+                    deployable.append(write(out.model, os.path.join(ctx.out_dir, stem), sctx))
+                    step_files.append(os.path.relpath(deployable[-1], ctx.out_dir))
         else:
             from ..converters import read_weights
 
@@ -135,7 +144,7 @@ def run_steps(steps: Sequence[StepSpec], model, ctx: StepContext, baseline_accur
         layers = layer_values(named)
         result = StepResult(
             i, spec.kind, spec.describe(), time.perf_counter() - t0, accuracy, after, size,
-            deployable_size([os.path.join(ctx.out_dir, a) for a in out.artifacts]),
+            deployable_size(deployable),
             int(out.model.count_params()), round(sparsity_of(layers), 6), layers, out.epochs, retries,
             tuple(step_files), out.detail)
         results.append(result)

@@ -143,3 +143,26 @@ def test_ctrl_c_during_a_step_leaves_earlier_artifacts_intact(tmp_path, tiny_mlp
     assert np.mean(np.concatenate([k.ravel() for k in kernels]) == 0) == pytest.approx(0.5, abs=0.01)
     report = read_json(out / "report.json")  # written after step 1, complete and readable
     assert [s.kind for s in report.steps] == ["prune"]
+
+
+def test_a_deployable_writer_gives_every_training_step_a_deployable_size(tmp_path, tiny_mlp, flat_digits,
+                                                                         monkeypatch):
+    """The plug-in point of the bundle writer: here int8 TFLite, the smallest file that exists today."""
+    from edgewise.converters import keras_to_tflite
+    from edgewise.steps import runner
+
+    def write_int8(model, stem, ctx):
+        return keras_to_tflite(model, stem + ".int8.tflite", ctx.calib.x, precision="int8").path
+
+    monkeypatch.setattr(runner, "DEPLOYABLE_WRITERS", [write_int8])
+    recipe = {"steps": [{"kind": "prune_filters", "filters": {"fraction": 0.5}, "fine_tune": {"epochs": 1}}]}
+    out = tmp_path / "out"
+    report = optimize(tiny_mlp, flat_digits.calibration, flat_digits.heldout, recipe, train=flat_digits.train,
+                      out_dir=out, settings=FAST)
+    step = report.steps[0]
+    assert step.artifacts == ("steps/01-prune_filters.keras", "steps/01-prune_filters.int8.tflite")
+    assert step.deployable_bytes == os.path.getsize(out / "steps" / "01-prune_filters.int8.tflite")
+    assert step.parameters < tiny_mlp.count_params()  # 16 of 32 hidden units removed: a smaller file
+    unpruned = keras_to_tflite(tiny_mlp, tmp_path / "unpruned.int8.tflite", flat_digits.calibration.x,
+                               precision="int8")
+    assert step.deployable_bytes < unpruned.size_bytes
