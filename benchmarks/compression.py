@@ -1,6 +1,6 @@
 """Compression on LeNet-shaped models: the smallest deployable artifact within 0.5 points, per technique and best recipe.
 
-    python benchmarks/compression.py [--epochs 30] [--fine-tune 4] [--max-drop 0.5] [--quick]
+    python benchmarks/compression.py [--epochs 30] [--fine-tune 8] [--max-drop 0.5] [--quick]
 
 Trains, in the same run and on scikit-learn's bundled digits (8x8, nothing downloaded), the two
 reference models of the compression literature, scaled to the data:
@@ -55,7 +55,7 @@ TECHNIQUES: Dict[str, List[dict]] = {
     "kbit": [{"kind": "kbit", "kbit": {"bits": 4}}],
     "prune_filters": [{"kind": "prune_filters", "filters": {"fraction": f, "exclude": ["classes"]}}
                       for f in (0.25, 0.5)],
-    "lowrank": [{"kind": "lowrank", "lowrank": {"param_fraction": p}} for p in (0.5, 0.3)],
+    "lowrank": [{"kind": "lowrank", "lowrank": {"param_fraction": p, "exclude": ["classes"]}} for p in (0.5, 0.3)],
     "distill": [{"kind": "distill", "student": {"width": w}} for w in (0.5, 0.35)],
 }
 SIZE_TECHNIQUES = ("prune_filters", "lowrank", "distill")  # the ones a TFLite file gets smaller from
@@ -174,6 +174,7 @@ def bench_model(kind: str, args, work: str) -> dict:
           f"float32 TFLite {float_size} bytes")
     print(f"{'technique':<14} {'setting':<34} {'bytes':>7} {'ratio':>6} {'accuracy':>9} {'drop':>6} {'ok':>3} {'time':>6}")
     best: Dict[str, Tuple[int, dict]] = {}
+    passing: Dict[str, List[dict]] = {}
     limit = args.max_drop / 100.0
     for tech, settings in TECHNIQUES.items():
         if args.quick and len(settings) > 1:
@@ -189,17 +190,22 @@ def bench_model(kind: str, args, work: str) -> dict:
             ok = acc is not None and base - acc <= limit + 1e-9
             print(f"{tech:<14} {_setting(step):<34} {size:>7} {float_size / size:>5.1f}x {acc:>9.2%} "
                   f"{(base - acc) * 100:>+6.2f} {'yes' if ok else 'no':>3} {secs:>5.1f}s")
+            if ok:
+                passing.setdefault(tech, []).append(step)
             if ok and (tech not in best or size < best[tech][0]):
                 best[tech] = (size, step)
-    # recipes: chain the size techniques that passed alone, each at its best passing strength
+    # recipes: chain two size techniques, each at a strength that passed alone
     chains = []
-    passed = [t for t in SIZE_TECHNIQUES if t in best]
-    for first in passed:
-        for second in passed:
-            if first != second and not (first == "distill" and second != "lowrank"):
-                chains.append([best[first][1], best[second][1]])
+    for first in SIZE_TECHNIQUES:
+        for second in SIZE_TECHNIQUES:
+            if first == second or first == "distill" and second != "lowrank":
+                continue  # a distilled student is narrow already: only factorise it further
+            for a in passing.get(first, []):
+                for b in passing.get(second, []):
+                    chains.append([a, b])
+    chains.sort(key=lambda c: -sum(_strength(s) for s in c))  # the most aggressive pairs first
     for chain in chains[: args.max_chains]:
-        name = " + ".join(s["kind"] for s in chain)
+        name = " + ".join(f"{s['kind']}({_setting(s)})" for s in chain)
         try:
             size, acc, secs, _ = run_recipe(chain, model, splits, os.path.join(work, kind, "chain", name),
                                             args.fine_tune, args.seed)
@@ -242,6 +248,12 @@ def filter_speed(model, splits, args, work: str, float_path: str) -> dict:
     return {"speedup": speedup}
 
 
+def _strength(step: dict) -> float:
+    """How much a step removes (for ordering recipes): filter fraction, 1 - width, 1 - parameter fraction."""
+    cfg = next(iter(v for k, v in step.items() if k != "kind"))
+    return float(cfg.get("fraction", 1 - cfg.get("width", cfg.get("param_fraction", 1.0))))
+
+
 def _setting(step: dict) -> str:
     if not step:
         return "int8 only"
@@ -253,7 +265,7 @@ def _setting(step: dict) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=30, help="training epochs of the reference models")
-    p.add_argument("--fine-tune", type=int, default=4, help="fine-tuning epochs per step (distillation: 4x)")
+    p.add_argument("--fine-tune", type=int, default=8, help="fine-tuning epochs per step (distillation: 4x)")
     p.add_argument("--max-drop", type=float, default=0.5, help="accuracy bound in points (default 0.5)")
     p.add_argument("--max-chains", type=int, default=3, help="recipes of two techniques tried per model")
     p.add_argument("--min-count", type=int, default=300)

@@ -270,7 +270,7 @@ def optimize(
                       detail=lambda t: f"{len(t.entries)} probes of {len(t.parameters)} layers on {t.samples} samples")
     summary = None
     if search is not None:
-        space = SearchSpace(search.max_sparsity, epochs=search.epochs,
+        space = SearchSpace(search.max_sparsity, epochs=search.epochs, keep=(keras_model.layers[-1].name,),
                             layer_targets=table.layer_targets if table is not None else None)
         summary = timed(f"budget search ({search.trials} trials)", lambda: run_search(
             keras_model, ctx, base_acc, search.bounds, search.trials, space, search.storage, search.study,

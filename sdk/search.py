@@ -135,6 +135,7 @@ class SearchSpace:
     layer_targets: Optional[Callable[[float], Dict[str, float]]] = None
     filter_fractions: Tuple[float, ...] = (0.0, 0.125, 0.25, 0.375, 0.5)
     lowrank_fractions: Tuple[float, ...] = (0.0, 0.5, 0.3)  # 0: no factorisation
+    keep: Tuple[str, ...] = ()  # layers never factorised (the classifier: a rank-2 output cannot tell 10 classes)
 
     def start(self) -> Dict[str, object]:
         """The first trial: quantization alone."""
@@ -162,7 +163,7 @@ class SearchSpace:
         if f > 0:
             steps.append(PruneFiltersStep(filters=FilterPruneConfig(fraction=f), fine_tune=ft))
         if r > 0:
-            steps.append(LowRankStep(lowrank=LowRankConfig(param_fraction=r), fine_tune=ft))
+            steps.append(LowRankStep(lowrank=LowRankConfig(param_fraction=r, exclude=self.keep), fine_tune=ft))
         steps.append(QuantizeStep(mode=mode))
         return Recipe(tuple(steps), name=f"trial {trial.number}")
 
