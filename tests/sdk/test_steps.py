@@ -9,7 +9,7 @@ from edgewise.pipeline import Settings, optimize
 from edgewise.report import read_json
 from edgewise.steps.runner import AccuracyGuardError
 
-pytestmark = pytest.mark.host
+pytestmark = [pytest.mark.host, pytest.mark.slow]  # each trains and converts a small model (10-20 s)
 
 FAST = Settings(formats=("tflite",), benchmark=False, max_accuracy_drop=None)
 
