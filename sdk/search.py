@@ -200,7 +200,7 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
     from ._extras import require
     from .fileio import copy_file_atomic
     from .steps.base import StepContext
-    from .steps.measure import deployable_size
+    from .steps.measure import deployable_file, deployable_size
     from .converters.errors import ConversionError
     from .steps.runner import AccuracyGuardError, run_steps
 
@@ -276,9 +276,9 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
             progress(f"trial {trial.number}: pruned (accuracy {e.after:.2%} breaks the bound before quantization)")
             raise optuna.TrialPruned() from None
         last = run.results[-1]
-        paths = [os.path.join(folder, a) for a in run.artifacts]
-        size = deployable_size(paths)
-        best_path = min((p for p in paths if os.path.getsize(p) == size), default="") if size else ""
+        final = run.results[max(len(training) - 1, 0):]  # the files of the final model: last training step on
+        best_path = deployable_file([os.path.join(folder, a) for r in final for a in r.artifacts]) or ""
+        size = deployable_size([best_path]) if best_path else None
         drop = (baseline_accuracy - last.accuracy) * 100 if last.accuracy is not None else float("inf")
         latency = None
         if bounds.max_latency_ms is not None and best_path:

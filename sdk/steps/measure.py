@@ -62,14 +62,20 @@ class StepResult(Record):
         return round((self.accuracy_before - self.accuracy) * 100.0, 6)
 
 
-def deployable_size(paths: Sequence[str]) -> Optional[int]:
-    """Bytes of the smallest deployable file among `paths` (None if there is none).
+def deployable_file(paths: Sequence[str]) -> Optional[str]:
+    """The smallest deployable file among `paths` (None if there is none).
 
     Today the deployable artifact is the smallest TFLite file; the `.ewb` bundle, once merged,
     is added to DEPLOYABLE_SUFFIXES and wins wherever it is smaller.
     """
-    sizes = [os.path.getsize(p) for p in paths if p.endswith(DEPLOYABLE_SUFFIXES) and os.path.isfile(p)]
-    return min(sizes) if sizes else None
+    files = [p for p in paths if p.endswith(DEPLOYABLE_SUFFIXES) and os.path.isfile(p)]
+    return min(files, key=lambda p: (os.path.getsize(p), p)) if files else None
+
+
+def deployable_size(paths: Sequence[str]) -> Optional[int]:
+    """Bytes of `deployable_file(paths)`: the one definition of "deployable size" (None if there is none)."""
+    path = deployable_file(paths)
+    return os.path.getsize(path) if path is not None else None
 
 
 def layer_values(named: Sequence[Tuple[str, np.ndarray]]) -> Tuple[LayerValues, ...]:

@@ -132,9 +132,10 @@ def run_steps(steps: Sequence[StepSpec], model, ctx: StepContext, baseline_accur
             size = _save_keras(out.model, os.path.join(ctx.out_dir, stem + ".keras")) if save_steps else 0
             if save_steps:
                 step_files.insert(0, stem + ".keras")
-                for write in DEPLOYABLE_WRITERS:
-                    deployable.append(write(out.model, os.path.join(ctx.out_dir, stem), sctx))
-                    step_files.append(os.path.relpath(deployable[-1], ctx.out_dir))
+            for write in DEPLOYABLE_WRITERS:  # also in search trials (save_steps=False): sizes are what they seek
+                os.makedirs(os.path.join(ctx.out_dir, "steps"), exist_ok=True)
+                deployable.append(write(out.model, os.path.join(ctx.out_dir, stem), sctx))
+                step_files.append(os.path.relpath(deployable[-1], ctx.out_dir))
         else:
             from ..converters import read_weights
 
