@@ -50,21 +50,44 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _optimize_settings(args):
+    from .pipeline import Search, Settings
+    from .search import Bounds, parse_size
+
+    settings = Settings(formats=tuple(args.formats.split(",")), benchmark=not args.no_benchmark,
+                        max_accuracy_drop=args.max_accuracy_drop, seed=args.seed, sensitivity=args.sensitivity)
+    searching = args.max_size is not None or args.max_latency_ms is not None or args.trials is not None
+    if not searching:
+        for flag in ("storage", "study"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag} belongs to a budget search (--max-size, --max-latency-ms or --trials)")
+        return settings, None
+    if args.recipe or args.prune is not None or args.quantize is not None:
+        raise ValueError("a budget search (--max-size/--max-latency-ms/--trials) finds the recipe itself; "
+                         "drop --recipe/--prune/--quantize")
+    bounds = Bounds(args.max_accuracy_drop, parse_size(args.max_size) if args.max_size else None, args.max_latency_ms)
+    return settings, Search(bounds, args.trials or 20, args.storage, args.study, args.sampler, args.search_epochs)
+
+
 def cmd_optimize(args) -> int:
+    settings, search = _optimize_settings(args)  # argument errors before any output folder exists
     with native_output_to(os.path.join(args.out, "edgewise.log")) as console:
         _require_host("edgewise optimize")
         from .pipeline import optimize
         from .report import summary_table
 
         report = optimize(
-            args.model, args.calib, args.eval, prune=args.prune, quantize=args.quantize, out_dir=args.out,
-            progress=_progress(args, console), train=args.train,
+            args.model, args.calib, args.eval, args.recipe, train=args.train, out_dir=args.out, settings=settings,
+            search=search, progress=_progress(args, console), prune=args.prune, quantize=args.quantize,
         )
     if args.json:
         _print_json(report.to_dict())
     else:
         print(summary_table(report))
-        print(f"\nwrote {os.path.join(args.out, 'report.json')}")
+        print(f"\nwrote {os.path.join(args.out, 'report.json')} and {os.path.join(args.out, 'report.html')}")
+    if report.error:
+        print(f"edgewise optimize: {report.error}", file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 
@@ -127,13 +150,32 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print report.json to stdout instead of the table")
     d.set_defaults(func=cmd_demo)
 
-    o = sub.add_parser("optimize", help="compress and convert a Keras model; writes artifacts and report.json")
+    o = sub.add_parser("optimize", help="compress and convert a Keras model by a recipe, or search for the smallest "
+                                        "one within bounds; writes artifacts, report.json and report.html")
     o.add_argument("model", help="a .keras file or a SavedModel folder")
     o.add_argument("--calib", required=True, help=".npz with array x: calibration inputs")
     o.add_argument("--eval", required=True, help=".npz with arrays x and y: held-out data for accuracy")
-    o.add_argument("--train", help=".npz with x and y to fine-tune on while pruning (default: the --calib data)")
-    o.add_argument("--prune", type=float, default=None, metavar="SPARSITY", help="target sparsity in [0, 1)")
-    o.add_argument("--quantize", choices=["int8"], default=None)
+    o.add_argument("--train", help=".npz with x and y to fine-tune on (default: the --calib data)")
+    o.add_argument("--recipe", metavar="RECIPE.json", help="the steps to run, as JSON or YAML (see README)")
+    o.add_argument("--prune", type=float, default=None, metavar="SPARSITY",
+                   help="shorthand recipe: magnitude pruning to this sparsity in (0, 1), 3 epochs of fine-tuning")
+    o.add_argument("--quantize", choices=["int8"], default=None, help="shorthand recipe: then quantize")
+    o.add_argument("--max-accuracy-drop", type=float, default=1.0, metavar="POINTS",
+                   help="accuracy guard: points of held-out accuracy a step may lose (default 1); a step that loses "
+                        "more fine-tunes longer, then stops the run. In a search: the bound on the total drop")
+    o.add_argument("--seed", type=int, default=0, help="seed of every step and of the search (default 0)")
+    o.add_argument("--sensitivity", action="store_true", help="probe each layer alone first; table and plot in the report")
+    o.add_argument("--formats", default="tflite,onnx", help="float reference files to write (default tflite,onnx)")
+    o.add_argument("--no-benchmark", action="store_true", help="skip the latency benchmark of each file")
+    s_ = o.add_argument_group("budget search (any of these starts one)")
+    s_.add_argument("--max-size", metavar="SIZE", help="largest deployable file, e.g. 40KB")
+    s_.add_argument("--max-latency-ms", type=float, metavar="MS", help="largest p50 latency on this machine")
+    s_.add_argument("--trials", type=int, help="trials in the study, counting those already in its storage (default 20)")
+    s_.add_argument("--storage", metavar="URL", help="Optuna RDB storage URL shared by several machines "
+                                                     "(default: sqlite in --out, so a search resumes)")
+    s_.add_argument("--study", help="study name in the storage (default edgewise-search)")
+    s_.add_argument("--sampler", choices=["tpe", "nsga2"], default="tpe", help="multi-objective sampler (default tpe)")
+    s_.add_argument("--search-epochs", type=int, default=2, help="fine-tuning epochs per trial (default 2)")
     o.add_argument("--out", required=True, help="output folder")
     o.add_argument("--json", action="store_true", help="print report.json to stdout")
     o.set_defaults(func=cmd_optimize)
@@ -180,8 +222,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .converters.errors import ConversionError
     from .device_tests.errors import DeviceError
     from .runtime.errors import EdgewiseRuntimeError
+    from .steps.runner import AccuracyGuardError
 
-    known = (EdgewiseRuntimeError, MissingExtraError, ConversionError, DeviceError, FileNotFoundError, ValueError)
+    known = (EdgewiseRuntimeError, MissingExtraError, ConversionError, DeviceError, FileNotFoundError, ValueError,
+             AccuracyGuardError)
     try:
         return args.func(args)
     except known as e:

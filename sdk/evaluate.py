@@ -15,6 +15,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from edgewise.runtime.records import Record
+
 from .data import Dataset
 
 from edgewise.runtime.model import ENGINES_FOR_FORMAT as BACKENDS_FOR
@@ -22,7 +24,7 @@ BATCH = 128
 
 
 @dataclass(frozen=True)
-class BackendAccuracy:
+class BackendAccuracy(Record):
     """One backend's accuracy on one artifact, or why there is none."""
 
     backend: str
@@ -34,22 +36,16 @@ class BackendAccuracy:
     library: str = ""
     error: str = ""
 
-    def to_dict(self) -> dict:
-        return {"backend": self.backend, "status": self.status, "accuracy": self.accuracy, "samples": self.samples,
-                "duration_s": self.duration_s, "reason": self.reason, "library": self.library, "error": self.error}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "BackendAccuracy":
-        return cls(**d)
-
 
 @dataclass(frozen=True)
-class ArtifactAccuracy:
+class ArtifactAccuracy(Record):
     """Accuracy of one file on every backend tried, in preference order."""
 
     path: str
     format: str
     results: Tuple[BackendAccuracy, ...]
+
+    _derived = ("accuracy",)
 
     @property
     def accuracy(self) -> Optional[float]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
+from .select import leaf_layers
+
 PRUNABLE_WEIGHTS: Dict[str, Tuple[str, ...]] = {
     "Dense": ("kernel",),
     "EinsumDense": ("kernel",),
@@ -25,21 +27,10 @@ PRUNABLE_WEIGHTS: Dict[str, Tuple[str, ...]] = {
 # Keras 3 names the DepthwiseConv* weight `kernel` (Keras 2 and tfmot said `depthwise_kernel`).
 
 
-def _leaf_layers(model) -> list:
-    out = []
-    for layer in model.layers:
-        inner = getattr(layer, "layers", None)
-        if inner:
-            out.extend(_leaf_layers(layer))
-        else:
-            out.append(layer)
-    return out
-
-
 def prunable_weights(model, table: Dict[str, Tuple[str, ...]] = PRUNABLE_WEIGHTS) -> List[Tuple[str, str, object]]:
     """(layer name, weight attribute, Keras variable) for every prunable weight of `model`."""
     found = []
-    for layer in _leaf_layers(model):
+    for layer in leaf_layers(model):
         for attr in table.get(type(layer).__name__, ()):
             var = getattr(layer, attr, None)
             if var is None:

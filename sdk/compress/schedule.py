@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Tuple, Union
 
+from edgewise.runtime.records import Record
+
 
 def _in_window(step: int, begin: int, end: int, frequency: int) -> bool:
     return step >= begin and (end < 0 or step <= end) and (step - begin) % frequency == 0
 
 
 @dataclass(frozen=True)
-class ConstantSparsity:
+class ConstantSparsity(Record):
     """Hold one sparsity `s` from `begin_step` on (end_step = -1: forever), pruning every `frequency` steps.
 
     `(should_prune, s) = ((step - begin_step) % frequency == 0 and begin_step <= step <= end_step, s)`.
@@ -27,20 +29,18 @@ class ConstantSparsity:
     begin_step: int = 0
     end_step: int = -1
     frequency: int = 100
+    kind: str = "constant"
 
     def __post_init__(self):
+        _check_kind(self, "constant")
         _check(self.target_sparsity, self.begin_step, self.end_step, self.frequency)
 
     def __call__(self, step: int) -> Tuple[bool, float]:
         return _in_window(step, self.begin_step, self.end_step, self.frequency), float(self.target_sparsity)
 
-    def to_dict(self) -> dict:
-        return {"kind": "constant", "target_sparsity": self.target_sparsity, "begin_step": self.begin_step,
-                "end_step": self.end_step, "frequency": self.frequency}
-
 
 @dataclass(frozen=True)
-class PolynomialDecay:
+class PolynomialDecay(Record):
     """Gradual pruning of Zhu & Gupta 2017, "To prune, or not to prune" (arXiv:1710.01878), eq. 1.
 
         s_t = s_f + (s_i - s_f) * (1 - (t - t_0) / (t_n - t_0)) ** power     for t_0 <= t <= t_n
@@ -58,8 +58,10 @@ class PolynomialDecay:
     initial_sparsity: float = 0.0
     power: float = 3.0
     frequency: int = 10
+    kind: str = "polynomial_decay"
 
     def __post_init__(self):
+        _check_kind(self, "polynomial_decay")
         _check(self.target_sparsity, self.begin_step, self.end_step, self.frequency)
         _check(self.initial_sparsity, self.begin_step, self.end_step, self.frequency)
         if self.end_step <= self.begin_step:
@@ -76,23 +78,17 @@ class PolynomialDecay:
         prune = _in_window(step, self.begin_step, self.end_step, self.frequency) or step == self.end_step
         return prune, self.sparsity_at(step)
 
-    def to_dict(self) -> dict:
-        return {"kind": "polynomial_decay", "target_sparsity": self.target_sparsity, "begin_step": self.begin_step,
-                "end_step": self.end_step, "initial_sparsity": self.initial_sparsity, "power": self.power,
-                "frequency": self.frequency}
-
 
 Schedule = Union[ConstantSparsity, PolynomialDecay]
 _KINDS = {"constant": ConstantSparsity, "polynomial_decay": PolynomialDecay}
 
 
 def schedule_from_dict(d: dict) -> Schedule:
-    """Rebuild a schedule written by `to_dict()`."""
-    d = dict(d)
-    kind = d.pop("kind", None)
+    """Rebuild a schedule written by `to_dict()` (its `kind` says which)."""
+    kind = d.get("kind") if isinstance(d, dict) else None
     if kind not in _KINDS:
         raise ValueError(f"unknown pruning schedule kind {kind!r}; known: {sorted(_KINDS)}")
-    return _KINDS[kind](**d)
+    return _KINDS[kind].from_dict(d)
 
 
 def _check(sparsity: float, begin: int, end: int, frequency: int) -> None:
@@ -104,3 +100,9 @@ def _check(sparsity: float, begin: int, end: int, frequency: int) -> None:
         raise ValueError(f"end_step ({end}) must be -1 or >= begin_step ({begin})")
     if frequency < 1:
         raise ValueError(f"frequency must be >= 1, got {frequency}")
+
+
+def _check_kind(schedule, kind: str) -> None:
+    """`kind` is written to JSON so a reader knows which schedule a document holds."""
+    if schedule.kind != kind:
+        raise ValueError(f"{type(schedule).__name__}.kind must be {kind!r}, got {schedule.kind!r}")

@@ -6,9 +6,11 @@ from typing import Iterable, Tuple
 
 import numpy as np
 
+from edgewise.runtime.records import Record
+
 
 @dataclass(frozen=True)
-class TensorSparsity:
+class TensorSparsity(Record):
     """How many of one weight tensor's elements are exactly zero."""
 
     name: str
@@ -19,16 +21,11 @@ class TensorSparsity:
     def sparsity(self) -> float:
         return self.zeros / self.total if self.total else 0.0
 
-    def to_dict(self) -> dict:
-        return {"name": self.name, "zeros": self.zeros, "total": self.total, "sparsity": round(self.sparsity, 6)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TensorSparsity":
-        return cls(str(d["name"]), int(d["zeros"]), int(d["total"]))
+    _derived = ("sparsity",)
 
 
 @dataclass(frozen=True)
-class SparsitySummary:
+class SparsitySummary(Record):
     """Per-tensor counts and the overall fraction of zeros (weighted by size, not a mean of fractions)."""
 
     tensors: Tuple[TensorSparsity, ...]
@@ -45,13 +42,7 @@ class SparsitySummary:
     def overall(self) -> float:
         return self.zeros / self.total if self.total else 0.0
 
-    def to_dict(self) -> dict:
-        return {"overall": round(self.overall, 6), "zeros": self.zeros, "total": self.total,
-                "tensors": [t.to_dict() for t in self.tensors]}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SparsitySummary":
-        return cls(tuple(TensorSparsity.from_dict(t) for t in d["tensors"]))
+    _derived = ("overall", "zeros", "total")
 
     @classmethod
     def of_arrays(cls, named: Iterable[Tuple[str, np.ndarray]]) -> "SparsitySummary":

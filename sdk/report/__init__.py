@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 
-from .schema import ArtifactReport, Baseline, Benchmark, Latency, Pruning, Report, Step
+from .schema import ArtifactReport, Baseline, Benchmark, Latency, Report, Timing
 from .text import summary_table
 
 
@@ -29,5 +29,5 @@ def write_html(report: Report, path: "str | os.PathLike") -> None:
     write_text_atomic(path, render_html(report))
 
 
-__all__ = ["Report", "ArtifactReport", "Baseline", "Benchmark", "Latency", "Pruning", "Step", "summary_table",
+__all__ = ["Report", "ArtifactReport", "Baseline", "Benchmark", "Latency", "Timing", "summary_table",
            "write_json", "read_json", "write_html"]

@@ -26,7 +26,7 @@ def _table(header: Sequence[str], rows: List[Sequence[str]]) -> str:
 
 def summary_table(report: Report) -> str:
     """Baseline and one row per artifact: size, zeros, accuracy (preferred and per backend), latency."""
-    backends = sorted({b.backend for a in report.artifacts for b in a.backends})
+    backends = sorted({b.backend for a in report.artifacts for b in a.accuracy_by_backend})
     header = (["artifact", "format", "size", "zeros", "accuracy"] + [f"acc[{b}]" for b in backends]
               + ["p50 ms", "p90 ms", "p99 ms", "bench backend"])
     rows = [["baseline (Keras)", "keras", _kib(report.baseline.size_bytes), "-", _pct(report.baseline.accuracy)]
@@ -34,18 +34,37 @@ def summary_table(report: Report) -> str:
     for a in report.artifacts:
         accs = []
         for b in backends:
-            r = next((x for x in a.backends if x.backend == b), None)
+            r = next((x for x in a.accuracy_by_backend if x.backend == b), None)
             accs.append("" if r is None else (_pct(r.accuracy) if r.status == "ok" else r.status))
         lat, bench = a.latency_ms, a.benchmark
-        rows.append([a.path, f"{a.format}/{a.precision}", _kib(a.size_bytes), f"{a.sparsity.overall:.1%}",
+        rows.append([a.path, f"{a.format}/{a.precision}", _kib(a.size_bytes), f"{a.sparsity:.1%}",
                      _pct(a.accuracy)] + accs
                     + [_ms(lat.p50 if lat else None), _ms(lat.p90 if lat else None), _ms(lat.p99 if lat else None),
                        (bench.backend or ("error" if bench.error else "")) if bench else "not run"])
     out = _table(header, rows)
-    notes = [f"  {a.path} [{b.backend}] {b.status}: {b.error}" for a in report.artifacts for b in a.backends
+    if report.steps:
+        out = steps_table(report) + "\n\n" + out
+    if report.search is not None:
+        out += "\n\n" + report.search.message
+    notes = [f"  {a.path} [{b.backend}] {b.status}: {b.error}" for a in report.artifacts for b in a.accuracy_by_backend
              if b.status != "ok"]
     notes += [f"  {a.path} benchmark: {a.benchmark.error}" for a in report.artifacts
               if a.benchmark is not None and a.benchmark.error]
     if notes:
         out += "\n\nnot measured:\n" + "\n".join(notes)
     return out
+
+
+def _kib_or_dash(n: Optional[int]) -> str:
+    return "-" if n is None else _kib(n)
+
+
+def steps_table(report: Report) -> str:
+    """One row per recipe step: accuracy before and after, sizes, zeros, parameters, epochs, time."""
+    header = ["step", "accuracy", "drop (points)", "size", "deployable", "zeros", "parameters", "epochs", "time"]
+    rows = [[f"{s.index}. {s.name}", f"{_pct(s.accuracy_before)} -> {_pct(s.accuracy)}",
+             "-" if s.accuracy_drop is None else f"{s.accuracy_drop:+.2f}", _kib(s.size_bytes),
+             _kib_or_dash(s.deployable_bytes), f"{s.sparsity:.1%}", str(s.parameters),
+             f"{s.epochs}" + (f" (guard x{s.guard_retries})" if s.guard_retries else ""), f"{s.wall_time_s:.1f} s"]
+            for s in report.steps]
+    return _table(header, rows)

@@ -31,3 +31,13 @@ def demo(tmp_path_factory):
     lines = []
     report = run_demo(out_dir=out, progress=lines.append)
     return out, report, lines
+
+
+@pytest.fixture(scope="session")
+def flat_digits():
+    return trained.flat_digits()
+
+
+@pytest.fixture(scope="session")
+def tiny_mlp():
+    return trained.tiny_mlp()

@@ -1,4 +1,4 @@
-"""optimize() on files and in-memory models, and the full demo within its time budget."""
+"""optimize() on files and in-memory models, the shorthand flags, and the full demo."""
 import json
 import os
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgewise.data import Dataset, save_npz
-from edgewise.pipeline import optimize
+from edgewise.pipeline import Settings, optimize
 from edgewise.report import read_json
 
 pytestmark = pytest.mark.host
@@ -21,14 +21,15 @@ def test_optimize_keras_file_from_npz_files(tmp_path, trained_model, digits):
     out = tmp_path / "out"
     lines = []
     report = optimize(str(model_path), str(tmp_path / "in" / "calib.npz"), str(tmp_path / "in" / "eval.npz"),
-                      prune=None, quantize="int8", out_dir=out, progress=lines.append, formats=("tflite",),
-                      include_float=False, benchmark=False)
+                      prune=None, quantize="int8", out_dir=out, progress=lines.append,
+                      settings=Settings(formats=("tflite",), include_float=False, benchmark=False))
     assert [a.path for a in report.artifacts] == ["model.int8.tflite"]
     assert sorted(os.listdir(out)) == ["model.int8.tflite", "report.html", "report.json"]
     assert report.baseline.size_bytes == os.path.getsize(model_path)
     assert report.baseline.accuracy > 0.95 and report.artifacts[0].accuracy > 0.93
-    assert report.artifacts[0].sparsity.overall < 0.05  # not pruned
-    assert [s.name for s in report.steps][:2] == ["load model", "baseline accuracy (Keras)"]
+    assert report.artifacts[0].sparsity < 0.05  # not pruned
+    assert [s.name for s in report.timings][:2] == ["load model", "baseline accuracy (Keras)"]
+    assert [s.kind for s in report.steps] == ["quantize"]
     assert lines and lines[0] == "load model"
     assert read_json(out / "report.json") == report
 
@@ -37,7 +38,7 @@ def test_pruning_needs_labels_for_fine_tuning(tmp_path, trained_model, digits):
     from edgewise.data import DataError
 
     with pytest.raises(DataError, match="fine-tuning data"):
-        optimize(trained_model, digits.calibration.x, digits.heldout, prune=0.5, out_dir=tmp_path, benchmark=False)
+        optimize(trained_model, digits.calibration.x, digits.heldout, prune=0.5, out_dir=tmp_path)
 
 
 def test_onnx_input_is_not_implemented_yet(tmp_path, digits):
@@ -50,6 +51,10 @@ def test_bad_arguments(tmp_path, trained_model, digits):
         optimize(trained_model, digits.calibration, digits.heldout, quantize="int4", out_dir=tmp_path)
     with pytest.raises(ValueError, match="prune"):
         optimize(trained_model, digits.calibration, digits.heldout, prune=1.5, out_dir=tmp_path)
+    with pytest.raises(ValueError, match="either a recipe or the --prune/--quantize shorthand"):
+        optimize(trained_model, digits.calibration, digits.heldout, {"steps": []}, prune=0.5, out_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown format"):
+        Settings(formats=("tflite", "coreml"))
 
 
 def test_demo_end_to_end(demo):
@@ -60,39 +65,39 @@ def test_demo_end_to_end(demo):
     # baseline.keras holds the weights without optimizer state
     assert report.baseline.size_bytes < 1.2 * 4 * report.baseline.parameters
     for a in report.artifacts:
-        assert a.sparsity.overall >= 0.75, a.path
+        assert a.sparsity >= 0.75, a.path
         assert a.accuracy is not None and a.accuracy >= report.baseline.accuracy - 0.03, a.path
         assert os.path.getsize(out / a.path) == a.size_bytes
-        assert a.verification.passed
+        assert a.check.passed
         assert a.benchmark is not None and not a.benchmark.error, a.benchmark
         lat = a.latency_ms
         assert lat.n == 50 and 0 < lat.p50 <= lat.p90 <= lat.p99
         assert a.backend in ("litert", "onnxruntime")
-        assert {b.backend for b in a.backends} == ({"litert", "numpy"} if a.format == "tflite"
+        assert {b.backend for b in a.accuracy_by_backend} == ({"litert", "numpy"} if a.format == "tflite"
                                                     else {"onnxruntime", "numpy"})
     assert names["model.int8.tflite"].size_bytes < names["model.tflite"].size_bytes / 3
-    assert report.pruning is not None and report.pruning.sparsity.overall >= 0.75
-    step_names = [s.name for s in report.steps]
-    assert step_names[0] == "train the demo CNN" and any(n.startswith("prune") for n in step_names)
-    assert any(n.startswith("prune") for n in lines)
+    assert [s.kind for s in report.steps] == ["prune", "quantize"]  # the demo recipe
+    assert report.recipe.name == "demo" and report.steps[0].sparsity >= 0.75
+    assert report.timings[0].name == "train the demo CNN"
+    assert any(n.startswith("step 1/2: prune 80%") for n in lines)
     data = json.loads((out / "report.json").read_text())
     assert data["baseline"]["accuracy"] == report.baseline.accuracy
     core = {"path", "format", "size_bytes", "accuracy", "sparsity", "latency_ms", "backend"}
     assert core <= set(data["artifacts"][0])
     assert set(data["artifacts"][0]["latency_ms"]) >= {"p50", "p90", "p99"}
-    assert (out / "report.html").is_file() and (out / "pruned.keras").is_file()
+    assert (out / "report.html").is_file() and (out / "steps" / "01-prune.keras").is_file()
 
 
 def test_saved_model_folder_converts_but_does_not_prune(tmp_path, trained_model, digits):
     folder = tmp_path / "saved"
     trained_model.export(str(folder))
     report = optimize(str(folder), digits.calibration, digits.heldout, quantize="int8", out_dir=tmp_path / "out",
-                      formats=("tflite",), include_float=False, benchmark=False)
+                      settings=Settings(formats=("tflite",), include_float=False, benchmark=False))
     assert report.baseline.path == str(folder)
     assert report.artifacts[0].accuracy == pytest.approx(report.baseline.accuracy, abs=0.02)
     with pytest.raises(ValueError, match="SavedModel .* cannot be pruned"):
         optimize(str(folder), digits.calibration, digits.heldout, prune=0.5, train=digits.train,
-                 out_dir=tmp_path / "out2", benchmark=False)
+                 out_dir=tmp_path / "out2")
 
 
 def test_prune_refuses_a_model_without_prunable_layers():

@@ -101,3 +101,15 @@ def test_config_round_trip_and_schedule():
     assert sched(sched.end_step)[1] == pytest.approx(0.8) and sched.end_step == 49
     with pytest.raises(ValueError):
         PruneConfig(1.2)
+
+
+def test_prune_config_layer_rules_reach_the_model(digits, trained_model):
+    """PruneConfig's per-layer targets and exclusions go through the shared loop to the right layers."""
+    from edgewise.compress import prune
+
+    cfg = PruneConfig(0.5, epochs=1, layer_targets={"conv*": 0.7}, exclude=("classes",))
+    result = prune(trained_model, digits.train.x[:256], digits.train.y[:256], cfg)
+    by_layer = {t.name.split("/")[0]: t.sparsity for t in result.sparsity.tensors}
+    assert by_layer["conv1"] == pytest.approx(0.7, abs=0.01) and by_layer["conv2"] == pytest.approx(0.7, abs=0.01)
+    assert by_layer["dense"] == pytest.approx(0.5, abs=0.01) and by_layer["classes"] < 0.05
+    assert result.history.epochs == 1 and result.steps == 8

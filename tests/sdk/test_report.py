@@ -45,7 +45,18 @@ def test_summary_table(demo):
     _, report, _ = demo
     text = summary_table(report)
     lines = text.splitlines()
-    assert lines[0].split()[:5] == ["artifact", "format", "size", "zeros", "accuracy"]
+    header = next(line for line in lines if line.startswith("artifact"))
+    assert header.split()[:5] == ["artifact", "format", "size", "zeros", "accuracy"]
     for a in report.artifacts:
         row = next(line for line in lines if line.startswith(a.path + " "))
-        assert f"{a.accuracy * 100:.2f}%" in row and f"{a.sparsity.overall:.1%}" in row
+        assert f"{a.accuracy * 100:.2f}%" in row and f"{a.sparsity:.1%}" in row
+    assert lines[0].split()[:3] == ["step", "accuracy", "drop"]  # the steps table comes first
+    assert any(line.startswith("1. prune 80% (magnitude)") for line in lines)
+
+
+def test_other_schema_versions_are_refused(demo):
+    _, report, _ = demo
+    d = json.loads(json.dumps(report.to_dict()))
+    d["version"] = 1
+    with pytest.raises(ValueError, match="report schema version 1 is not 2"):
+        Report.from_dict(d)

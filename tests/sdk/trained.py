@@ -45,3 +45,28 @@ def other_model():
     m = build_model(seed=1234)
     m(digits().calibration.x[:1])
     return m
+
+
+@functools.lru_cache(maxsize=None)
+def flat_digits():
+    """The digits splits with each 8x8 image flattened to 64 features (for the MLP)."""
+    from edgewise.data import Dataset, DigitsSplits
+
+    s = digits()
+    flat = lambda d: Dataset(d.x.reshape(len(d.x), -1), d.y, d.source)  # noqa: E731
+    return DigitsSplits(flat(s.train), flat(s.calibration), flat(s.heldout))
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_mlp():
+    """A 64 -> 32 -> 10 MLP trained for a few seconds (~94% held-out): the recipe and search tests' model."""
+    import keras
+
+    s = flat_digits()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,), name="pixels"),
+                              keras.layers.Dense(32, activation="relu", name="hidden"),
+                              keras.layers.Dense(10, activation="softmax", name="classes")], name="tiny_mlp")
+    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(s.train.x, s.train.y, batch_size=32, epochs=8, verbose=0)
+    return model
