@@ -1,62 +1,10 @@
 """Counting exact zeros: per weight tensor and overall, for Keras models and deployed files alike."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Tuple
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class TensorSparsity:
-    """How many of one weight tensor's elements are exactly zero."""
-
-    name: str
-    zeros: int
-    total: int
-
-    @property
-    def sparsity(self) -> float:
-        return self.zeros / self.total if self.total else 0.0
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "zeros": self.zeros, "total": self.total, "sparsity": round(self.sparsity, 6)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TensorSparsity":
-        return cls(str(d["name"]), int(d["zeros"]), int(d["total"]))
-
-
-@dataclass(frozen=True)
-class SparsitySummary:
-    """Per-tensor counts and the overall fraction of zeros (weighted by size, not a mean of fractions)."""
-
-    tensors: Tuple[TensorSparsity, ...]
-
-    @property
-    def zeros(self) -> int:
-        return sum(t.zeros for t in self.tensors)
-
-    @property
-    def total(self) -> int:
-        return sum(t.total for t in self.tensors)
-
-    @property
-    def overall(self) -> float:
-        return self.zeros / self.total if self.total else 0.0
-
-    def to_dict(self) -> dict:
-        return {"overall": round(self.overall, 6), "zeros": self.zeros, "total": self.total,
-                "tensors": [t.to_dict() for t in self.tensors]}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SparsitySummary":
-        return cls(tuple(TensorSparsity.from_dict(t) for t in d["tensors"]))
-
-    @classmethod
-    def of_arrays(cls, named: Iterable[Tuple[str, np.ndarray]]) -> "SparsitySummary":
-        return cls(tuple(TensorSparsity(n, int(np.count_nonzero(np.asarray(a) == 0)), int(np.asarray(a).size))
-                         for n, a in named))
+# The records live with the converters, which report the zeros in written files; re-exported here.
+from edgewise.converters.sparsity import SparsitySummary, TensorSparsity  # noqa: F401
 
 
 def keras_sparsity(model) -> SparsitySummary:

@@ -1,0 +1,86 @@
+"""Which runtimes can run a converted file: tried, not assumed.
+
+Each runtime edgewise can drive loads the file and runs a few of the user's samples (fed through
+the layout adapters, as a user's code would); its outputs are compared with the reference kernels
+(LiteRT's builtin op resolver for TFLite, onnxruntime for ONNX). A runtime that raises, or whose
+outputs stray from the reference by more than 2% of the output's range on average, is reported as
+unsupported with the reason. This is how an int8 file with sparse tensors shows up as "not on
+XNNPACK" (LiteRT's default delegate rejects it) without a table that would go stale.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from edgewise.runtime import EdgewiseRuntimeError, load
+
+from .layout import adapt
+from .result import InputLayout, RuntimeSupport
+from .samples import Feeds
+
+AGREEMENT = 0.02  # mean |difference| / (max - min of the reference output)
+
+_CANDIDATES = {
+    "tflite": (("litert-builtin", "LiteRT (builtin reference kernels)"),
+               ("litert", "LiteRT default (XNNPACK delegate)"),
+               ("numpy", "edgewise.runtime NumPy interpreter")),
+    "onnx": (("onnxruntime", "onnxruntime (CPU)"),
+             ("numpy", "edgewise.runtime NumPy interpreter")),
+}
+
+
+def _run(path: str, backend: str, feeds: Feeds) -> List[np.ndarray]:
+    model = load(path, backend=backend, num_threads=1)
+    outs: List[List[np.ndarray]] = [[] for _ in model.outputs]
+    for i in range(len(next(iter(feeds.values())))):  # one sample at a time: fixed-batch files take batch 1
+        for k, y in enumerate(model.run({n: a[i:i + 1] for n, a in feeds.items()}, quantize=True)):
+            outs[k].append(np.asarray(y, np.float32))
+    return [np.concatenate(o) for o in outs]
+
+
+def _agrees(ref: Sequence[np.ndarray], got: Sequence[np.ndarray]) -> Tuple[bool, str]:
+    for k, (r, g) in enumerate(zip(ref, got)):
+        span = float(r.max() - r.min()) if r.size else 0.0
+        err = float(np.mean(np.abs(r - g))) if r.size else 0.0
+        if r.shape != g.shape or err > AGREEMENT * max(span, 1e-6):
+            return False, f"output {k} differs from the reference kernels (mean |difference| {err:.4g}, range {span:.4g})"
+    return True, ""
+
+
+def runtime_support(path: str, feeds: Feeds, layouts: Sequence[InputLayout]) -> Tuple[RuntimeSupport, ...]:
+    with open(path, "rb") as f:
+        fmt = "tflite" if f.read(8)[4:8] == b"TFL3" else "onnx"
+    adapted = adapt(feeds, layouts)
+    by_runtime = {}
+    for lay in layouts:  # edgewise.runtime names TFLite inputs by tensor, not signature key: bind in order
+        by_runtime[lay.artifact_name] = adapted[lay.artifact_name]
+    results = []
+    reference: Optional[List[np.ndarray]] = None
+    for backend, label in _CANDIDATES[fmt]:
+        try:
+            model = load(path, backend=backend, num_threads=1)
+            order = [_find(s.name, by_runtime) for s in model.inputs]
+            outs = _run(path, backend, {s.name: by_runtime[o] for s, o in zip(model.inputs, order)})
+        except (EdgewiseRuntimeError, RuntimeError, ValueError, NotImplementedError, KeyError) as e:
+            results.append(RuntimeSupport(label, False, f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"))
+            continue
+        if reference is None:
+            reference = outs
+            results.append(RuntimeSupport(label, True, "reference kernels; verified against the source"))
+            continue
+        ok, why = _agrees(reference, outs)
+        results.append(RuntimeSupport(label, ok, why or f"runs and agrees with {_CANDIDATES[fmt][0][1]}"))
+    return tuple(results)
+
+
+def _find(tensor_name: str, feeds: Feeds) -> str:
+    """The feed for a runtime input: same name, the signature key inside the tensor name, or the only one."""
+    if tensor_name in feeds:
+        return tensor_name
+    hits = [k for k in feeds if k in tensor_name]
+    if len(hits) == 1:
+        return hits[0]
+    if len(feeds) == 1:
+        return next(iter(feeds))
+    raise KeyError(f"cannot tell which input {tensor_name!r} is among {sorted(feeds)}")
