@@ -7,7 +7,8 @@ quantizer keep the float graph's tensor names for the ops they quantize). Per la
 - error in steps: mean |dequantized - float| / scale, the tensor's own quantization step (for a
   float tensor, (max - min) / 255 of the float value, the step an 8-bit grid would have);
 - SNR = 10 log10(sum float^2 / sum error^2) in dB (capped at 120 for an exact match);
-- growth: how many dB this layer lost against the worst of its inputs. The layer with the
+- growth: how many dB this layer lost against the worst of its inputs (0 where every input is
+  still exact: where a float input is first rounded is not a layer's fault). The layer with the
   largest growth is where quantization hurts most (the usual suspects are layers whose output
   range is dominated by a few outliers, cf. Nagel et al. 2021, "A White Paper on Neural Network
   Quantization", section 3).
@@ -41,7 +42,13 @@ class _Op:
 
 
 def _graph(data: bytes, source: str, base_dir: Optional[str]):
-    """(ops in execution order, {tensor name: (scale, zero point) or None})."""
+    """(ops in execution order, {tensor: (scale, zero point) or None}, {tensor: tensor holding its quantized value}).
+
+    In a TFLite file an integer tensor holds its own quantized value. In a QDQ ONNX file an op
+    writes float and the QuantizeLinear -> DequantizeLinear pair after it holds the value the next
+    op sees (after the quantizer folded a Relu into the pair's range, only the pair is right), so
+    the op's output is measured at the DequantizeLinear, already dequantized (zero point None).
+    """
     if detect_format(data, source) == "tflite":
         from edgewise.runtime.tflite import read_model
 
@@ -55,12 +62,20 @@ def _graph(data: bytes, source: str, base_dir: Optional[str]):
                              and np.dtype(t.dtype).kind in "iu" else None)
         ops = [_Op(i, m.operator_codes[o.opcode_index].op, tuple(names[k] for k in o.inputs if k >= 0),
                    tuple(names[k] for k in o.outputs)) for i, o in enumerate(sg.operators)]
-        return ops, quant
+        return ops, quant, {}
     from edgewise.runtime.onnx import read_model
 
     m = read_model(data, source, base_dir)
-    ops = [_Op(i, n.op_type, tuple(n.inputs), tuple(n.outputs)) for i, n in enumerate(m.nodes)]
-    return ops, {}
+    nodes = m.nodes
+    ops = [_Op(i, n.op_type, tuple(n.inputs), tuple(n.outputs)) for i, n in enumerate(nodes)]
+    dq_of = {n.inputs[0]: n for n in nodes if n.op_type == "DequantizeLinear"}
+    quant, alias = {}, {}
+    for n in nodes:
+        if n.op_type == "QuantizeLinear" and n.outputs[0] in dq_of and n.inputs[1] in m.initializers:
+            scale = np.asarray(m.initializers[n.inputs[1]], np.float64)
+            quant[n.inputs[0]] = (float(np.mean(scale)), None)
+            alias[n.inputs[0]] = dq_of[n.outputs[0]].outputs[0]
+    return ops, quant, alias
 
 
 def _intermediates(path_or_bytes, feeds: Feeds) -> Tuple[Dict[str, np.ndarray], object]:
@@ -98,27 +113,35 @@ def _snr(ref: np.ndarray, err: np.ndarray) -> float:
     return float(min(SNR_CAP, 10.0 * np.log10(p_ref / p_err)))
 
 
-def layer_report(artifact: str, float_source, feeds: Feeds, layouts: Sequence[InputLayout]) -> LayerReport:
-    """Per-layer error of `artifact` against `float_source` (path or bytes of the float file in the same format)."""
+def layer_report(artifact: str, float_source, feeds: Feeds, layouts: Sequence[InputLayout],
+                 label: Optional[str] = None) -> LayerReport:
+    """Per-layer error of `artifact` against `float_source` (path or bytes of the float file in the same format).
+
+    `label` replaces the artifact's (temporary) path in the reason when no report can be made.
+    """
     name = float_source if isinstance(float_source, str) else "float32 conversion of the same source"
     fed = adapt(feeds, layouts)
     samples = len(next(iter(fed.values())))
     try:
         data, source, base_dir = read_source(artifact)
-        ops, quant = _graph(data, source, base_dir)
+        ops, quant, alias = _graph(data, source, base_dir)
         got, model = _intermediates(artifact, fed)
         ref, _ = _intermediates(float_source, fed)
     except (EdgewiseRuntimeError, KeyError, ValueError, NotImplementedError) as e:
-        return LayerReport(name, samples, (), None, f"{type(e).__name__}: {str(e).splitlines()[0][:300]}")
+        why = str(e).splitlines()[0][:300] if str(e) else ""
+        return LayerReport(name, samples, (), None, f"{type(e).__name__}: {why.replace(artifact, label or artifact)}")
     snr: Dict[str, float] = {}
-    for spec in model.inputs:  # the quantized input's own rounding is where the error starts
-        i = spec.name
+    dynamic = {spec.name for spec in model.inputs}  # tensors that depend on the input (not weights, not shapes)
+    for i in dynamic:  # the quantized input's own rounding is where the error starts
         if i in ref and i in got and ref[i].shape == got[i].shape:
             q = quant.get(i)
             g = got[i].astype(np.float64)
             snr[i] = _snr(ref[i].astype(np.float64), ((g - q[1]) * q[0] if q else g) - ref[i])
     layers: List[LayerError] = []
     for op in ops:
+        if not any(i in dynamic for i in op.inputs):
+            continue
+        dynamic.update(op.outputs)
         if op.op in SKIP_OPS:  # carry the SNR through: a (de)quantize is not a layer
             for o in op.outputs:
                 src = next((i for i in op.inputs if i in snr), None)
@@ -127,18 +150,20 @@ def layer_report(artifact: str, float_source, feeds: Feeds, layouts: Sequence[In
             continue
         for out in op.outputs:
             r = ref.get(out)
-            g = got.get(out)
-            if r is None or g is None or r.shape != g.shape:
+            g = got.get(alias.get(out, out))
+            if r is None or g is None or r.shape != g.shape or r.dtype.kind != "f":
                 continue
             q = quant.get(out)
-            deq = (g.astype(np.float64) - q[1]) * q[0] if q is not None else g.astype(np.float64)
+            deq = (g.astype(np.float64) - q[1]) * q[0] if q is not None and q[1] is not None else g.astype(np.float64)
             r64 = r.astype(np.float64)
             err = deq - r64
             step = q[0] if q is not None else range_step(r64)
             s = _snr(r64, err)
-            inputs = [snr[i] for i in op.inputs if i in snr]
+            inputs = [snr[i] for i in op.inputs if i in snr and snr[i] < SNR_CAP]  # an exact input: first rounding
             growth = max(0.0, min(inputs) - s) if inputs else 0.0
             snr[out] = s
+            if out in alias:
+                snr[alias[out]] = s
             layers.append(LayerError(op.index, op.op, out, float(np.mean(np.abs(err)) / step),
                                      float(np.max(np.abs(err), initial=0.0) / step), s, growth))
     if not layers:

@@ -71,7 +71,7 @@ def keras_to_onnx(model, path: "str | os.PathLike", calibration: SampleSource, *
             raise ConversionError(label, f"Keras ONNX export (tf2onnx) failed: {_first_line(e)}") from e
         verification, layouts = verify_detailed(tmp, ref, feeds, "float32", verify, label=label)
         specs_in, specs_out = artifact_specs(tmp)
-        support = runtime_support(tmp, take(feeds, 0, 4), layouts)
+        support = runtime_support(tmp, take(feeds, 0, 4), layouts, label=label)
     return ConversionResult(label, "onnx", "float32", os.path.getsize(label), file_sparsity(label), verification,
                             time.perf_counter() - t0, f"keras model {model.name!r}", "keras export (tf2onnx)",
                             specs_in, specs_out, layouts, False, support)
@@ -164,8 +164,8 @@ def quantize_onnx_int8(source: "str | os.PathLike", path: "str | os.PathLike", c
             raise ConversionError(label, f"onnxruntime quantize_static failed: {_first_line(e)}") from e
         verification, layouts = verify_detailed(tmp, ref, feeds, "int8", verify, label=label)
         specs_in, specs_out = artifact_specs(tmp)
-        support = runtime_support(tmp, take(feeds, 0, 4), layouts)
-        layers = layer_report(tmp, source, take(feeds, 0, 8), layouts) if explain else None
+        support = runtime_support(tmp, take(feeds, 0, 4), layouts, label=label)
+        layers = layer_report(tmp, source, take(feeds, 0, 8), layouts, label=label) if explain else None
     return ConversionResult(label, "onnx", "int8", os.path.getsize(label), file_sparsity(label), verification,
                             time.perf_counter() - t0, source,
                             f"onnxruntime.quantization ({opts.format.upper()}, {opts.calibration}, "

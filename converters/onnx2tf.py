@@ -94,6 +94,30 @@ def _cind_args(feeds: Feeds, work: str) -> list:
     return args
 
 
+def upgrade_softmax(path: str) -> str:
+    """Move a copy whose opset < 13 holds Softmax/LogSoftmax/Hardmax to opset 13, in place; a note saying so.
+
+    Before opset 13 these ops flatten the input to 2-D at `axis` and normalise over everything
+    after it; onnx2tf 1.28.8 normalises over the last (channels-last) axis instead, so SqueezeNet's
+    (N, 1000, 1, 1) scores come out all ones. onnx's version converter rewrites the op in the
+    opset-13 form (an explicit Flatten/Reshape around a per-axis Softmax), which onnx2tf gets right.
+    """
+    onnx = require("onnx", "ONNX -> TFLite conversion")
+    from onnx import version_converter
+
+    model = onnx.load(path)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    kinds = {n.op_type for n in model.graph.node} & {"Softmax", "LogSoftmax", "Hardmax"}
+    if opset >= 13 or not kinds:
+        return ""
+    try:
+        upgraded = version_converter.convert_version(model, 13)
+    except (RuntimeError, ValueError) as e:  # the converter's C++ errors surface as RuntimeError
+        return f"opset {opset} kept (the version converter failed: {str(e).splitlines()[0][:200]})"
+    onnx.save(upgraded, path)
+    return f"opset {opset} -> 13 on the working copy, for onnx2tf's {'/'.join(sorted(kinds))}"
+
+
 def run_onnx2tf(model_path: str, work: str, feeds: Feeds, label: str, batch: Optional[int] = None) -> Tuple[str, str]:
     """Run onnx2tf on `model_path` (a copy it may modify) in `work`; (float32 .tflite path, SavedModel folder)."""
     out = os.path.join(work, "out")
@@ -155,6 +179,7 @@ def onnx_to_tflite(source: "str | os.PathLike", path: "str | os.PathLike", calib
     with tempfile.TemporaryDirectory(prefix="edgewise-onnx2tf-") as work:
         copy = os.path.join(work, "model.onnx")
         shutil.copyfile(source, copy)
+        upgraded = upgrade_softmax(copy)
         tfl, saved = run_onnx2tf(copy, work, calib, label)
         with open(tfl, "rb") as f:
             float_bytes = f.read()
@@ -166,6 +191,7 @@ def onnx_to_tflite(source: "str | os.PathLike", path: "str | os.PathLike", calib
                                   f"{checker.name if hasattr(checker, 'name') else source}: {e.detail}; refused",
                                   e.tensor, e.measured) from None
         note = tuple(f"input {lay.name!r}: {lay.description}" for lay in layouts if lay.perm)
+        note += (upgraded,) if upgraded else ()
         rep = None
         if precision in ("int8", "int16x8"):
             rep = _representative(adapt(calib, layouts))

@@ -67,7 +67,7 @@ def torch_to_onnx(module, path: "str | os.PathLike", calibration: SampleSource, 
         export_onnx(module, tmp, feeds, names, outs, dynamic_batch, label)
         verification, layouts = verify_detailed(tmp, ref, feeds, "float32", verify, label=label, cross=True)
         specs_in, specs_out = artifact_specs(tmp)
-        support = runtime_support(tmp, take(feeds, 0, 4), layouts)
+        support = runtime_support(tmp, take(feeds, 0, 4), layouts, label=label)
     torch = require("torch", "PyTorch -> ONNX export", extra="torch")
     return ConversionResult(label, "onnx", "float32", os.path.getsize(label), file_sparsity(label), verification,
                             time.perf_counter() - t0, ref.name, f"torch.onnx.export (torch {torch.__version__}, "

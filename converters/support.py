@@ -30,8 +30,7 @@ _CANDIDATES = {
 }
 
 
-def _run(path: str, backend: str, feeds: Feeds) -> List[np.ndarray]:
-    model = load(path, backend=backend, num_threads=1)
+def _run(model, feeds: Feeds) -> List[np.ndarray]:
     outs: List[List[np.ndarray]] = [[] for _ in model.outputs]
     for i in range(len(next(iter(feeds.values())))):  # one sample at a time: fixed-batch files take batch 1
         for k, y in enumerate(model.run({n: a[i:i + 1] for n, a in feeds.items()}, quantize=True)):
@@ -48,29 +47,33 @@ def _agrees(ref: Sequence[np.ndarray], got: Sequence[np.ndarray]) -> Tuple[bool,
     return True, ""
 
 
-def runtime_support(path: str, feeds: Feeds, layouts: Sequence[InputLayout]) -> Tuple[RuntimeSupport, ...]:
+def runtime_support(path: str, feeds: Feeds, layouts: Sequence[InputLayout],
+                    label: Optional[str] = None) -> Tuple[RuntimeSupport, ...]:
+    """Try each runtime on `feeds`; `label` replaces the temporary file's name in the reasons."""
     with open(path, "rb") as f:
         fmt = "tflite" if f.read(8)[4:8] == b"TFL3" else "onnx"
     adapted = adapt(feeds, layouts)
     by_runtime = {}
     for lay in layouts:  # edgewise.runtime names TFLite inputs by tensor, not signature key: bind in order
         by_runtime[lay.artifact_name] = adapted[lay.artifact_name]
+    name = label or path
     results = []
     reference: Optional[List[np.ndarray]] = None
-    for backend, label in _CANDIDATES[fmt]:
+    for backend, title in _CANDIDATES[fmt]:
         try:
             model = load(path, backend=backend, num_threads=1)
             order = [_find(s.name, by_runtime) for s in model.inputs]
-            outs = _run(path, backend, {s.name: by_runtime[o] for s, o in zip(model.inputs, order)})
+            outs = _run(model, {s.name: by_runtime[o] for s, o in zip(model.inputs, order)})
         except (EdgewiseRuntimeError, RuntimeError, ValueError, NotImplementedError, KeyError) as e:
-            results.append(RuntimeSupport(label, False, f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"))
+            why = str(e).splitlines()[0][:300] if str(e) else ""
+            results.append(RuntimeSupport(title, False, f"{type(e).__name__}: {why.replace(path, name)}"))
             continue
         if reference is None:
             reference = outs
-            results.append(RuntimeSupport(label, True, "reference kernels; verified against the source"))
+            results.append(RuntimeSupport(title, True, "reference kernels; verified against the source"))
             continue
         ok, why = _agrees(reference, outs)
-        results.append(RuntimeSupport(label, ok, why or f"runs and agrees with {_CANDIDATES[fmt][0][1]}"))
+        results.append(RuntimeSupport(title, ok, why or f"runs and agrees with {_CANDIDATES[fmt][0][1]}"))
     return tuple(results)
 
 

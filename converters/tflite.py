@@ -37,7 +37,7 @@ from .result import ConversionResult, VerifyConfig
 from .samples import Feeds, SampleSource, as_feeds, as_float, count, take
 from .specs import artifact_specs
 from .support import runtime_support
-from .verify import ensure_called, verify_detailed
+from .verify import ensure_called, input_layouts, verify_detailed
 from .weights import file_sparsity
 
 IO_TYPES = ("int8", "uint8", "float32")
@@ -138,19 +138,36 @@ def write_tflite(make_converter: Callable, representative: Optional[Callable], r
     with atomic_path(path, ".tflite") as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
-        verification, layouts = verify_detailed(tmp, reference, feeds, precision, verify, label=path,
-                                                channels_last=channels_last, cross=cross)
+        try:
+            verification, layouts = verify_detailed(tmp, reference, feeds, precision, verify, label=path,
+                                                    channels_last=channels_last, cross=cross)
+        except ConversionError as e:
+            if precision == "float32":
+                raise
+            if float_bytes is None:
+                float_bytes = convert_bytes(make_converter, "float32", opts, None, path)
+            where = layer_report(tmp, float_bytes, take(feeds, 0, 8),
+                                 input_layouts(tmp, reference, take(feeds, 0, 1), channels_last), label=path)
+            raise ConversionError(path, e.detail + _diverged(where), e.tensor, e.measured) from None
         specs_in, specs_out = artifact_specs(tmp)
         sample = take(feeds, 0, 8)
-        support = runtime_support(tmp, sample, layouts)
+        support = runtime_support(tmp, sample, layouts, label=path)
         layers = None
         if explain and precision != "float32":
             if float_bytes is None:
                 float_bytes = convert_bytes(make_converter, "float32", opts, None, path)
-            layers = layer_report(tmp, float_bytes, take(feeds, 0, 16), layouts)
+            layers = layer_report(tmp, float_bytes, take(feeds, 0, 16), layouts, label=path)
     return ConversionResult(path, "tflite", precision, os.path.getsize(path), file_sparsity(path), verification,
                             time.perf_counter() - t0, source, converter, specs_in, specs_out, layouts, sparse_used,
                             support, layers, notes)
+
+
+def _diverged(report) -> str:
+    if report.worst_growth:
+        worst = next(e for e in report.layers if e.tensor == report.worst_growth)
+        return (f"; per layer, the error grows most at {worst.op} {worst.tensor!r} (SNR {worst.snr_db:.1f} dB, "
+                f"{worst.growth_db:.1f} dB lost there)")
+    return f"; per-layer report: {report.unavailable or 'no layer stands out'}"
 
 
 def _zeros_share(data: bytes) -> float:

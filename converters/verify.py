@@ -84,8 +84,7 @@ def verify_detailed(artifact, reference, x: SampleSource, precision: str, config
     feeds = take(feeds, 0, config.samples)
     try:
         runner = open_artifact(artifact)
-        layouts = match_inputs(ref.input_names, [a.shape for a in feeds.values()],
-                               [i.name for i in runner.inputs], [i.shape for i in runner.inputs], channels_last)
+        layouts = _layouts(runner, ref, feeds, channels_last)
         gots = runner.run(adapt(feeds, layouts))
     except (RuntimeError, ValueError) as e:
         raise ConversionError(label, f"could not be run for verification: {e}") from None
@@ -106,6 +105,17 @@ def verify_detailed(artifact, reference, x: SampleSource, precision: str, config
         scales = [None] * len(refs)
     verification = verify_outputs(label, ref.name, refs, ordered, names, scales, config, precision, cross)
     return verification, layouts
+
+
+def _layouts(runner, ref: Reference, feeds, channels_last: bool) -> Tuple[InputLayout, ...]:
+    return match_inputs(ref.input_names, [feeds[n].shape for n in ref.input_names],
+                        [i.name for i in runner.inputs], [i.shape for i in runner.inputs], channels_last)
+
+
+def input_layouts(artifact: str, reference, x: SampleSource, channels_last: bool = False) -> Tuple[InputLayout, ...]:
+    """How each of the reference's inputs maps onto the artifact's (see `layout.match_inputs`)."""
+    ref = as_reference(reference)
+    return _layouts(open_artifact(artifact), ref, as_feeds(x, ref.input_names, os.fspath(artifact)), channels_last)
 
 
 def _is_tflite(path: str) -> bool:

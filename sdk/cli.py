@@ -253,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Command groups that live in their own modules under sdk/commands/ (one module per group, each with
 # `register(subparsers)`; its handlers import what they need when they run).
 COMMAND_MODULES: tuple = (
+    "edgewise.commands.convert",
 )
 
 
