@@ -78,9 +78,11 @@ def check_output(name: str, ref: np.ndarray, got: np.ndarray, config: VerifyConf
     agree, n = top1_agreement(ref, got, tol)
     where = "the output's scale" if output_scale is not None else "(max - min) / 255 of the reference"
     rule = (f"mean |error| <= {config.int8_mean_scales:g} quantization steps ({where}: {scale:.4g})"
-            + (f", top-1 agreement >= {config.min_top1_agreement:g}" if agree is not None else ""))
+            + (f", top-1 agreement >= {config.min_top1_agreement:g}" if agree is not None else "")
+            + f", cosine >= {config.min_cosine:g}")
     return OutputCheck(name, max_err, mean_err, "mean_abs_error", tol, scale, agree,
-                       config.min_top1_agreement if agree is not None else None, n, rel, cosine, rule)
+                       config.min_top1_agreement if agree is not None else None, n, rel, cosine, rule,
+                       config.min_cosine)
 
 
 def verify_outputs(artifact: str, reference: str, refs: Sequence[np.ndarray], gots: Sequence[np.ndarray],
@@ -97,10 +99,14 @@ def verify_outputs(artifact: str, reference: str, refs: Sequence[np.ndarray], go
         checks.append(c)
         if not c.passed:
             what = f"{c.metric.replace('_', ' ')} {c.measured:.6g} exceeds the tolerance {c.tolerance:.6g} ({c.rule})"
-            if c.measured <= c.tolerance:
+            if c.measured <= c.tolerance and c.min_cosine is not None and (c.cosine or 0.0) < c.min_cosine:
+                what = f"cosine similarity {c.cosine:.4f} with the source is below {c.min_cosine:g} ({c.rule})"
+            elif c.measured <= c.tolerance:
                 what = (f"top-1 agreement {c.top1_agreement:.3f} with the source is below "
                         f"{c.min_top1_agreement:.3f} (on the {c.top1_samples} samples whose top-1 margin exceeds "
                         f"{c.tolerance:.3g})")
-            raise ConversionError(artifact, f"does not match {reference} on {len(ref)} samples: {what}",
-                                  name, c.measured if c.measured > c.tolerance else c.top1_agreement)
+            measured = (c.measured if c.measured > c.tolerance else
+                        c.top1_agreement if c.top1_agreement is not None and c.min_top1_agreement is not None
+                        and c.top1_agreement < c.min_top1_agreement else c.cosine)
+            raise ConversionError(artifact, f"does not match {reference} on {len(ref)} samples: {what}", name, measured)
     return Verification(reference, int(len(refs[0])) if refs else 0, tuple(checks))

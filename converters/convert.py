@@ -88,6 +88,7 @@ def convert(model, out: "str | os.PathLike", *, to: str, quantize: str = "none",
     samples = calibration if calibration is not None else evaluation
     extra = evaluation if calibration is not None else None
     precision = "float32" if quantize == "none" else quantize
+    tflite_options = tflite_options or TFLiteOptions()
     kind = source_kind(model)
     if kind == "keras" and isinstance(model, (str, os.PathLike)):
         model = _load_keras(os.fspath(model))
@@ -121,17 +122,22 @@ def convert(model, out: "str | os.PathLike", *, to: str, quantize: str = "none",
         raise ValueError(f"{model} is already float ONNX: use --quantize int8, or --to tflite")
     with tempfile.TemporaryDirectory(prefix="edgewise-onnx-") as work:
         float_path = out if quantize == "none" else os.path.join(work, "model.onnx")
+        reference = None
         if kind == "keras":
             first = keras_to_onnx(model, float_path, samples, verify=verify, evaluation=extra)
+            reference = model
         elif kind == "torch":
             from .pytorch import torch_to_onnx
+            from .reference import from_torch
 
             first = torch_to_onnx(model, float_path, samples, input_names=input_names, verify=verify,
                                   evaluation=extra)
+            reference = from_torch(model, list(input_names))
+            reference.output_names = [o.name for o in first.outputs]
         else:
             first = None
             float_path = os.fspath(model)
         if quantize == "none":
             return first
         return quantize_onnx_int8(float_path, out, samples, verify=verify, options=onnx_options, explain=explain,
-                                  evaluation=extra)
+                                  evaluation=extra, reference=reference)

@@ -132,11 +132,19 @@ def layer_report(artifact: str, float_source, feeds: Feeds, layouts: Sequence[In
         return LayerReport(name, samples, (), None, f"{type(e).__name__}: {why.replace(artifact, label or artifact)}")
     snr: Dict[str, float] = {}
     dynamic = {spec.name for spec in model.inputs}  # tensors that depend on the input (not weights, not shapes)
+
+    def value(name: str) -> Optional[np.ndarray]:
+        """The artifact's value of `name` in float: dequantized, or read at its DequantizeLinear."""
+        g = got.get(alias.get(name, name))
+        if g is None:
+            return None
+        q = quant.get(name)
+        return (g.astype(np.float64) - q[1]) * q[0] if q is not None and q[1] is not None else g.astype(np.float64)
+
     for i in dynamic:  # the quantized input's own rounding is where the error starts
-        if i in ref and i in got and ref[i].shape == got[i].shape:
-            q = quant.get(i)
-            g = got[i].astype(np.float64)
-            snr[i] = _snr(ref[i].astype(np.float64), ((g - q[1]) * q[0] if q else g) - ref[i])
+        g = value(i)
+        if i in ref and g is not None and ref[i].shape == g.shape:
+            snr[i] = _snr(ref[i].astype(np.float64), g - ref[i])
     layers: List[LayerError] = []
     for op in ops:
         if not any(i in dynamic for i in op.inputs):
@@ -150,11 +158,10 @@ def layer_report(artifact: str, float_source, feeds: Feeds, layouts: Sequence[In
             continue
         for out in op.outputs:
             r = ref.get(out)
-            g = got.get(alias.get(out, out))
-            if r is None or g is None or r.shape != g.shape or r.dtype.kind != "f":
+            deq = value(out)
+            if r is None or deq is None or r.shape != deq.shape or r.dtype.kind != "f":
                 continue
             q = quant.get(out)
-            deq = (g.astype(np.float64) - q[1]) * q[0] if q is not None and q[1] is not None else g.astype(np.float64)
             r64 = r.astype(np.float64)
             err = deq - r64
             step = q[0] if q is not None else range_step(r64)

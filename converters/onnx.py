@@ -118,10 +118,13 @@ def _fixed_batch_reader(feeds: Feeds, batch: int):
 
 def quantize_onnx_int8(source: "str | os.PathLike", path: "str | os.PathLike", calibration: SampleSource, *,
                        verify: Optional[VerifyConfig] = None, options: Optional[OnnxQuantOptions] = None,
-                       explain: bool = False, evaluation: Optional[SampleSource] = None) -> ConversionResult:
+                       explain: bool = False, evaluation: Optional[SampleSource] = None,
+                       reference=None) -> ConversionResult:
     """Quantize the float ONNX file `source` to int8 at `path`, verified against `source` with onnxruntime.
 
-    `source` is read only: pre-processing works on a copy in a temporary folder.
+    `reference` (a Keras model or `Reference`) replaces `source` as what the file is verified
+    against, e.g. the PyTorch module the float file was exported from. `source` is read only:
+    pre-processing works on a copy in a temporary folder.
     """
     quant = require("onnxruntime.quantization", "ONNX int8 quantization")
     from .reference import from_onnx
@@ -162,7 +165,8 @@ def quantize_onnx_int8(source: "str | os.PathLike", path: "str | os.PathLike", c
             )
         except Exception as e:  # onnxruntime's quantizer raises bare Exceptions and pybind errors
             raise ConversionError(label, f"onnxruntime quantize_static failed: {_first_line(e)}") from e
-        verification, layouts = verify_detailed(tmp, ref, feeds, "int8", verify, label=label)
+        verification, layouts = verify_detailed(tmp, reference if reference is not None else ref, feeds, "int8",
+                                                verify, label=label)
         specs_in, specs_out = artifact_specs(tmp)
         support = runtime_support(tmp, take(feeds, 0, 4), layouts, label=label)
         layers = layer_report(tmp, source, take(feeds, 0, 8), layouts, label=label) if explain else None

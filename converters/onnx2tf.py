@@ -203,7 +203,9 @@ def onnx_to_tflite(source: "str | os.PathLike", path: "str | os.PathLike", calib
             make = saved_model_converter(saved)
         return write_tflite(make, rep, checker, feeds, label, precision, opts, verify, source=source,
                             converter=f"onnx2tf {version} + tf.lite.TFLiteConverter", explain=explain,
-                            channels_last=True, cross=True, float_bytes=float_bytes, notes=note)
+                            channels_last=True, cross=True, notes=note,
+                            # a quantized file's layers are named after TFLiteConverter's float graph, not onnx2tf's
+                            float_bytes=float_bytes if precision == "float32" else None)
 
 
 def _representative(feeds: Dict[str, np.ndarray]):

@@ -29,8 +29,10 @@ class VerifyConfig(Record):
     rounds to its own scale and the rounding accumulates, so its gate is on the mean absolute
     error in units of the output quantization step (the output tensor's scale, or (max - min) / 255
     of the reference output when the output is float), together with the share of samples whose
-    arg-max class is unchanged, among those the source decides by more than that tolerance.
-    On the demo CNN the int8 files sit near 0.3 (TFLite) and 1.2 (ONNX QDQ) steps with full
+    arg-max class is unchanged, among those the source decides by more than that tolerance, and
+    the cosine similarity of the whole output with the source's (`min_cosine`): a mean over a
+    1000-class softmax is dominated by near-zero classes, and a file whose scores point elsewhere
+    (cosine 0.5 on a randomly initialised ResNet-50) would pass the mean alone. On the demo CNN the int8 files sit near 0.3 (TFLite) and 1.2 (ONNX QDQ) steps with full
     agreement; a wrong model (another checkpoint, a stale file) is several steps off and flips
     many arg-max classes.
     """
@@ -43,6 +45,7 @@ class VerifyConfig(Record):
     cross_atol: float = 1e-4
     cross_rtol: float = 1e-3
     float16_rtol: float = 2e-2
+    min_cosine: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class OutputCheck(Record):
     relative_error: float = 0.0
     cosine: Optional[float] = None
     rule: str = ""  # the tolerance in words, e.g. "max |error| <= 1e-4 + 1e-4 * max|reference|"
+    min_cosine: Optional[float] = None
 
     @property
     def measured(self) -> float:
@@ -77,6 +81,8 @@ class OutputCheck(Record):
         ok = self.measured <= self.tolerance
         if self.top1_agreement is not None and self.min_top1_agreement is not None:
             ok = ok and self.top1_agreement >= self.min_top1_agreement
+        if self.min_cosine is not None:
+            ok = ok and self.cosine is not None and self.cosine >= self.min_cosine
         return ok
 
 

@@ -56,6 +56,9 @@ class TFLiteOptions(Record):
     sparse: str = "auto"
 
 
+DENSE = TFLiteOptions(sparse="never")  # the per-source functions' default: what they wrote before sparse encoding
+
+
 def _quantize_settings(conv, tf, precision: str, opts: TFLiteOptions, representative: Optional[Callable]) -> None:
     if precision == "float32":
         return
@@ -184,6 +187,9 @@ def keras_to_tflite(model, path: "str | os.PathLike", calibration: SampleSource,
                     explain: bool = False, evaluation: Optional[SampleSource] = None) -> ConversionResult:
     """Convert a Keras model to `path` and check it against the model on the user's samples.
 
+    Without `options` the file is dense (as this function always wrote it); `convert()` and the
+    CLI pass `TFLiteOptions()`, whose `sparse="auto"` keeps the sparse encoding when smaller.
+
     `calibration` sets the quantization ranges; it and `evaluation` (if given) are the
     verification set. On any failure a ConversionError is raised and an existing file at `path`
     is left as it was.
@@ -198,7 +204,7 @@ def keras_to_tflite(model, path: "str | os.PathLike", calibration: SampleSource,
     feeds = _verification_set(calibration, evaluation, ref.input_names, label)
     calib = as_float(as_feeds(calibration, ref.input_names, label))
     rep = _representative(calib, ref.input_names, as_dict=False) if precision in ("int8", "int16x8") else None
-    return write_tflite(_keras_converter(model), rep, ref, feeds, label, precision, options or TFLiteOptions(), verify,
+    return write_tflite(_keras_converter(model), rep, ref, feeds, label, precision, options or DENSE, verify,
                         source=f"keras model {model.name!r}", converter=f"tf.lite.TFLiteConverter {_tf_version()}",
                         explain=explain)
 
@@ -215,7 +221,7 @@ def saved_model_to_tflite(folder: "str | os.PathLike", path: "str | os.PathLike"
     feeds = _verification_set(calibration, evaluation, ref.input_names, label)
     calib = as_float(as_feeds(calibration, ref.input_names, label))
     rep = _representative(calib, ref.input_names, as_dict=True) if precision in ("int8", "int16x8") else None
-    return write_tflite(saved_model_converter(folder), rep, ref, feeds, label, precision, options or TFLiteOptions(),
+    return write_tflite(saved_model_converter(folder), rep, ref, feeds, label, precision, options or DENSE,
                         verify, source=folder, converter=f"tf.lite.TFLiteConverter {_tf_version()}", explain=explain)
 
 
