@@ -37,7 +37,7 @@ from .result import ConversionResult, VerifyConfig
 from .samples import Feeds, SampleSource, as_feeds, as_float, count, take
 from .specs import artifact_specs
 from .support import runtime_support
-from .verify import ensure_called, input_layouts, verify_detailed
+from .verify import check_calibration, ensure_called, input_layouts, verify_detailed
 from .weights import file_sparsity
 
 IO_TYPES = ("int8", "uint8", "float32")
@@ -199,7 +199,9 @@ def keras_to_tflite(model, path: "str | os.PathLike", calibration: SampleSource,
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     from .reference import from_keras
 
-    ensure_called(model, calibration if isinstance(calibration, dict) else np.asarray(calibration))
+    if not isinstance(calibration, (dict, str, os.PathLike)):
+        calibration = check_calibration(calibration, label)
+    ensure_called(model, calibration)
     ref = from_keras(model)
     feeds = _verification_set(calibration, evaluation, ref.input_names, label)
     calib = as_float(as_feeds(calibration, ref.input_names, label))

@@ -55,6 +55,31 @@ def onnx_output_scales(path: str) -> List[Optional[float]]:
     return scales
 
 
+def tflite_output_scales(path: str) -> List[Optional[float]]:
+    """Per output, its quantization scale, or for a float output the scale of the DEQUANTIZE input feeding it.
+
+    An int8 file with float output (`--output-type float32`) still computes on the int8 grid of
+    the last op; its step, not the range of the float values, is what rounding can cost.
+    """
+    from edgewise.runtime.model import read_source
+    from edgewise.runtime.tflite import read_model
+
+    data, source, _ = read_source(path)
+    m = read_model(data, source)
+    sg = m.main
+    producer = {o: op for op in sg.operators for o in op.outputs}
+    scales: List[Optional[float]] = []
+    for index in sg.outputs:
+        t = sg.tensors[index]
+        op = producer.get(index)
+        if (t.quantization is None or not len(t.quantization.scale)) and op is not None \
+                and m.operator_codes[op.opcode_index].op == "DEQUANTIZE":
+            t = sg.tensors[op.inputs[0]]
+        q = t.quantization
+        scales.append(float(q.scale[0]) if q is not None and len(q.scale) == 1 else None)
+    return scales
+
+
 def verify_artifact(artifact: "str | os.PathLike", reference, x: SampleSource, precision: str,
                     config: Optional[VerifyConfig] = None, label: Optional[str] = None, *,
                     channels_last: bool = False, cross: bool = False) -> Verification:
@@ -98,8 +123,7 @@ def verify_detailed(artifact, reference, x: SampleSource, precision: str, config
     ordered = [restore(gots[j], perm) for j, perm in pairs]
     names = [runner.outputs[j].name for j, _ in pairs]
     if precision in QUANTIZED_PRECISIONS:
-        file_scales = ([o.quant[0] if o.quant else None for o in runner.outputs] if _is_tflite(artifact)
-                       else onnx_output_scales(artifact))
+        file_scales = tflite_output_scales(artifact) if _is_tflite(artifact) else onnx_output_scales(artifact)
         scales: Sequence[Optional[float]] = [file_scales[j] if precision == "int8" else None for j, _ in pairs]
     else:
         scales = [None] * len(refs)
