@@ -23,7 +23,7 @@ from .layout import match_inputs, pair, restore, adapt
 from .reference import Reference, as_reference
 from .result import InputLayout, Verification, VerifyConfig
 from .runners import open_artifact
-from .samples import SampleSource, as_feeds, as_float, count, take
+from .samples import LABEL_KEYS, SampleSource, as_feeds, as_float, count, load_npz, take
 
 _PASS_THROUGH = {"Softmax", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten", "Transpose", "Sigmoid", "Relu"}
 
@@ -157,11 +157,21 @@ def check_calibration(x: np.ndarray, what: str) -> np.ndarray:
 
 def ensure_called(model, x) -> None:
     """Call the model once: Keras builds its graph (and export's input signature) on the first call."""
-    if isinstance(x, dict):
-        names = [t.name for t in model.inputs] if getattr(model, "inputs", None) else list(x)
-        model([np.asarray(x[n][:1]) for n in names] if len(names) > 1 else np.asarray(x[names[0]][:1]), training=False)
+    if isinstance(x, (str, os.PathLike)):
+        x = load_npz(x)
+    if not isinstance(x, dict):
+        model(np.asarray(x[:1], np.float32), training=False)
         return
-    model(np.asarray(x[:1], np.float32), training=False)
+    try:
+        names = [t.name for t in model.inputs]
+    except (AttributeError, ValueError):  # a Sequential model that was never built has no inputs yet
+        names = []
+    if names:
+        feeds = as_feeds(x, names, "calibration")
+        arrays = [np.asarray(feeds[n][:1]) for n in names]
+    else:
+        arrays = [np.asarray(a[:1]) for k, a in x.items() if k not in LABEL_KEYS]
+    model(arrays if len(arrays) > 1 else arrays[0], training=False)
 
 
 __all__ = ["verify_artifact", "verify_detailed", "onnx_output_scales", "Reference", "count"]
