@@ -15,7 +15,6 @@ quantizer keep the float graph's tensor names for the ops they quantize). Per la
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 

@@ -20,6 +20,7 @@ Keras path (`tflite.write_tflite`), calibrated on the user's samples moved chann
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -196,16 +197,13 @@ def onnx_to_tflite(source: "str | os.PathLike", path: "str | os.PathLike", calib
         if precision in ("int8", "int16x8"):
             rep = _representative(adapt(calib, layouts))
         opts = options or TFLiteOptions()
-        if precision == "float32":
-            make = _fixed(float_bytes)
-            opts = TFLiteOptions(opts.input_type, opts.output_type, opts.per_channel, "never")
-        else:
-            make = saved_model_converter(saved)
-        return write_tflite(make, rep, checker, feeds, label, precision, opts, verify, source=source,
-                            converter=f"onnx2tf {version} + tf.lite.TFLiteConverter", explain=explain,
+        result = write_tflite(saved_model_converter(saved), rep, checker, feeds, label, precision, opts, verify,
+                            source=source, converter=f"onnx2tf {version} + tf.lite.TFLiteConverter", explain=explain,
                             channels_last=True, cross=True, notes=note,
+                            ready=float_bytes if precision == "float32" else None,
                             # a quantized file's layers are named after TFLiteConverter's float graph, not onnx2tf's
                             float_bytes=float_bytes if precision == "float32" else None)
+    return dataclasses.replace(result, duration_s=time.perf_counter() - t0)  # onnx2tf's time included
 
 
 def _representative(feeds: Dict[str, np.ndarray]):
@@ -216,18 +214,3 @@ def _representative(feeds: Dict[str, np.ndarray]):
             yield {n: a[i:i + 1].astype(np.float32) if a.dtype.kind == "f" else a[i:i + 1] for n, a in samples.items()}
 
     return gen
-
-
-class _Ready:
-    """Stands in for a TFLiteConverter whose output already exists (onnx2tf's float32 file)."""
-
-    def __init__(self, data: bytes):
-        self._data = data
-        self.optimizations = []
-
-    def convert(self) -> bytes:
-        return self._data
-
-
-def _fixed(data: bytes):
-    return lambda: _Ready(data)

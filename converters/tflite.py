@@ -117,8 +117,13 @@ def saved_model_converter(folder: str):
 def write_tflite(make_converter: Callable, representative: Optional[Callable], reference, feeds: Feeds, path: str,
                  precision: str, opts: TFLiteOptions, verify: Optional[VerifyConfig], *, source: str,
                  converter: str, explain: bool = False, channels_last: bool = False, cross: bool = False,
-                 float_bytes: Optional[bytes] = None, notes: Tuple[str, ...] = ()) -> ConversionResult:
-    """Convert, pick the encoding, verify, describe, and only then move the file to `path`."""
+                 float_bytes: Optional[bytes] = None, notes: Tuple[str, ...] = (),
+                 ready: Optional[bytes] = None) -> ConversionResult:
+    """Convert, pick the encoding, verify, describe, and only then move the file to `path`.
+
+    `ready` is a file another converter already wrote (onnx2tf's float32 model): it is verified and
+    described as it is, with no TFLiteConverter run and no sparse re-encoding.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if opts.sparse not in SPARSE_MODES:
@@ -127,9 +132,9 @@ def write_tflite(make_converter: Callable, representative: Optional[Callable], r
         if t not in IO_TYPES:
             raise ValueError(f"{what} must be one of {IO_TYPES}, got {t!r}")
     t0 = time.perf_counter()
-    data = convert_bytes(make_converter, precision, opts, representative, path)
+    data = ready if ready is not None else convert_bytes(make_converter, precision, opts, representative, path)
     sparse_used, notes = False, tuple(notes)
-    if opts.sparse != "never":
+    if opts.sparse != "never" and ready is None:
         zeros = _zeros_share(data)
         if opts.sparse == "always" or zeros >= SPARSE_WORTH_TRYING:
             sparse = convert_bytes(make_converter, precision, opts, representative, path, sparse=True)

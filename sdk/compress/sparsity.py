@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 # The records live with the converters, which report the zeros in written files; re-exported here.
-from edgewise.converters.sparsity import SparsitySummary, TensorSparsity  # noqa: F401
+from edgewise.converters.sparsity import SparsitySummary, TensorSparsity  # noqa: F401 (re-exported)
 
 
 def keras_sparsity(model) -> SparsitySummary:
