@@ -24,7 +24,7 @@ from edgewise.runtime import EdgewiseRuntimeError, load
 from edgewise.runtime.model import detect_format, read_source
 
 from .compare import range_step
-from .layout import adapt
+from .layout import for_model
 from .result import InputLayout, LayerError, LayerReport
 from .samples import Feeds
 
@@ -77,30 +77,18 @@ def _graph(data: bytes, source: str, base_dir: Optional[str]):
     return ops, quant, alias
 
 
-def _intermediates(path_or_bytes, feeds: Feeds) -> Tuple[Dict[str, np.ndarray], object]:
-    """Every tensor over the samples (run one at a time, concatenated), raw as stored."""
+def _intermediates(path_or_bytes, feeds: Feeds, layouts: Sequence[InputLayout]) -> Tuple[Dict[str, np.ndarray], object]:
+    """Every tensor over the user's samples (run one at a time, concatenated), raw as stored."""
     model = load(path_or_bytes, backend="numpy")
-    order = [_feed_for(s.name, feeds) for s in model.inputs]
+    bound = for_model([s.name for s in model.inputs], feeds, layouts)
     per: Dict[str, List[np.ndarray]] = {}
     n = len(next(iter(feeds.values())))
     for i in range(n):
-        env = model.run({s.name: feeds[o][i:i + 1] for s, o in zip(model.inputs, order)}, quantize=True,
-                        keep_intermediates=True)
+        env = model.run({k: a[i:i + 1] for k, a in bound.items()}, quantize=True, keep_intermediates=True)
         for k, v in env.items():
             if isinstance(v, np.ndarray):
                 per.setdefault(k, []).append(v)
     return {k: np.concatenate(v) if v[0].ndim else np.stack(v) for k, v in per.items() if len(v) == n}, model
-
-
-def _feed_for(name: str, feeds: Feeds) -> str:
-    if name in feeds:
-        return name
-    hits = [k for k in feeds if k in name]
-    if len(hits) == 1:
-        return hits[0]
-    if len(feeds) == 1:
-        return next(iter(feeds))
-    raise KeyError(f"cannot tell which input {name!r} is among {sorted(feeds)}")
 
 
 def _snr(ref: np.ndarray, err: np.ndarray) -> float:
@@ -119,13 +107,12 @@ def layer_report(artifact: str, float_source, feeds: Feeds, layouts: Sequence[In
     `label` replaces the artifact's (temporary) path in the reason when no report can be made.
     """
     name = float_source if isinstance(float_source, str) else "float32 conversion of the same source"
-    fed = adapt(feeds, layouts)
-    samples = len(next(iter(fed.values())))
+    samples = len(next(iter(feeds.values())))
     try:
         data, source, base_dir = read_source(artifact)
         ops, quant, alias = _graph(data, source, base_dir)
-        got, model = _intermediates(artifact, fed)
-        ref, _ = _intermediates(float_source, fed)
+        got, model = _intermediates(artifact, feeds, layouts)
+        ref, _ = _intermediates(float_source, feeds, layouts)
     except (EdgewiseRuntimeError, KeyError, ValueError, NotImplementedError) as e:
         why = str(e).splitlines()[0][:300] if str(e) else ""
         return LayerReport(name, samples, (), None, f"{type(e).__name__}: {why.replace(artifact, label or artifact)}")

@@ -111,6 +111,28 @@ def adapt(feeds: Dict[str, np.ndarray], layouts: Sequence[InputLayout]) -> Dict[
     return out
 
 
+def for_model(input_names: Sequence[str], feeds: Dict[str, np.ndarray],
+              layouts: Sequence[InputLayout]) -> Dict[str, np.ndarray]:
+    """The user's data for an `edgewise.runtime` Model of the artifact: adapted, keyed by the model's input names.
+
+    The runtime names TFLite inputs by tensor ("serving_default_image:0") where verification uses
+    the signature key ("image"); a name that contains exactly one key is that key's input.
+    """
+    adapted = adapt(feeds, layouts)
+    return {name: adapted[_bind(name, adapted)] for name in input_names}
+
+
+def _bind(tensor_name: str, feeds: Dict[str, np.ndarray]) -> str:
+    if tensor_name in feeds:
+        return tensor_name
+    hits = [k for k in feeds if k in tensor_name]
+    if len(hits) == 1:
+        return hits[0]
+    if len(feeds) == 1:
+        return next(iter(feeds))
+    raise KeyError(f"cannot tell which of {sorted(feeds)} feeds the input {tensor_name!r}")
+
+
 def restore(y: np.ndarray, perm: Tuple[int, ...]) -> np.ndarray:
     """An artifact output in the source's layout (the inverse of `perm`)."""
     return np.transpose(y, np.argsort(perm)) if perm else y

@@ -15,7 +15,7 @@ import numpy as np
 
 from edgewise.runtime import EdgewiseRuntimeError, load
 
-from .layout import adapt
+from .layout import for_model
 from .result import InputLayout, RuntimeSupport
 from .samples import Feeds
 
@@ -52,18 +52,13 @@ def runtime_support(path: str, feeds: Feeds, layouts: Sequence[InputLayout],
     """Try each runtime on `feeds`; `label` replaces the temporary file's name in the reasons."""
     with open(path, "rb") as f:
         fmt = "tflite" if f.read(8)[4:8] == b"TFL3" else "onnx"
-    adapted = adapt(feeds, layouts)
-    by_runtime = {}
-    for lay in layouts:  # edgewise.runtime names TFLite inputs by tensor, not signature key: bind in order
-        by_runtime[lay.artifact_name] = adapted[lay.artifact_name]
     name = label or path
     results = []
     reference: Optional[List[np.ndarray]] = None
     for backend, title in _CANDIDATES[fmt]:
         try:
             model = load(path, backend=backend, num_threads=1)
-            order = [_find(s.name, by_runtime) for s in model.inputs]
-            outs = _run(model, {s.name: by_runtime[o] for s, o in zip(model.inputs, order)})
+            outs = _run(model, for_model([s.name for s in model.inputs], feeds, layouts))
         except (EdgewiseRuntimeError, RuntimeError, ValueError, NotImplementedError, KeyError) as e:
             why = str(e).splitlines()[0][:300] if str(e) else ""
             results.append(RuntimeSupport(title, False, f"{type(e).__name__}: {why.replace(path, name)}"))
@@ -75,15 +70,3 @@ def runtime_support(path: str, feeds: Feeds, layouts: Sequence[InputLayout],
         ok, why = _agrees(reference, outs)
         results.append(RuntimeSupport(title, ok, why or f"runs and agrees with {_CANDIDATES[fmt][0][1]}"))
     return tuple(results)
-
-
-def _find(tensor_name: str, feeds: Feeds) -> str:
-    """The feed for a runtime input: same name, the signature key inside the tensor name, or the only one."""
-    if tensor_name in feeds:
-        return tensor_name
-    hits = [k for k in feeds if k in tensor_name]
-    if len(hits) == 1:
-        return hits[0]
-    if len(feeds) == 1:
-        return next(iter(feeds))
-    raise KeyError(f"cannot tell which input {tensor_name!r} is among {sorted(feeds)}")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from edgewise.converters.layout import adapt, infer_perm, match_inputs, pair, restore
+from edgewise.converters.layout import adapt, for_model, infer_perm, match_inputs, pair, restore
 
 
 def test_nchw_to_nhwc_is_found_from_the_shapes():
@@ -52,3 +52,10 @@ def test_a_shape_that_fits_no_layout_is_an_error_naming_both_tensors():
     with pytest.raises(ValueError) as e:
         match_inputs(["x"], [(2, 3, 4)], ["serving_default_x:0"], [(None, 9, 9)], True)
     assert "'x'" in str(e.value) and "serving_default_x:0" in str(e.value)
+
+
+def test_for_model_keys_by_the_runtime_tensor_names():
+    x, m = np.zeros((1, 3, 2, 2), np.float32), np.ones((1, 4), np.float32)
+    layouts = match_inputs(["x", "m"], [x.shape, m.shape], ["x", "m"], [(None, 2, 2, 3), (None, 4)], True)
+    fed = for_model(["serving_default_m:0", "serving_default_x:0"], {"x": x, "m": m}, layouts)
+    assert fed["serving_default_x:0"].shape == (1, 2, 2, 3) and fed["serving_default_m:0"] is m

@@ -51,7 +51,7 @@ def test_two_input_onnx_converts_offline_with_layouts_stated(two_io, quantize):
 
 def test_edgewise_runtime_runs_the_onnx2tf_file_on_the_users_data(two_io):
     """The stated layouts are enough for edgewise.runtime to give onnxruntime's answer on the same data."""
-    from edgewise.converters.layout import adapt
+    from edgewise.converters.layout import for_model
     from edgewise.converters.result import ConversionResult
     from edgewise.runtime import load
 
@@ -63,9 +63,7 @@ def test_edgewise_runtime_runs_the_onnx2tf_file_on_the_users_data(two_io):
     want = dict(zip(["probs", "score"], _ort(model, data)))
     for backend in ("numpy", "litert"):
         m = load(str(run.out), backend=backend)
-        fed = adapt(data, result.layouts)
-        by_name = {s.name: next(v for k, v in fed.items() if k in s.name) for s in m.inputs}
-        got = m.run(by_name)
+        got = m.run(for_model([s.name for s in m.inputs], data, result.layouts))
         for spec, y in zip(m.outputs, got):
             ref = want["probs"] if y.shape[-1] == 5 else want["score"]
             np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5, err_msg=f"{backend} {spec.name}")
