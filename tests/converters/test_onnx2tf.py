@@ -130,3 +130,20 @@ def test_light_models_float32(tmp_path_factory, name):
     check = run.result["verification"]["outputs"][0]
     assert check["passed"] and check["cosine"] > 0.9999
     assert run.result["inputs"][0]["shape"] == [1, 224, 224, 3]  # fixed batch 1, channels last: stated
+
+
+def test_onnx2tf_failing_in_its_child_process_is_a_conversion_error(tmp_path):
+    """A file onnx2tf cannot read: its child process fails, the caller gets a ConversionError, not a crash."""
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07" + b"\xff" * 64)  # an ONNX-looking header, then garbage
+    code = f"""
+import numpy as np
+from edgewise.converters import ConversionError
+from edgewise.converters.onnx2tf import run_onnx2tf
+try:
+    run_onnx2tf({str(bad)!r}, {str(tmp_path)!r}, {{"x": np.zeros((2, 3), np.float32)}}, "bad.tflite")
+except ConversionError as e:
+    print("ERROR", e)
+"""
+    proc = offline_python(code, timeout=600)
+    assert "ERROR bad.tflite: onnx2tf exited" in proc.stdout, proc.stdout + proc.stderr
