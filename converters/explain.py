@@ -165,6 +165,15 @@ def layer_report(artifact: str, float_source, feeds: Feeds, layouts: Sequence[In
     return LayerReport(name, samples, tuple(layers), worst.tensor if worst.growth_db > 0 else None)
 
 
+def diverged(report: LayerReport) -> str:
+    """The clause a ConversionError gets for a quantized file: where the error grows most."""
+    if report.worst_growth:
+        worst = next(e for e in report.layers if e.tensor == report.worst_growth)
+        return (f"; per layer, the error grows most at {worst.op} {worst.tensor!r} (SNR {worst.snr_db:.1f} dB, "
+                f"{worst.growth_db:.1f} dB lost there)")
+    return f"; per-layer report: {report.unavailable or 'no layer stands out'}"
+
+
 def format_layers(report: LayerReport, limit: int = 40) -> str:
     """The per-layer table `edgewise convert --explain` prints."""
     if report.unavailable:

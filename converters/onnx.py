@@ -24,12 +24,12 @@ from edgewise.fileio import atomic_path
 from edgewise.runtime.records import Record
 
 from .errors import ConversionError
-from .explain import layer_report
+from .explain import diverged, layer_report
 from .result import ConversionResult, VerifyConfig
 from .samples import Feeds, SampleSource, as_feeds, as_float, count, take
 from .specs import artifact_specs
 from .support import runtime_support
-from .verify import check_calibration, ensure_called, verify_detailed
+from .verify import check_calibration, ensure_called, input_layouts, verify_detailed
 from .weights import file_sparsity
 
 CALIBRATION_BATCH = 32
@@ -165,8 +165,13 @@ def quantize_onnx_int8(source: "str | os.PathLike", path: "str | os.PathLike", c
             )
         except Exception as e:  # onnxruntime's quantizer raises bare Exceptions and pybind errors
             raise ConversionError(label, f"onnxruntime quantize_static failed: {_first_line(e)}") from e
-        verification, layouts = verify_detailed(tmp, reference if reference is not None else ref, feeds, "int8",
-                                                verify, label=label)
+        checker = reference if reference is not None else ref
+        try:
+            verification, layouts = verify_detailed(tmp, checker, feeds, "int8", verify, label=label)
+        except ConversionError as e:  # say where it went wrong: the layer whose SNR drops most
+            where = layer_report(tmp, source, take(feeds, 0, 8), input_layouts(tmp, ref, take(feeds, 0, 1)),
+                                 label=label)
+            raise ConversionError(label, e.detail + diverged(where), e.tensor, e.measured) from None
         specs_in, specs_out = artifact_specs(tmp)
         support = runtime_support(tmp, take(feeds, 0, 4), layouts, label=label)
         layers = layer_report(tmp, source, take(feeds, 0, 8), layouts, label=label) if explain else None

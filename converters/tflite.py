@@ -32,7 +32,7 @@ from edgewise.runtime.records import Record
 
 from .compare import PRECISIONS, QUANTIZED_PRECISIONS
 from .errors import ConversionError
-from .explain import layer_report
+from .explain import diverged, layer_report
 from .result import ConversionResult, VerifyConfig
 from .samples import Feeds, SampleSource, as_feeds, as_float, count, take
 from .specs import artifact_specs
@@ -156,7 +156,7 @@ def write_tflite(make_converter: Callable, representative: Optional[Callable], r
                 float_bytes = convert_bytes(make_converter, "float32", opts, None, path)
             where = layer_report(tmp, float_bytes, take(feeds, 0, 8),
                                  input_layouts(tmp, reference, take(feeds, 0, 1), channels_last), label=path)
-            raise ConversionError(path, e.detail + _diverged(where), e.tensor, e.measured) from None
+            raise ConversionError(path, e.detail + diverged(where), e.tensor, e.measured) from None
         specs_in, specs_out = artifact_specs(tmp)
         sample = take(feeds, 0, 8)
         support = runtime_support(tmp, sample, layouts, label=path)
@@ -168,14 +168,6 @@ def write_tflite(make_converter: Callable, representative: Optional[Callable], r
     return ConversionResult(path, "tflite", precision, os.path.getsize(path), file_sparsity(path), verification,
                             time.perf_counter() - t0, source, converter, specs_in, specs_out, layouts, sparse_used,
                             support, layers, notes)
-
-
-def _diverged(report) -> str:
-    if report.worst_growth:
-        worst = next(e for e in report.layers if e.tensor == report.worst_growth)
-        return (f"; per layer, the error grows most at {worst.op} {worst.tensor!r} (SNR {worst.snr_db:.1f} dB, "
-                f"{worst.growth_db:.1f} dB lost there)")
-    return f"; per-layer report: {report.unavailable or 'no layer stands out'}"
 
 
 def _zeros_share(data: bytes) -> float:

@@ -67,6 +67,7 @@ def test_strict_tolerance_refuses_and_names_the_output(source, calib, tmp_path):
         convert(str(source), out, to="onnx", quantize="int8", calibration=calib,
                 verify=VerifyConfig(int8_mean_scales=0.001))
     assert e.value.tensor in ("probs", "score") and not out.exists()
+    assert "error grows most at" in str(e.value)
 
 
 def test_onnx_only_offers_int8(source, calib, tmp_path):
