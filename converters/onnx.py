@@ -85,6 +85,30 @@ def _with_eval(calibration, evaluation, names, label) -> Feeds:
     return feeds
 
 
+QDQ_OPSET = 13  # DequantizeLinear's `axis` (per-channel scales) and QuantizeLinear per-axis arrive in opset 13
+
+
+def _upgrade_for_quantization(path: str) -> str:
+    """Move the working copy to opset 13 when it is older; a note saying so, or "".
+
+    onnxruntime's quantizer writes per-channel DequantizeLinear nodes with an `axis` attribute
+    whatever the model's opset, and below 13 that is an invalid model (SqueezeNet 1.0 is opset 9).
+    """
+    onnx = require("onnx", "ONNX int8 quantization")
+    from onnx import version_converter
+
+    model = onnx.load(path)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), QDQ_OPSET)
+    if opset >= QDQ_OPSET:
+        return ""
+    try:
+        onnx.save(version_converter.convert_version(model, QDQ_OPSET), path)
+    except (RuntimeError, ValueError) as e:  # the converter's C++ errors surface as RuntimeError
+        raise ConversionError(path, f"opset {opset} model: quantization needs opset {QDQ_OPSET} and the version "
+                              f"converter failed: {_first_line(e)}") from None
+    return f"opset {opset} -> {QDQ_OPSET} on the working copy (per-channel quantization needs it)"
+
+
 def _reader(feeds: Feeds):
     quant = require("onnxruntime.quantization", "ONNX int8 quantization")
 
@@ -147,6 +171,9 @@ def quantize_onnx_int8(source: "str | os.PathLike", path: "str | os.PathLike", c
     with tempfile.TemporaryDirectory(prefix="edgewise-ortq-") as work, atomic_path(label, ".onnx") as tmp:
         model_in = os.path.join(work, "model.onnx")
         shutil.copyfile(source, model_in)
+        upgraded = _upgrade_for_quantization(model_in)
+        if upgraded:
+            notes.append(upgraded)
         if opts.preprocess:
             require("sympy", "ONNX quantization pre-processing (symbolic shape inference)")
             pre = os.path.join(work, "model.pre.onnx")

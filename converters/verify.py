@@ -111,8 +111,8 @@ def verify_detailed(artifact, reference, x: SampleSource, precision: str, config
         runner = open_artifact(artifact)
         layouts = _layouts(runner, ref, feeds, channels_last)
         gots = runner.run(adapt(feeds, layouts))
-    except (RuntimeError, ValueError) as e:
-        raise ConversionError(label, f"could not be run for verification: {e}") from None
+    except Exception as e:  # noqa: BLE001 - LiteRT raises RuntimeError/ValueError, onnxruntime its own pybind types
+        raise ConversionError(label, f"could not be run for verification: {type(e).__name__}: {e}") from None
     refs = ref(feeds)
     out_names = ref.output_names if len(ref.output_names) == len(refs) else [f"output_{i}" for i in range(len(refs))]
     try:
