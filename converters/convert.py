@@ -11,6 +11,7 @@ Precisions: none (float32), dynamic, float16, int8, int16x8 for TFLite; none and
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from typing import Optional, Sequence
@@ -112,8 +113,11 @@ def convert(model, out: "str | os.PathLike", *, to: str, quantize: str = "none",
             first = torch_to_onnx(model, onnx_path, samples, input_names=input_names, verify=verify, evaluation=extra)
             ref = from_torch(model, list(input_names))
             ref.output_names = [o.name for o in first.outputs]
-            return onnx_to_tflite(onnx_path, out, samples, precision=precision, verify=verify, options=tflite_options,
-                                  explain=explain, evaluation=extra, reference=ref)
+            res = onnx_to_tflite(onnx_path, out, samples, precision=precision, verify=verify, options=tflite_options,
+                                 explain=explain, evaluation=extra, reference=ref)
+            check = max(first.verification.outputs, key=lambda c: c.max_abs_error)
+            return dataclasses.replace(res, source=ref.name, converter=f"{first.converter} + {res.converter}", notes=(
+                f"intermediate ONNX verified against the module: max |error| {check.max_abs_error:.3g}",) + res.notes)
     # to == "onnx"
     if kind == "savedmodel":
         raise ValueError(f"{model}: SavedModel -> ONNX is not supported; convert to TFLite, or export ONNX from the "
