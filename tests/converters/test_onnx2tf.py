@@ -147,3 +147,18 @@ except ConversionError as e:
 """
     proc = offline_python(code, timeout=600)
     assert "ERROR bad.tflite: onnx2tf exited" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_squeezenet_int8_explained(tmp_path_factory):
+    src = light_models.randomized("squeezenet", tmp_path_factory.mktemp("sq8") / "squeezenet.onnx")
+    calib = src.with_name("calib.npz")
+    np.savez(calib, x=light_models.images(8))
+    run = offline_cli(src, "squeezenet.int8.tflite", ["--to", "tflite", "--quantize", "int8", "--calib", str(calib),
+                                                      "--explain"], [src, calib])
+    assert run.returncode == 0, run.output
+    check = run.result["verification"]["outputs"][0]
+    assert check["passed"] and check["cosine"] > 0.99
+    assert run.result["inputs"][0]["dtype"] == "int8" and run.result["inputs"][0]["shape"] == [1, 224, 224, 3]
+    layers = run.result["layers"]
+    assert layers["worst_growth"] in {e["tensor"] for e in layers["layers"]}
+    assert "error grows most at" in run.output
