@@ -74,6 +74,3 @@ def as_float(feeds: Feeds) -> Feeds:
     """Float inputs as float32 (calibration files often hold float64); integer inputs (token ids) as they are."""
     return {n: (a.astype(np.float32) if a.dtype.kind == "f" else a) for n, a in feeds.items()}
 
-
-def join(a: Feeds, b: Feeds) -> Feeds:
-    return {n: np.concatenate([a[n], b[n]]) for n in a}

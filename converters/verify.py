@@ -23,7 +23,7 @@ from .layout import match_inputs, pair, restore, adapt
 from .reference import Reference, as_reference
 from .result import InputLayout, Verification, VerifyConfig
 from .runners import open_artifact
-from .samples import LABEL_KEYS, SampleSource, as_feeds, as_float, count, load_npz, take
+from .samples import LABEL_KEYS, SampleSource, as_feeds, as_float, load_npz, take
 
 _PASS_THROUGH = {"Softmax", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten", "Transpose", "Sigmoid", "Relu"}
 
@@ -173,5 +173,3 @@ def ensure_called(model, x) -> None:
         arrays = [np.asarray(a[:1]) for k, a in x.items() if k not in LABEL_KEYS]
     model(arrays if len(arrays) > 1 else arrays[0], training=False)
 
-
-__all__ = ["verify_artifact", "verify_detailed", "onnx_output_scales", "Reference", "count"]
