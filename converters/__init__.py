@@ -1,20 +1,29 @@
-"""Keras -> TFLite / ONNX converters, int8 quantizers and the numeric check every artifact passes.
+"""Converters to TFLite and ONNX from Keras, SavedModel, ONNX and PyTorch, each artifact verified before it is written.
 
-    from edgewise.converters import keras_to_tflite, keras_to_onnx, quantize_onnx_int8
-    r = keras_to_tflite(model, "out/model.int8.tflite", calib_x, precision="int8")
-    r.size_bytes, r.sparsity.overall, r.verification.outputs[0].top1_agreement
+    from edgewise.converters import convert
+    r = convert("model.onnx", "out/model.int8.tflite", to="tflite", quantize="int8", calibration="calib.npz")
+    r.verification.outputs[0].max_abs_error, r.layouts[0].description, r.runtimes
 
+The per-source functions (`keras_to_tflite`, `keras_to_onnx`, `quantize_onnx_int8`,
+`saved_model_to_tflite`, `onnx_to_tflite`, `torch_to_onnx`) are the same steps `convert` chains.
 Every function writes atomically and raises ConversionError if the artifact disagrees with its
-source; TensorFlow, onnx and onnxruntime are imported on first use.
+source; TensorFlow, onnx, onnxruntime, onnx2tf and torch are imported on first use.
 """
-from .check import verify_artifact
+from .convert import QUANTIZE_MODES, convert
 from .errors import ConversionError
-from .onnx import keras_to_onnx, quantize_onnx_int8
-from .result import ConversionResult, OutputCheck, Verification, VerifyConfig
-from .tflite import keras_to_tflite
+from .onnx import OnnxQuantOptions, keras_to_onnx, quantize_onnx_int8
+from .onnx2tf import onnx_to_tflite
+from .pytorch import torch_to_onnx
+from .result import (
+    ConversionResult, InputLayout, LayerError, LayerReport, OutputCheck, RuntimeSupport, Verification, VerifyConfig,
+)
+from .tflite import TFLiteOptions, keras_to_tflite, saved_model_to_tflite
+from .verify import verify_artifact
 from .weights import file_sparsity, read_weights
 
 __all__ = [
-    "keras_to_tflite", "keras_to_onnx", "quantize_onnx_int8", "verify_artifact", "ConversionError",
-    "ConversionResult", "OutputCheck", "Verification", "VerifyConfig", "file_sparsity", "read_weights",
+    "convert", "QUANTIZE_MODES", "keras_to_tflite", "saved_model_to_tflite", "keras_to_onnx", "quantize_onnx_int8",
+    "onnx_to_tflite", "torch_to_onnx", "verify_artifact", "ConversionError", "ConversionResult", "OutputCheck",
+    "Verification", "VerifyConfig", "InputLayout", "LayerError", "LayerReport", "RuntimeSupport", "TFLiteOptions",
+    "OnnxQuantOptions", "file_sparsity", "read_weights",
 ]

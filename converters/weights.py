@@ -15,8 +15,9 @@ from typing import List, Tuple
 
 import numpy as np
 
-from ..compress.sparsity import SparsitySummary
-from ..inspection import weight_tensors
+from edgewise.inspection import weight_tensors
+
+from .sparsity import SparsitySummary
 
 
 def read_weights(path: "str | os.PathLike") -> List[Tuple[str, np.ndarray]]:

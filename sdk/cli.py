@@ -207,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMAND_MODULES: tuple = (
     "edgewise.commands.devices",
     "edgewise.commands.bundle",
+    "edgewise.commands.convert",
 )
 
 

@@ -1,25 +1,34 @@
-"""Session fixtures for the converter tests: one pruned model, converted once to all four artifacts."""
+"""Session fixtures for the converter tests.
+
+Imports of TensorFlow, onnxruntime and LiteRT happen inside the fixtures, so the NumPy-only lane
+(`-m "not host and not slow"`) still collects and runs this folder's pure tests.
+"""
 import pytest
 
-pytest.importorskip("tensorflow")
-pytest.importorskip("onnxruntime")
-pytest.importorskip("ai_edge_litert")
+from ..sdk import trained
 
-from ..sdk import trained  # noqa: E402
+
+def _host():
+    pytest.importorskip("tensorflow", reason="needs the host extra (TensorFlow)")
+    pytest.importorskip("onnxruntime", reason="needs the host extra (onnxruntime)")
+    pytest.importorskip("ai_edge_litert", reason="needs the host extra (LiteRT)")
 
 
 @pytest.fixture(scope="session")
 def digits():
+    _host()
     return trained.digits()
 
 
 @pytest.fixture(scope="session")
 def pruned():
+    _host()
     return trained.pruned()
 
 
 @pytest.fixture(scope="session")
 def other_model():
+    _host()
     return trained.other_model()
 
 
