@@ -1,12 +1,11 @@
 """A bundle written on the host loads in the runtime installed alone, on Python 3.9 and 3.13.
 
-Each environment gets NumPy and `pip install ./runtime` (no TensorFlow, onnx, LiteRT, no edgewise
-SDK); a script run from an empty folder loads the .ewb with `edgewise.runtime.load` and runs it.
+Each environment gets NumPy and `pip install .` without extras (no TensorFlow, onnx, LiteRT); a
+script run from an empty folder loads the .ewb with `edgewise.runtime.load` and runs it.
 The oracle is the plain .tflite run by the host's NumPy backend on the same input.
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import numpy as np
@@ -17,7 +16,7 @@ from edgewise.runtime import load
 
 from ..pythons import find_python
 from .conformance.models import CONFORMANCE_MODELS
-from .test_portability import REPO, _clean_env, _make_venv, _pip
+from .test_portability import _clean_env, _make_venv, _pip, _source_copy
 
 SCRIPT = """
 import sys, numpy as np
@@ -42,8 +41,7 @@ def test_host_bundle_runs_in_the_runtime_alone(version, model_store, tmp_path):
 
     py = _make_venv(find_python(version), tmp_path / "venv")
     _pip(py, "numpy")
-    src = shutil.copytree(REPO / "runtime", tmp_path / "runtime-src", ignore=shutil.ignore_patterns("__pycache__"))
-    _pip(py, str(src))
+    _pip(py, str(_source_copy(tmp_path / "edgewise-src")))
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "check.py").write_text(SCRIPT)
