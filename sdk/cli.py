@@ -159,7 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--recipe", metavar="RECIPE.json", help="the steps to run, as JSON or YAML (see README)")
     o.add_argument("--prune", type=float, default=None, metavar="SPARSITY",
                    help="shorthand recipe: magnitude pruning to this sparsity in (0, 1), 3 epochs of fine-tuning")
-    o.add_argument("--quantize", choices=["int8"], default=None, help="shorthand recipe: then quantize")
+    from .steps.quantize import MODES as QUANTIZE_MODES  # NumPy-light: no TensorFlow at parse time
+
+    o.add_argument("--quantize", choices=list(QUANTIZE_MODES), default=None,
+                   help="shorthand recipe: then quantize (int8: full integer; float16; dynamic: int8 weights, float "
+                        "activations; int16x8: int16 activations, int8 weights); ONNX input: int8 only")
     o.add_argument("--max-accuracy-drop", type=float, default=1.0, metavar="POINTS",
                    help="accuracy guard: points of held-out accuracy a step may lose (default 1); a step that loses "
                         "more fine-tunes longer, then stops the run. In a search: the bound on the total drop")

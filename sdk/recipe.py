@@ -120,7 +120,10 @@ def check_recipe(recipe: Recipe, model) -> None:
 
 def shorthand(prune: Optional[float] = None, quantize: Optional[str] = None, epochs: int = 3,
               formats: Tuple[str, ...] = ("tflite",)) -> Recipe:
-    """The recipe behind `--prune S --quantize int8`: magnitude pruning with fine-tuning, then quantization."""
+    """The recipe behind `--prune S --quantize MODE`: magnitude pruning with fine-tuning, then quantization.
+
+    MODE is one of `steps.quantize.MODES` (int8, float16, dynamic, int16x8).
+    """
     from .compress.pruning.magnitude import MagnitudeConfig
     from .compress.train import FineTuneConfig
     from .steps.prune import PruneStep
@@ -132,7 +135,10 @@ def shorthand(prune: Optional[float] = None, quantize: Optional[str] = None, epo
             raise RecipeError(f"prune must be a sparsity in (0, 1), got {prune!r}", field="prune")
         steps.append(PruneStep(magnitude=MagnitudeConfig(float(prune)), fine_tune=FineTuneConfig(epochs=epochs)))
     if quantize is not None:
-        if quantize != "int8":
-            raise RecipeError(f"quantize must be 'int8' or None, got {quantize!r}", field="quantize")
-        steps.append(QuantizeStep(mode=quantize, formats=formats))
+        from .steps.quantize import MODES
+
+        if quantize not in MODES:
+            raise RecipeError(f"quantize must be one of {list(MODES)} or None, got {quantize!r}", field="quantize")
+        # ONNX files are int8 only: the other modes write TFLite alone
+        steps.append(QuantizeStep(mode=quantize, formats=formats if quantize == "int8" else ("tflite",)))
     return Recipe(tuple(steps), name="shorthand")
