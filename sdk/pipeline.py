@@ -31,9 +31,6 @@ from .search import Bounds, SearchSpace, run_search
 from .steps import StepContext
 from .steps.runner import DEFAULT_MAX_DROP, AccuracyGuardError, run_steps
 
-ONNX_INPUT_ISSUE = "ONNX models as pipeline input (optimize from .onnx) are planned in a later issue"
-
-
 @dataclass(frozen=True)
 class LoadedModel:
     """A Keras model and where it came from; `size_bytes` is the size of the file or folder given."""
@@ -68,8 +65,9 @@ def load_keras_model(model, out_dir: str) -> LoadedModel:
     if isinstance(model, keras.Model):
         return LoadedModel(model, "", 0)
     path = os.fspath(model)
-    if path.lower().endswith(".onnx"):
-        raise NotImplementedError(f"{path}: {ONNX_INPUT_ISSUE}; pass the Keras model (.keras) instead")
+    if _is_onnx(path):
+        raise ValueError(f"{path}: an ONNX model is optimized by optimize() itself (edgewise.onnx_optimize), "
+                         "not loaded as Keras")
     if os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, "saved_model.pb")):
             raise FileNotFoundError(f"{path}: a folder but not a SavedModel (no saved_model.pb)")
@@ -91,6 +89,10 @@ def load_keras_model(model, out_dir: str) -> LoadedModel:
     if not path.lower().endswith(".keras"):
         raise ValueError(f"{path}: expected a .keras file or a SavedModel folder")
     return LoadedModel(keras.saving.load_model(path), path, os.path.getsize(path))
+
+
+def _is_onnx(model) -> bool:
+    return isinstance(model, (str, os.PathLike)) and os.fspath(model).lower().endswith(".onnx")
 
 
 def _dataset(d, what: str, require_labels: bool) -> Dataset:
@@ -216,10 +218,12 @@ def optimize(
     progress: Optional[Progress] = None,
     prune: Optional[float] = None,
     quantize: Optional[str] = None,
+    to: Optional[str] = None,
 ) -> rs.Report:
     """Run `recipe` (or search for one) on `model`, measure every step, write the artifacts and the report.
 
-    model: a .keras file, a SavedModel folder or a keras.Model. calib: samples (an .npz with `x`)
+    model: a .keras file, a SavedModel folder, a keras.Model, or an .onnx file (post-training steps
+    only, see `edgewise.onnx_optimize`; `to="tflite"` also converts its int8 result through onnx2tf). calib: samples (an .npz with `x`)
     that set int8 ranges and verify every conversion. eval: held-out `x` and `y` for accuracy.
     train: labelled data the steps fine-tune on (default: `calib`, which then needs labels); the
     sensitivity probes run on it too (else on labelled `calib`, else on `eval`).
@@ -234,6 +238,10 @@ def optimize(
     recipe = _recipe_of(recipe, prune, quantize, settings.formats)
     calib_d = _dataset(calib, "calibration data", require_labels=False)
     eval_d = _dataset(eval, "evaluation data", require_labels=True)
+    if _is_onnx(model):
+        return _optimize_onnx(os.fspath(model), calib_d, eval_d, recipe, train, out, settings, search, say, to)
+    if to is not None:
+        raise ValueError(f"to={to!r} (--to) applies to ONNX input only; Keras input writes --formats")
     train_d = _dataset(train, "fine-tuning data", require_labels=False) if train is not None else None
     timings: List[rs.Timing] = []
 
@@ -304,6 +312,19 @@ def optimize(
     r = report(run.results, artifacts, table=table, summary=summary)
     write_report(r, out, say)
     return r
+
+
+def _optimize_onnx(path, calib_d, eval_d, recipe, train, out, settings, search, say, to) -> rs.Report:
+    from .onnx_optimize import optimize_onnx
+
+    for given, what in ((search is not None, "a budget search (it fine-tunes each trial)"),
+                        (train is not None, "fine-tuning data (train / --train)"),
+                        (settings.sensitivity, "the sensitivity analysis (it probes Keras layers)")):
+        if given:
+            raise ValueError(f"{path}: ONNX input runs post-training steps only; {what} needs a Keras model")
+    if to not in (None, "onnx", "tflite"):
+        raise ValueError(f"to must be 'onnx' or 'tflite', got {to!r}")
+    return optimize_onnx(path, calib_d, eval_d, recipe, out, settings, say, to_tflite=to == "tflite")
 
 
 def _conversion_detail(r) -> str:

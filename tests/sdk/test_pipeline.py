@@ -41,9 +41,10 @@ def test_pruning_needs_labels_for_fine_tuning(tmp_path, trained_model, digits):
         optimize(trained_model, digits.calibration.x, digits.heldout, prune=0.5, out_dir=tmp_path)
 
 
-def test_onnx_input_is_not_implemented_yet(tmp_path, digits):
-    with pytest.raises(NotImplementedError, match="later issue"):
-        optimize(str(tmp_path / "model.onnx"), digits.calibration, digits.heldout, out_dir=tmp_path)
+def test_missing_onnx_input_is_named(tmp_path, digits):
+    with pytest.raises(FileNotFoundError, match="model.onnx: no such ONNX model file"):
+        optimize(str(tmp_path / "model.onnx"), digits.calibration, digits.heldout, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_arguments(tmp_path, trained_model, digits):
