@@ -78,7 +78,7 @@ def cmd_optimize(args) -> int:
 
         report = optimize(
             args.model, args.calib, args.eval, args.recipe, train=args.train, out_dir=args.out, settings=settings,
-            search=search, progress=_progress(args, console), prune=args.prune, quantize=args.quantize,
+            search=search, progress=_progress(args, console), prune=args.prune, quantize=args.quantize, to=args.to,
         )
     if args.json:
         _print_json(report.to_dict())
@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     o = sub.add_parser("optimize", help="compress and convert a Keras model by a recipe, or search for the smallest "
                                         "one within bounds; writes artifacts, report.json and report.html")
-    o.add_argument("model", help="a .keras file or a SavedModel folder")
+    o.add_argument("model", help="a .keras file, a SavedModel folder, or an .onnx file (post-training steps only: "
+                                 "prune, cluster, quantize int8)")
     o.add_argument("--calib", required=True, help=".npz with array x: calibration inputs")
     o.add_argument("--eval", required=True, help=".npz with arrays x and y: held-out data for accuracy")
     o.add_argument("--train", help=".npz with x and y to fine-tune on (default: the --calib data)")
@@ -170,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--seed", type=int, default=0, help="seed of every step and of the search (default 0)")
     o.add_argument("--sensitivity", action="store_true", help="probe each layer alone first; table and plot in the report")
     o.add_argument("--formats", default="tflite,onnx", help="float reference files to write (default tflite,onnx)")
+    o.add_argument("--to", choices=["onnx", "tflite"], default=None,
+                   help="ONNX input only: 'tflite' also converts the int8 result through onnx2tf (the onnx2tf extra)")
     o.add_argument("--no-benchmark", action="store_true", help="skip the latency benchmark of each file")
     s_ = o.add_argument_group("budget search (any of these starts one)")
     s_.add_argument("--max-size", metavar="SIZE", help="largest deployable file, e.g. 40KB")

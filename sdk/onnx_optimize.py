@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import os
+import tempfile
 import time
 from typing import List, Optional, Tuple
 
@@ -192,13 +193,17 @@ def optimize_onnx(path: str, calib: Dataset, eval_d: Dataset, recipe: Recipe, ou
         if spec.kind == "quantize":
             files, detail = _quantize(proto, float_path, out, calib, eval_d, to_tflite, checks)
             after = onnxruntime_accuracy(os.path.join(out, files[0]), eval_d)
-            named = ()
+            from .inspection import weight_tensors
+
+            named = tuple(weight_tensors(os.path.join(out, files[0])))  # the int8 codes as stored
             size = min(os.path.getsize(os.path.join(out, f)) for f in files)
         else:
             new = _transform(spec, proto, settings.seed + i)
             rel = os.path.join("steps", f"{i:02d}-{spec.kind}.onnx")
-            size = _save(new, os.path.join(out, rel))
-            after = onnxruntime_accuracy(os.path.join(out, rel), eval_d)
+            with tempfile.TemporaryDirectory(prefix="edgewise-onnx-step-") as work:  # kept only if the guard passes
+                trial = os.path.join(work, "model.onnx")
+                size = _save(new, trial)
+                after = onnxruntime_accuracy(trial, eval_d)
             files, named = (rel,), _weights(new)
             detail = "one shot on the ONNX initializers (no fine-tuning for ONNX input)"
         layers = layer_values(named)
@@ -211,6 +216,8 @@ def optimize_onnx(path: str, calib: Dataset, eval_d: Dataset, recipe: Recipe, ou
             err = OnnxAccuracyGuardError(i, spec.kind, spec.describe(), accuracy, after, bound, results)
             write_report(report(results, error=str(err)), out, say)
             raise err
+        if spec.kind != "quantize":
+            _save(new, os.path.join(out, rel))
         results.append(result)
         write_json(report(results), os.path.join(out, "report.json"))
         say(f"step {i}/{last} done: accuracy {after:.2%}, {result.sparsity:.1%} zeros")

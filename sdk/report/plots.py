@@ -31,7 +31,8 @@ def size_vs_accuracy(report: Report) -> bytes:
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     if report.baseline.accuracy is not None:
         ax.scatter([report.baseline.size_bytes / 1024], [report.baseline.accuracy * 100], marker="*", s=160,
-                   color="black", label="baseline (Keras)")
+                   color="black", label="baseline (ONNX)" if report.baseline.path.lower().endswith(".onnx")
+                   else "baseline (Keras)")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, a in enumerate(report.artifacts):
         if a.accuracy is None:

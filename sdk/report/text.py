@@ -29,7 +29,8 @@ def summary_table(report: Report) -> str:
     backends = sorted({b.backend for a in report.artifacts for b in a.accuracy_by_backend})
     header = (["artifact", "format", "size", "zeros", "accuracy"] + [f"acc[{b}]" for b in backends]
               + ["p50 ms", "p90 ms", "p99 ms", "bench backend"])
-    rows = [["baseline (Keras)", "keras", _kib(report.baseline.size_bytes), "-", _pct(report.baseline.accuracy)]
+    source = "onnx" if report.baseline.path.lower().endswith(".onnx") else "keras"
+    rows = [[f"baseline ({'ONNX' if source == 'onnx' else 'Keras'})", source, _kib(report.baseline.size_bytes), "-", _pct(report.baseline.accuracy)]
             + [""] * len(backends) + ["-", "-", "-", ""]]
     for a in report.artifacts:
         accs = []
