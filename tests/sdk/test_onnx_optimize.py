@@ -138,3 +138,22 @@ def test_a_step_that_breaks_the_bound_stops_the_run_naming_it(tmp_path, digits_o
     assert not (out / "model.int8.onnx").exists()
     report = read_json(out / "report.json")
     assert [s.index for s in report.steps] == [1] and "recipe step 2" in report.error
+
+
+def test_nm_recipe_step_writes_the_pattern_into_the_onnx_file(tmp_path, digits_onnx, flat_digits):
+    from edgewise.compress.measure import structures
+    from edgewise.compress.onnx import matmul_weight_names
+
+    out = tmp_path / "out"
+    report = optimize(str(digits_onnx), flat_digits.calibration, flat_digits.heldout,
+                      {"steps": [{"kind": "prune", "structured": {"kind": "nm", "n": 2, "m": 4}}]}, out_dir=out,
+                      settings=Settings(benchmark=False, max_accuracy_drop=None))
+    (step,) = report.steps
+    written = out / step.artifacts[0]
+    found = structures(written, matmul_weight_names(onnx.load(str(written))))
+    assert len(found) == 2 and all(s.nm == (2, 4) for s in found.values()), found
+    assert step.sparsity == pytest.approx(0.5) and step.accuracy is not None
+    assert [a.path for a in report.artifacts] == ["model.onnx"]  # no quantize step: the compressed float model
+    assert _weights(out / "model.onnx").keys() == _weights(written).keys()
+    for name, w in _weights(out / "model.onnx").items():
+        np.testing.assert_array_equal(w, _weights(written)[name])
