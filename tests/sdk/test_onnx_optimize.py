@@ -157,3 +157,38 @@ def test_nm_recipe_step_writes_the_pattern_into_the_onnx_file(tmp_path, digits_o
     assert _weights(out / "model.onnx").keys() == _weights(written).keys()
     for name, w in _weights(out / "model.onnx").items():
         np.testing.assert_array_equal(w, _weights(written)[name])
+
+
+@pytest.mark.slow  # onnx2tf: ~30 s
+def test_to_tflite_converts_the_int8_result_through_onnx2tf_offline(tmp_path, digits_onnx):
+    """`--to tflite` under `unshare -n` (no route): the TFLite file is written, verified, and nothing is fetched."""
+    import os
+    import subprocess
+    import sys
+
+    from edgewise.report import read_json
+    from tests.converters.offline import require_netns
+
+    pytest.importorskip("onnx2tf", reason="needs the onnx2tf extra: pip install 'edgewise[host,onnx2tf]'")
+    require_netns()
+    before = _digest(digits_onnx)
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"steps": [RECIPE["steps"][0], RECIPE["steps"][2]]}))
+    out = tmp_path / "out"
+    env = dict(os.environ, OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3",
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))  # onnxsim
+    proc = subprocess.run(["unshare", "-n", sys.executable, "-m", "edgewise.cli", "optimize", str(digits_onnx),
+                           "--recipe", str(recipe), "--calib", str(digits_onnx.parent / "calib.npz"),
+                           "--eval", str(digits_onnx.parent / "eval.npz"), "--out", str(out), "--to", "tflite",
+                           "--no-benchmark"], capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _digest(digits_onnx) == before
+    report = read_json(out / "report.json")
+    assert report.steps[1].artifacts == ("model.int8.onnx", "model.int8.tflite")
+    tfl = next(a for a in report.artifacts if a.path == "model.int8.tflite")
+    assert tfl.verification["passed"] and tfl.format == "tflite" and tfl.precision == "int8"
+    assert abs(tfl.accuracy - report.steps[0].accuracy) * 100 <= 1.0 + 1e-9
+    assert report.steps[1].deployable_bytes == tfl.size_bytes
+    from edgewise.converters.weights import file_sparsity
+
+    assert file_sparsity(out / "model.int8.tflite").overall >= 0.49  # the pruned zeros reach the TFLite file
