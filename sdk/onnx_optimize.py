@@ -185,27 +185,14 @@ def optimize_onnx(path: str, calib: Dataset, eval_d: Dataset, recipe: Recipe, ou
     results: List[StepResult] = []
     checks = {}
     accuracy, source, last = base_acc, "baseline", len(recipe.steps)
-    float_path = os.path.join(out, "model.onnx")
     for i, spec in enumerate(recipe.steps, start=1):
         say(f"step {i}/{last}: {spec.describe()} (ONNX, post-training)")
         t0 = time.perf_counter()
         bound = spec.max_accuracy_drop if spec.max_accuracy_drop is not None else settings.max_accuracy_drop
         if spec.kind == "quantize":
-            files, detail = _quantize(proto, float_path, out, calib, eval_d, to_tflite, checks)
-            after = onnxruntime_accuracy(os.path.join(out, files[0]), eval_d)
-            from .inspection import weight_tensors
-
-            named = tuple(weight_tensors(os.path.join(out, files[0])))  # the int8 codes as stored
-            size = min(os.path.getsize(os.path.join(out, f)) for f in files)
+            new, files, after, named, size, detail = _quantize_step(proto, out, calib, eval_d, to_tflite, checks)
         else:
-            new = _transform(spec, proto, settings.seed + i)
-            rel = os.path.join("steps", f"{i:02d}-{spec.kind}.onnx")
-            with tempfile.TemporaryDirectory(prefix="edgewise-onnx-step-") as work:  # kept only if the guard passes
-                trial = os.path.join(work, "model.onnx")
-                size = _save(new, trial)
-                after = onnxruntime_accuracy(trial, eval_d)
-            files, named = (rel,), _weights(new)
-            detail = "one shot on the ONNX initializers (no fine-tuning for ONNX input)"
+            new, files, after, named, size, detail = _compress_step(spec, i, proto, eval_d, settings.seed + i)
         layers = layer_values(named)
         result = StepResult(i, spec.kind, spec.describe(), time.perf_counter() - t0, accuracy, after, size,
                             deployable_size([os.path.join(out, f) for f in files]), params,
@@ -217,14 +204,14 @@ def optimize_onnx(path: str, calib: Dataset, eval_d: Dataset, recipe: Recipe, ou
             write_report(report(results, error=str(err)), out, say)
             raise err
         if spec.kind != "quantize":
-            _save(new, os.path.join(out, rel))
+            _save(new, os.path.join(out, files[0]))
         results.append(result)
         write_json(report(results), os.path.join(out, "report.json"))
         say(f"step {i}/{last} done: accuracy {after:.2%}, {result.sparsity:.1%} zeros")
         if spec.kind != "quantize":
             proto, accuracy, source = new, after, f"step {i} ({spec.kind})"
     if "model.onnx" not in checks:  # no quantize step: the compressed float model is the result
-        _save(proto, float_path)
+        _save(proto, os.path.join(out, "model.onnx"))
         checks["model.onnx"] = {}
 
     def timed(name, fn, accuracy=None, detail=None):
@@ -243,23 +230,38 @@ def optimize_onnx(path: str, calib: Dataset, eval_d: Dataset, recipe: Recipe, ou
     return r
 
 
-def _quantize(proto, float_path: str, out: str, calib: Dataset, eval_d: Dataset, to_tflite: bool,
-              checks: dict) -> Tuple[Tuple[str, ...], str]:
-    """Write the float model as model.onnx, then model.int8.onnx (and model.int8.tflite); verified files."""
-    from .converters import onnx_to_tflite, quantize_onnx_int8
+def _compress_step(spec: StepSpec, index: int, proto, eval_d: Dataset, seed: int):
+    """Prune or cluster the initializers; the accuracy is measured on a temporary file (kept if the guard passes)."""
+    new = _transform(spec, proto, seed)
+    with tempfile.TemporaryDirectory(prefix="edgewise-onnx-step-") as work:
+        trial = os.path.join(work, "model.onnx")
+        size = _save(new, trial)
+        after = onnxruntime_accuracy(trial, eval_d)
+    rel = os.path.join("steps", f"{index:02d}-{spec.kind}.onnx")
+    return new, (rel,), after, _weights(new), size, "one shot on the ONNX initializers (no fine-tuning for ONNX input)"
 
+
+def _quantize_step(proto, out: str, calib: Dataset, eval_d: Dataset, to_tflite: bool, checks: dict):
+    """Write the float model as model.onnx, then model.int8.onnx (and model.int8.tflite): verified files."""
+    from .converters import onnx_to_tflite, quantize_onnx_int8
+    from .inspection import weight_tensors
+
+    float_path = os.path.join(out, "model.onnx")
     _save(proto, float_path)
     checks["model.onnx"] = {}
     written = [quantize_onnx_int8(float_path, os.path.join(out, "model.int8.onnx"), calib.x, evaluation=eval_d.x)]
     if to_tflite:
         written.append(onnx_to_tflite(float_path, os.path.join(out, "model.int8.tflite"), calib.x, precision="int8",
                                       evaluation=eval_d.x))
-    rel = tuple(os.path.relpath(r.path, out) for r in written)
-    for f, r in zip(rel, written):
+    files = tuple(os.path.relpath(r.path, out) for r in written)
+    for f, r in zip(files, written):
         checks[f] = r.verification.to_dict()
     detail = "; ".join(f"{os.path.basename(r.path)} {r.size_bytes} bytes, verified on {r.verification.samples} "
                        "samples" for r in written)
-    return rel, detail
+    int8 = os.path.join(out, files[0])
+    named = tuple(weight_tensors(int8))  # the int8 codes as stored
+    size = min(os.path.getsize(os.path.join(out, f)) for f in files)
+    return proto, files, onnxruntime_accuracy(int8, eval_d), named, size, detail
 
 
 def as_run_on_onnx(recipe: Recipe, to_tflite: bool) -> Recipe:
