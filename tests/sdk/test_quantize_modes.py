@@ -7,7 +7,7 @@ import pytest
 from edgewise.pipeline import Settings, optimize
 from edgewise.recipe import shorthand
 
-pytestmark = [pytest.mark.host, pytest.mark.slow]  # one conversion each (a few seconds)
+pytestmark = pytest.mark.host
 
 
 def _tensor_types(path):
@@ -17,6 +17,7 @@ def _tensor_types(path):
     return it, {t["name"]: np.dtype(t["dtype"]) for t in it.get_tensor_details()}
 
 
+@pytest.mark.slow  # one conversion each (a few seconds)
 @pytest.mark.parametrize("mode", ["float16", "dynamic", "int16x8"])
 def test_mode_writes_a_verified_file_of_that_precision(tmp_path, tiny_mlp, flat_digits, mode):
     out = tmp_path / "out"
@@ -54,3 +55,14 @@ def test_shorthand_offers_every_mode_and_refuses_others():
         assert step.formats == (("tflite", "onnx") if mode == "int8" else ("tflite",))
     with pytest.raises(RecipeError, match="field 'quantize'.*int4"):
         shorthand(quantize="int4")
+
+
+def test_cli_quantize_shorthand_offers_every_mode(capsys):
+    from edgewise.cli import build_parser
+
+    base = ["optimize", "m.keras", "--calib", "c.npz", "--eval", "e.npz", "--out", "o"]
+    for mode in ("int8", "float16", "dynamic", "int16x8"):
+        assert build_parser().parse_args(base + ["--quantize", mode]).quantize == mode
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(base + ["--quantize", "int4"])
+    assert "invalid choice: 'int4'" in capsys.readouterr().err
