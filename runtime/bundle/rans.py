@@ -29,6 +29,10 @@ RANS_L = 1 << 16  # lower bound of the state; the encoder's initial state
 MAX_PRECISION = 16
 MAX_LANE_SYMBOLS = 1 << 16  # the format requires ceil(count / lanes) <= this: bounded decoding time
 CHECK_EVERY = 16
+# Relative cost of one NumPy lockstep iteration (~15 NumPy calls, call overhead whatever their width)
+# and of one symbol decoded by the scalar Python loop (~0.4 us), measured on x86-64 and arm64 with
+# CPython 3.11: a lockstep iteration costs about as much as this many scalar symbols.
+STEP_COST_SYMBOLS = 16
 
 
 class StreamError(ValueError):
@@ -154,18 +158,94 @@ def _slot_tables(streams: Sequence[RansStream]):
     return (np.concatenate(syms), np.concatenate(fs).astype(np.uint64), np.concatenate(bs).astype(np.uint64))
 
 
+def decode_scalar(s: RansStream) -> np.ndarray:
+    """One stream, one symbol per Python step over plain ints (symbol i is lane i mod L's; words
+    are read in that order). The same checks as decode_streams: words neither short nor left over,
+    final states exactly 2**16."""
+    n, lanes = s.precision, s.lanes
+    index = np.repeat(np.arange(len(s.freqs)), s.freqs)  # slot -> table entry
+    cum = np.concatenate(([0], np.cumsum(s.freqs)[:-1]))
+    table = list(zip(s.symbols[index].tolist(), s.freqs[index].tolist(), (np.arange(len(index)) - cum[index]).tolist()))
+    mask = (1 << n) - 1
+    words = s.words.tolist()
+    x = s.states.tolist()
+    out = [0] * s.count
+    w = 0
+    try:
+        if lanes == 1:
+            xj = x[0]
+            for i in range(s.count):
+                sym, f, b = table[xj & mask]
+                out[i] = sym
+                xj = f * (xj >> n) + b
+                if xj < RANS_L:
+                    xj = (xj << 16) | words[w]
+                    w += 1
+            x[0] = xj
+        else:
+            for i in range(s.count):
+                j = i % lanes
+                sym, f, b = table[x[j] & mask]
+                out[i] = sym
+                xj = f * (x[j] >> n) + b
+                if xj < RANS_L:
+                    xj = (xj << 16) | words[w]
+                    w += 1
+                x[j] = xj
+    except IndexError:
+        raise StreamError("stream runs out of words (truncated or corrupt)") from None
+    if w != len(words):
+        raise StreamError(f"stream leaves {len(words) - w} words unread (corrupt)")
+    for xj in x:
+        if xj != RANS_L:
+            raise StreamError(f"stream ends in state {xj}, expected 2**16 (corrupt)")
+    return np.array(out, np.int64)
+
+
+def split_scalar(streams: Sequence[RansStream]) -> List[bool]:
+    """Which streams to decode with the scalar loop (True) rather than in the lockstep: the split
+    minimising the estimated time, (longest lockstep lane) x STEP_COST_SYMBOLS + (scalar symbols).
+
+    The lockstep's cost is its number of iterations, paid once for all its streams; the scalar
+    loop's is the stream's symbol count. Candidates: every stream whose lanes are at most tau
+    symbols long goes to the lockstep, for tau over the lane lengths (and 0: all scalar).
+    """
+    steps = [-(-s.count // s.lanes) for s in streams]
+    order = sorted(range(len(streams)), key=lambda k: steps[k])
+    scalar_left = sum(s.count for s in streams)
+    best_cost, best_tau = scalar_left, 0
+    for k in order:
+        scalar_left -= streams[k].count
+        cost = steps[k] * STEP_COST_SYMBOLS + scalar_left
+        if cost < best_cost:
+            best_cost, best_tau = cost, steps[k]
+    return [st > best_tau for st in steps]
+
+
 def decode_all(streams: Sequence[RansStream]) -> List[np.ndarray]:
-    """decode_streams over groups of streams with similar lane lengths.
+    """decode_scalar for the streams split_scalar picks; decode_streams over groups of the others
+    with similar lane lengths.
 
     One lockstep costs (longest lane) x (lanes) element steps. Streams are grouped, longest lanes
     first, while that product stays within twice the group's symbols plus 256 idle lanes, so a
     bundle whose lanes are wildly unbalanced (hostile, or from another writer) costs time in
     proportion to its symbols, not to their product.
     """
-    order = sorted(range(len(streams)), key=lambda k: -(-streams[k].count // streams[k].lanes))
     out: List[np.ndarray] = [None] * len(streams)  # type: ignore[list-item]
+    long = []
+    for k, (s, scalar) in enumerate(zip(streams, split_scalar(streams))):
+        if scalar:
+            try:
+                out[k] = decode_scalar(s)
+            except StreamError as e:
+                raise StreamError(f"stream {k}: {e}") from None
+        else:
+            long.append(k)
+    order = sorted(long, key=lambda k: -(-streams[k].count // streams[k].lanes))
     group: List[int] = []
     lanes = symbols = longest = 0
+    if not order:
+        return out
     for k in order + [None]:
         if k is not None:
             s = streams[k]

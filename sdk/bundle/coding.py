@@ -21,6 +21,8 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from edgewise.runtime.bundle.rans import STEP_COST_SYMBOLS
+
 from .rans_encode import choose_precision, varint
 
 MAX_CODEBOOK = 4096
@@ -148,13 +150,25 @@ def plan_tensor(words: np.ndarray, layouts: Optional[Tuple[str, ...]] = None) ->
 
 
 def lanes_for(count: int, steps: int = STEPS) -> int:
-    return max(1, -(-count // steps))
+    """ceil(count / steps) lanes: the NumPy lockstep decodes the stream in `steps` iterations;
+    steps = 0 means one lane (the decoder's scalar loop; 4 bytes of state in all)."""
+    if steps <= 0:
+        return 1
+    return -(-count // steps)
 
 
 def choose_lanes(plans: List[TensorPlan], steps: int = STEPS) -> Tuple[int, int]:
-    """(steps, total lanes): every rANS stream gets ceil(count / steps) lanes, so all of them decode
-    in `steps` lockstep iterations of the decoder, whatever the model's size."""
+    """(steps, total lanes) for a model's rANS streams.
+
+    A model whose coded symbols decode faster one at a time than in `steps` lockstep iterations
+    (fewer than steps x STEP_COST_SYMBOLS of them: small models) gets one lane per stream (steps =
+    0): the decoder runs them in its scalar loop and the file carries one 4-byte state per stream.
+    Otherwise every stream gets ceil(count / steps) lanes, so all of them decode in `steps`
+    iterations whatever the model's size (the decoder's split_scalar makes the same estimate).
+    """
     coded = [s for p in plans for s in p.streams if s.coding == "rans"]
     if not coded:
         return steps, 0
+    if sum(len(s.symbols) for s in coded) < steps * STEP_COST_SYMBOLS:
+        steps = 0
     return steps, sum(lanes_for(len(s.symbols), steps) for s in coded)

@@ -24,7 +24,7 @@ from edgewise.runtime.model import detect_format, read_source
 from edgewise.runtime.records import Record
 from edgewise.runtime.spec import TensorSpec
 
-from .coding import TensorPlan, choose_lanes, entropy_bytes, plan_tensor
+from .coding import TensorPlan, choose_lanes, entropy_bytes, lanes_for, plan_tensor
 from .locate import WeightRange, weight_ranges
 from .rans_encode import encode
 
@@ -106,7 +106,7 @@ def _encode_tensors(ranges: List[WeightRange], plans: List[TensorPlan], steps: i
         for s in p.streams:
             off = len(weights)
             if s.coding == "rans":
-                lanes = -(-len(s.symbols) // steps)
+                lanes = lanes_for(len(s.symbols), steps)
                 weights += encode(s.symbols, s.alphabet, lanes, s.precision, s.freqs)
             elif s.coding == "raw":
                 weights += s.symbols.astype("<u1" if s.alphabet <= 256 else "<u2").tobytes()

@@ -14,7 +14,9 @@ from edgewise.bundle.coding import choose_lanes, plan_tensor
 from edgewise.bundle.pack import _encode_tensors
 from edgewise.bundle.locate import WeightRange
 from edgewise.bundle.rans_encode import choose_precision, encode
-from edgewise.runtime.bundle.rans import StreamError, decode_all, decode_streams, parse_stream
+from edgewise.runtime.bundle.rans import (
+    STEP_COST_SYMBOLS, StreamError, decode_all, decode_scalar, decode_streams, parse_stream, split_scalar,
+)
 from edgewise.runtime.bundle.tensors import assemble, check_tensor, decode_symbols
 
 
@@ -78,6 +80,65 @@ def test_truncated_extended_or_altered_streams_are_refused():
     altered[-40] ^= 0x5A  # one word in the middle
     with pytest.raises(StreamError):
         _decode(bytes(altered), len(s), 5)
+
+
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_scalar_loop_decodes_like_the_lockstep_and_refuses_the_same_damage(lanes):
+    s = np.random.default_rng(5).integers(0, 7, 2500)
+    blob = _code(s, 7, lanes)
+    stream = parse_stream(blob, 0, len(blob), len(s), 7)
+    np.testing.assert_array_equal(decode_scalar(stream), s)
+    np.testing.assert_array_equal(decode_streams([stream])[0], s)
+    for bad, message in ((blob[:-2], "runs out of words"), (blob + b"\0\0", "unread")):
+        with pytest.raises(StreamError, match=message):
+            decode_scalar(parse_stream(bad, 0, len(bad), len(s), 7))
+    altered = bytearray(blob)
+    altered[-40] ^= 0x5A
+    with pytest.raises(StreamError):
+        decode_scalar(parse_stream(bytes(altered), 0, len(altered), len(s), 7))
+
+
+def test_decoder_runs_few_symbols_one_by_one_and_many_in_lockstep():
+    rng = np.random.default_rng(6)
+    short = [(rng.integers(0, 4, n), 4, 1) for n in (16, 300, 1000)]
+    long = [(rng.integers(0, 4, 40_000), 4, 40_000 // 192 + 1), (rng.integers(0, 4, 9000), 4, 9000 // 192 + 1)]
+
+    def parsed(cases):
+        return [parse_stream(b, 0, len(b), len(sy), a) for b, sy, a in ((_code(sy, a, ln), sy, a) for sy, a, ln in cases)]
+
+    # A small model alone: 1316 symbols cost less one by one than 1000 lockstep iterations.
+    assert split_scalar(parsed(short)) == [True, True, True]
+    # Next to long streams the lockstep runs anyway (192 iterations) and takes the 16-symbol one
+    # along; the 300- and 1000-symbol one-lane streams would lengthen it, so they run one by one.
+    mixed = parsed(long + short)
+    assert split_scalar(mixed) == [False, False, False, True, True]
+    for got, (sy, _, _) in zip(decode_all(mixed), long + short):
+        np.testing.assert_array_equal(got, sy)
+
+
+def test_small_models_get_one_lane_per_stream_and_code_closer_to_the_entropy():
+    rng = np.random.default_rng(8)
+    weights = rng.choice(np.arange(-8, 8), 600, p=np.r_[[0.01] * 8, 0.8, [0.12 / 7] * 7]).astype(np.int8)
+    small = [plan_tensor(weights.view("<u1"))]
+    steps, lanes = choose_lanes(small)
+    coded = [st for p in small for st in p.streams if st.coding == "rans"]
+    assert steps == 0 and lanes == len(coded) >= 1
+    assert sum(len(st.symbols) for st in coded) < 192 * STEP_COST_SYMBOLS
+    r = WeightRange("w", "int8", (600,), 0, 600, 1)
+    one_lane, _, _, floor = _encode_tensors([r], small, 0)
+    many_lanes, _, _, _ = _encode_tensors([r], small, 16)  # what a fixed lane length would give
+    lanes_16 = sum(-(-len(st.symbols) // 16) for st in coded)
+    assert lanes_16 > len(coded)
+    # Each extra lane stores a 4-byte state, of which at most 16 bits would otherwise be words.
+    assert len(many_lanes) - len(one_lane) >= 2 * (lanes_16 - len(coded))
+    # One 4-byte state, the precision byte, the lane count and a table of at most 16 symbols
+    # (3 bytes each) over the order-0 entropy of the layout's streams, plus rANS's rounding.
+    assert len(one_lane) <= floor * 1.03 + 4 * len(coded) + 2 + 1 + 3 * 16
+    entries = _encode_tensors([r], small, 0)[1]
+    got = assemble(entries[0], decode_symbols(entries, one_lane)[0], one_lane)
+    assert got.tobytes() == weights.tobytes()
+    big = [plan_tensor(rng.integers(-3, 4, 20_000).astype(np.int8).view("<u1"))]
+    assert choose_lanes(big) == (192, sum(-(-len(st.symbols) // 192) for st in big[0].streams if st.coding == "rans"))
 
 
 DTYPES = ["int8", "uint8", "int16", "float16", "int32", "float32", "int64", "float64"]
