@@ -24,7 +24,7 @@ from edgewise.runtime.model import detect_format, read_source
 from edgewise.runtime.records import Record
 from edgewise.runtime.spec import TensorSpec
 
-from .coding import TensorPlan, choose_lanes, entropy_bytes, lanes_for, learned_floor_bytes, plan_tensor
+from .coding import TensorPlan, choose_lanes, entropy_bytes, lanes_for, two_part_bytes, plan_tensor
 from .locate import WeightRange, weight_ranges
 from .rans_encode import encode
 
@@ -42,7 +42,7 @@ class TensorRecord(Record):
     coded_bytes: int  # codebook + streams
     entropy_bytes: float  # order-0 floor of the stored symbol streams
     distinct: int = 0  # codebook entries (0 without a codebook)
-    learned_floor_bytes: float = 0.0  # the same plus what learning each stream's statistics costs
+    two_part_bytes: float = 0.0  # an ideal two-part code of the same streams (coding.two_part_bytes)
 
 
 @dataclass(frozen=True)
@@ -64,17 +64,17 @@ class PackResult(Record):
     signed: bool
     tensors: Tuple[TensorRecord, ...]
 
-    learned_floor_bytes: float = 0.0  # sum of coding.learned_floor_bytes over the streams
+    two_part_bytes: float = 0.0  # sum of coding.two_part_bytes over the streams: what an ideal adaptive coder reaches
 
     @property
     def entropy_ratio(self) -> float:
         return self.weights_bytes / self.entropy_floor_bytes if self.entropy_floor_bytes else 1.0
 
     @property
-    def learned_ratio(self) -> float:
-        return self.weights_bytes / self.learned_floor_bytes if self.learned_floor_bytes else 1.0
+    def two_part_ratio(self) -> float:
+        return self.weights_bytes / self.two_part_bytes if self.two_part_bytes else 1.0
 
-    _derived = ("entropy_ratio", "learned_ratio")
+    _derived = ("entropy_ratio", "two_part_ratio")
 
 
 def _report_fields(report_path: Optional[str], model_file: str) -> Dict[str, Any]:
@@ -121,7 +121,7 @@ def _encode_tensors(ranges: List[WeightRange], plans: List[TensorPlan], steps: i
             streams.append(Stream(s.role, s.coding, off, len(weights) - off, len(s.symbols), s.alphabet, value))
             codings.append(f"{s.role}:{s.coding}")
             ent += entropy_bytes(s.symbols, s.alphabet)
-            learned += learned_floor_bytes(s.symbols, s.alphabet)
+            learned += two_part_bytes(s.symbols, s.alphabet)
         floor += ent
         book = 0 if p.codebook is None else len(p.codebook)
         entries.append(TensorEntry(r.name, r.dtype, r.shape, r.offset, r.nbytes, r.width, p.layout, tuple(streams),
@@ -189,7 +189,7 @@ def build_bundle(data: bytes, fmt: str, ranges: List[WeightRange], *, file: str,
         path, file, fmt, len(blob), len(data), sum(r.nbytes for r in ranges), graph_member.size, len(weights),
         len(blob) - HEADER.size - graph_member.size - len(weights) - (32 if key is not None else 0),
         round(floor, 3), lanes, steps, key is not None, tuple(records),
-        round(sum(t.learned_floor_bytes for t in records), 3),
+        round(sum(t.two_part_bytes for t in records), 3),
     )
     return blob, result
 

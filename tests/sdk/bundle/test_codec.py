@@ -203,3 +203,32 @@ def test_the_choice_follows_the_statistics():
     noise = rng.integers(0, 256, 20_000).astype(np.uint8)
     plan = _choice(noise)
     assert plan.layout in ("raw", "dense") and all(s.coding == "raw" for s in plan.streams)  # coding would not pay
+
+
+@pytest.mark.parametrize("k, n", [(2, 6), (3, 5), (4, 4), (6, 3)])
+def test_parametric_complexity_matches_shtarkovs_sum(k, n):
+    import itertools
+
+    from edgewise.bundle.coding import multinomial_complexity_bits
+
+    total = 0.0  # sum over all k**n sequences of their maximum-likelihood probability
+    for seq in itertools.product(range(k), repeat=n):
+        counts = np.bincount(seq, minlength=k)
+        total += float(np.prod([(c / n) ** c for c in counts if c]))
+    assert multinomial_complexity_bits(k, n) == pytest.approx(math.log2(total), abs=1e-9)
+
+
+def test_pack_reports_an_ideal_two_part_code_between_the_entropy_and_the_coded_size():
+    from edgewise.bundle.coding import two_part_bytes
+
+    rng = np.random.default_rng(9)
+    long = rng.integers(0, 4, 100_000)
+    # For long streams the two-part code is the entropy plus ~(k-1)/2 log2 n bits.
+    assert 25_000 < two_part_bytes(long, 4) < 25_000 + 3 * 17 / 8 + 4
+    # For 16 distinct bytes the order-0 entropy (4 bits each) is far below what they carry.
+    assert two_part_bytes(np.arange(16) * 13, 256) > 16
+    weights = rng.choice(np.arange(-8, 8), 3000, p=np.r_[[0.01] * 8, 0.8, [0.12 / 7] * 7]).astype(np.int8)
+    plan = plan_tensor(weights.view("<u1"))
+    r = WeightRange("w", "int8", (3000,), 0, 3000, 1)
+    blob, _, records, floor = _encode_tensors([r], [plan], choose_lanes([plan])[0])
+    assert floor < records[0].two_part_bytes < len(blob)
