@@ -291,7 +291,9 @@ def decode_streams(streams: Sequence[RansStream]) -> List[np.ndarray]:
         mask = (np.uint64(1) << shift) - np.uint64(1)
     # A stream that runs out of words is caught every CHECK_EVERY steps; until then its lanes may
     # read at most CHECK_EVERY words each past the end, into this zero padding.
-    words = np.concatenate([s.words for s in streams] + [np.zeros(CHECK_EVERY * nl + 1, np.uint64)])
+    # read at most CHECK_EVERY words each past the end, into this zero padding (plus one step's
+    # worth: every lane computes a word position each step, used or not).
+    words = np.concatenate([s.words for s in streams] + [np.zeros((CHECK_EVERY + 1) * nl + 1, np.uint64)])
     word_base = np.cumsum([0] + [len(s.words) for s in streams])
     word_end = word_base[1:]
     ptr = word_base[:-1].copy()  # next word of each stream (global index)
@@ -303,34 +305,35 @@ def decode_streams(streams: Sequence[RansStream]) -> List[np.ndarray]:
     # Symbols land in a (steps, lanes) grid, row t = step t, when that grid is not much larger than
     # the output (balanced lanes, as the encoder makes them); else they are scattered one by one.
     total = int(counts.sum())
-    grid = np.empty((steps, nl), SYM.dtype) if steps * nl <= 2 * total + 2 * nl else None
+    grid = np.empty((steps, nl), np.uint32) if steps * nl <= 2 * total + 2 * nl else None  # slot indices
     out = None if grid is not None else np.empty(total, SYM.dtype)
     out_pos = np.cumsum(np.concatenate(([0], counts)))[:-1][sid] + lane_in_stream
+    c0 = np.zeros(nl + 1, np.int64)  # c0[l] = lanes before l that read a word this step
+    after_last = last + 1
     for t in range(steps):
         i = (x & mask) + tbase
-        xn = F[i] * (x >> shift) + B[i]
+        xn = F.take(i) * (x >> shift) + B.take(i)
         if t < full:
             if grid is not None:
-                grid[t] = SYM[i]
+                grid[t] = i  # symbols are looked up once, after the loop
             else:
                 out[out_pos] = SYM[i]
                 out_pos += stride
         else:
             act = n_lane > t
             if grid is not None:
-                grid[t] = SYM[i]
+                grid[t] = i
             else:
                 out[out_pos[act]] = SYM[i][act]
                 out_pos += stride
             xn = np.where(act, xn, x)
         need = xn < low
-        nz = np.flatnonzero(need)
-        if len(nz):  # lanes read in lane order from their stream's words: rank among the stream's readers
-            c = np.cumsum(need)
-            start = c[first] - need[first]  # readers before each stream's first lane
-            pos = (ptr - start)[sid[nz]] + c[nz] - 1
-            ptr += c[last] - start
-            xn[nz] = (xn[nz] << w16) | words[pos]
+        np.cumsum(need, out=c0[1:])
+        if c0[nl]:  # readers take their stream's next words in lane order: rank among its readers
+            before = c0[first]
+            pos = (ptr - before)[sid] + c0[:-1]  # every lane's would-be word; only readers keep it
+            ptr += c0[after_last] - before
+            xn = np.where(need, (xn << w16) | words[pos], xn)
         if t % CHECK_EVERY == CHECK_EVERY - 1 and np.any(ptr > word_end):
             break
         x = xn
@@ -346,6 +349,7 @@ def decode_streams(streams: Sequence[RansStream]) -> List[np.ndarray]:
     if grid is None:
         bounds = np.cumsum(np.concatenate(([0], counts)))
         return [out[bounds[k]:bounds[k + 1]].astype(np.int64) for k in range(len(streams))]
+    grid = SYM[grid]
     result = []
     for k in range(len(streams)):  # symbol j of stream k is row j // L, column first + j % L
         block = grid[:, first[k]:first[k] + lane_counts[k]]
