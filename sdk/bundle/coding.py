@@ -83,7 +83,7 @@ def two_part_bytes(symbols: np.ndarray, alphabet: int) -> float:
         return 0.0
     k = int(np.count_nonzero(np.bincount(symbols, minlength=alphabet)))
     support = (math.lgamma(alphabet + 1) - math.lgamma(k + 1) - math.lgamma(alphabet - k + 1)) / math.log(2)
-    return entropy_bytes(symbols, alphabet) + (support + multinomial_complexity_bits(k, n)) / 8
+    return float(entropy_bytes(symbols, alphabet) + (support + multinomial_complexity_bits(k, n)) / 8)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from edgewise.runtime.model import detect_format, read_source
 from edgewise.runtime.records import Record
 from edgewise.runtime.spec import TensorSpec
 
-from .coding import TensorPlan, choose_lanes, entropy_bytes, lanes_for, two_part_bytes, plan_tensor
+from .coding import TensorPlan, choose_lanes, entropy_bytes, lanes_for, plan_tensor, two_part_bytes
 from .locate import WeightRange, weight_ranges
 from .rans_encode import encode
 
@@ -54,7 +54,7 @@ class PackResult(Record):
     format: str
     download_bytes: int  # the .ewb
     disk_bytes: int  # the model once unpacked
-    ram_bytes: int  # weight tensors held in memory at run time (dense)
+    ram_bytes: int  # constants held in memory at run time, dense (inspection.constant_bytes; build_bundle: as stored)
     graph_bytes: int  # graph member as stored
     weights_bytes: int  # weights member (codebooks, tables, lane states, coded streams)
     manifest_bytes: int
@@ -201,7 +201,7 @@ def pack(model_path: "str | os.PathLike", out_path: "str | os.PathLike", recipe_
     `recipe_report`: a pipeline report.json whose recipe, preprocessing and measured accuracy and
     sizes go into the manifest. `key`: sign the bundle with HMAC-SHA256 (integrity, not secrecy).
     """
-    from ..inspection import inspect_model
+    from ..inspection import constant_bytes, inspect_model
 
     model_path, out_path = os.fspath(model_path), os.fspath(out_path)
     data, source, _ = read_source(model_path)
@@ -214,7 +214,8 @@ def pack(model_path: "str | os.PathLike", out_path: "str | os.PathLike", recipe_
         path=out_path,
     )
     write_bytes_atomic(out_path, blob)
-    return replace(result, path=out_path, model=model_path)
+    # build_bundle counts the coded tensors' bytes as stored; the runtimes hold every constant dense.
+    return replace(result, path=out_path, model=model_path, ram_bytes=constant_bytes(data, source))
 
 
 def _safe_name(name: str, source: str) -> str:
