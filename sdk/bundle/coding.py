@@ -17,6 +17,7 @@ table) and the cheapest is kept; the choice is recorded in the manifest.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -36,6 +37,12 @@ STEPS = 192
 # A stream is entropy-coded only if that saves at least this fraction of its raw size: decoding costs
 # time that a 1% saving (the mantissa bytes of float weights) does not repay.
 MIN_GAIN = 0.02
+# A stream is stored as DEFLATE (Huffman) rather than rANS when that costs at most this much more:
+# zlib inflates at C speed where rANS decoding costs Python/NumPy steps. Huffman codes each symbol
+# in whole bits, so rANS keeps the streams below ~1 bit per symbol (masks, sparse gaps) and the
+# short ones (a Huffman table costs ~30-100 bytes); DEFLATE takes the wide value streams, where it
+# lands within 1-4% of the entropy (the lockstep's lane states alone cost rANS 1/6 bit per symbol).
+DEFLATE_MARGIN = 0.01
 
 
 def entropy_bytes(symbols: np.ndarray, alphabet: int) -> float:
@@ -95,13 +102,32 @@ class StreamPlan:
     precision: int = 0
     freqs: Optional[np.ndarray] = None
     estimate: float = 0.0  # bytes, without lane states
+    payload: bytes = b""  # the stored bytes of a deflate stream
 
     @property
     def raw_size(self) -> int:
         return len(self.symbols) * (1 if self.alphabet <= 256 else 2)
 
+    def raw_bytes(self) -> bytes:
+        return self.symbols.astype("<u1" if self.alphabet <= 256 else "<u2").tobytes()
 
-def plan_stream(role: str, symbols: np.ndarray, alphabet: int) -> StreamPlan:
+
+def deflate(data: bytes) -> bytes:
+    """The smaller raw DEFLATE stream (RFC 1951, level 9) of Huffman coding alone and of LZ77 +
+    Huffman. Huffman-only is the usual winner on weight symbols: it is an order-0 code, and the
+    stdlib's zlib decodes it at C speed."""
+    best = None
+    for strategy in (zlib.Z_HUFFMAN_ONLY, zlib.Z_DEFAULT_STRATEGY):
+        c = zlib.compressobj(9, zlib.DEFLATED, -15, 9, strategy)
+        out = c.compress(data) + c.flush()
+        if best is None or len(out) < len(best):
+            best = out
+    return best
+
+
+def plan_stream(role: str, symbols: np.ndarray, alphabet: int, steps: int = STEPS) -> StreamPlan:
+    """The cheapest of raw, const, deflate and rANS for one stream; rANS priced with the lane
+    states `steps` implies (lanes_for: 0 = one lane)."""
     s = StreamPlan(role, np.asarray(symbols, np.int64), alphabet)
     n = len(s.symbols)
     if n == 0:
@@ -111,10 +137,13 @@ def plan_stream(role: str, symbols: np.ndarray, alphabet: int) -> StreamPlan:
         s.coding = "const"
         return s
     precision, freqs, est = choose_precision(counts)
-    lanes = lanes_for(n)
+    lanes = lanes_for(n, steps)
     est += 1 + len(varint(lanes)) + 4 * lanes  # precision byte, lane count, lane states
     s.estimate = float(s.raw_size)
-    if est < s.raw_size * (1 - MIN_GAIN):
+    packed = deflate(s.raw_bytes())
+    if len(packed) <= est * (1 + DEFLATE_MARGIN) and len(packed) < s.raw_size * (1 - MIN_GAIN):
+        s.coding, s.payload, s.estimate = "deflate", packed, float(len(packed))
+    elif est < s.raw_size * (1 - MIN_GAIN):
         s.coding, s.precision, s.freqs, s.estimate = "rans", precision, freqs, est
     return s
 
@@ -143,7 +172,7 @@ def gap_symbols(positions: np.ndarray, escape: int) -> np.ndarray:
     return out
 
 
-def _codebook_plans(words: np.ndarray) -> List[TensorPlan]:
+def _codebook_plans(words: np.ndarray, steps: int) -> List[TensorPlan]:
     """dense / mask / gaps over the distinct values; 1-byte elements index the 256 byte values
     directly (no codebook to store)."""
     if words.dtype.itemsize == 1:
@@ -153,35 +182,35 @@ def _codebook_plans(words: np.ndarray) -> List[TensorPlan]:
         idx = idx.reshape(-1).astype(np.int64)
         k = len(book)
         book = book.astype(words.dtype)
-    plans = [TensorPlan("dense", [plan_stream("indices", idx, k)], book)]
+    plans = [TensorPlan("dense", [plan_stream("indices", idx, k, steps)], book)]
     fill = int(np.argmax(np.bincount(idx, minlength=k)))
     keep = idx != fill
     positions = np.nonzero(keep)[0]
-    values = plan_stream("values", idx[keep], k)
+    values = plan_stream("values", idx[keep], k, steps)
     if len(positions) < len(idx):
-        plans.append(TensorPlan("mask", [plan_stream("mask", keep.astype(np.int64), 2), values], book, fill))
+        plans.append(TensorPlan("mask", [plan_stream("mask", keep.astype(np.int64), 2, steps), values], book, fill))
         best = None
         for e in GAP_ESCAPES:
-            g = plan_stream("gaps", gap_symbols(positions, e), e + 1)
+            g = plan_stream("gaps", gap_symbols(positions, e), e + 1, steps)
             if best is None or g.estimate < best[1].estimate:
                 best = (e, g)
         plans.append(TensorPlan("gaps", [best[1], values], book, fill, best[0]))
     return plans
 
 
-def plan_tensor(words: np.ndarray, layouts: Optional[Tuple[str, ...]] = None) -> TensorPlan:
+def plan_tensor(words: np.ndarray, layouts: Optional[Tuple[str, ...]] = None, steps: int = STEPS) -> TensorPlan:
     """The cheapest coding of a tensor given as little-endian words of its element width
     (among `layouts` only, if given: tests use it to exercise each one)."""
     width = words.dtype.itemsize
     raw = words.view(np.uint8)
-    plans = [TensorPlan("raw", [plan_stream("bytes", raw, 256)])]
+    plans = [TensorPlan("raw", [plan_stream("bytes", raw, 256, steps)])]
     if width > 1 and len(words):
         planes = raw.reshape(len(words), width)
-        plans.append(TensorPlan("planes", [plan_stream(f"plane{i}", planes[:, i], 256) for i in range(width)]))
+        plans.append(TensorPlan("planes", [plan_stream(f"plane{i}", planes[:, i], 256, steps) for i in range(width)]))
     if len(words):
         distinct = len(np.unique(words)) if width > 1 else 0
         if width == 1 or distinct <= MAX_CODEBOOK and (distinct * width < words.nbytes or layouts is not None):
-            plans += _codebook_plans(words)
+            plans += _codebook_plans(words, steps)
     if layouts is not None:
         plans = [p for p in plans if p.layout in layouts]
         if not plans:

@@ -116,7 +116,9 @@ def _encode_tensors(ranges: List[WeightRange], plans: List[TensorPlan], steps: i
                 lanes = lanes_for(len(s.symbols), steps)
                 weights += encode(s.symbols, s.alphabet, lanes, s.precision, s.freqs)
             elif s.coding == "raw":
-                weights += s.symbols.astype("<u1" if s.alphabet <= 256 else "<u2").tobytes()
+                weights += s.raw_bytes()
+            elif s.coding == "deflate":
+                weights += s.payload
             value = int(s.symbols[0]) if s.coding == "const" else 0
             streams.append(Stream(s.role, s.coding, off, len(weights) - off, len(s.symbols), s.alphabet, value))
             codings.append(f"{s.role}:{s.coding}")

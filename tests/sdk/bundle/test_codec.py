@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from edgewise.bundle.coding import choose_lanes, plan_tensor
+from edgewise.bundle.coding import choose_lanes, entropy_bytes, plan_tensor
 from edgewise.bundle.pack import _encode_tensors
 from edgewise.bundle.locate import WeightRange
 from edgewise.bundle.rans_encode import choose_precision, encode
@@ -203,6 +203,62 @@ def test_the_choice_follows_the_statistics():
     noise = rng.integers(0, 256, 20_000).astype(np.uint8)
     plan = _choice(noise)
     assert plan.layout in ("raw", "dense") and all(s.coding == "raw" for s in plan.streams)  # coding would not pay
+
+
+def test_wide_value_streams_go_to_deflate_and_sub_bit_streams_stay_rans():
+    """Huffman (DEFLATE) spends whole bits per symbol: close to the entropy for ~4-7-bit symbols,
+    useless below one bit. The writer picks per stream; both decode bit-exact."""
+    rng = np.random.default_rng(10)
+    values = np.clip(np.round(rng.laplace(0, 12, 30_000)), -127, 127).astype(np.int8)
+    plan = plan_tensor(values.view("<u1"))
+    (stream,) = [st for st in plan.streams if st.coding != "const"]
+    assert stream.coding == "deflate"
+    n_h = entropy_bytes(stream.symbols, stream.alphabet)
+    assert len(stream.payload) <= 1.03 * n_h  # Huffman's loss on a smooth 6-bit source, plus its table
+    mask = (rng.random(40_000) < 0.02).astype(np.int64)  # 0.14 bit per symbol
+    from edgewise.bundle.coding import plan_stream
+
+    m = plan_stream("mask", mask, 2, steps=0)  # one lane: 4 bytes of state
+    assert m.coding == "rans" and m.estimate < 1.02 * entropy_bytes(mask, 2) + 4 + 8
+    r = WeightRange("w", "int8", values.shape, 0, values.nbytes, 1)
+    blob, entries, _, _ = _encode_tensors([r], [plan], choose_lanes([plan])[0])
+    assert entries[0].streams[0].coding == "deflate" or entries[0].streams[-1].coding == "deflate"
+    assert assemble(entries[0], decode_symbols(entries, blob)[0], blob).tobytes() == values.tobytes()
+
+
+def test_bad_deflate_streams_are_refused():
+    import dataclasses
+    import zlib
+
+    values = np.clip(np.round(np.random.default_rng(11).laplace(0, 12, 5_000)), -127, 127).astype(np.int8)
+    plan = plan_tensor(values.view("<u1"), ("raw",))
+    assert plan.streams[0].coding == "deflate"
+    r = WeightRange("w", "int8", values.shape, 0, values.nbytes, 1)
+    _, entries, _, _ = _encode_tensors([r], [plan], 0)
+    t = entries[0]
+
+    def with_payload(payload: bytes):
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        blob = c.compress(payload) + c.flush() if isinstance(payload, bytes) else payload()
+        stream = dataclasses.replace(t.streams[0], offset=0, size=len(blob))
+        return dataclasses.replace(t, streams=(stream,)), blob
+
+    for payload, message in ((values.tobytes() + b"\0", "exactly 5000 bytes"),  # one byte too many
+                             (values.tobytes()[:-1], "exactly 5000 bytes"),
+                             (lambda: b"\xff" * 40, "corrupt")):
+        entry, blob = with_payload(payload)
+        check_tensor(entry, len(blob))
+        with pytest.raises(StreamError, match=message):
+            decode_symbols([entry], blob)
+    entry, blob = with_payload(values.tobytes())
+    good = zlib.compressobj(9, zlib.DEFLATED, -15)
+    blob = good.compress(values.tobytes()) + good.flush() + b"junk"  # data after the end of the stream
+    entry = dataclasses.replace(entry, streams=(dataclasses.replace(entry.streams[0], size=len(blob)),))
+    with pytest.raises(StreamError, match="exactly"):
+        decode_symbols([entry], blob)
+    empty = dataclasses.replace(t, streams=(dataclasses.replace(t.streams[0], count=0),), nbytes=0)
+    with pytest.raises(StreamError, match="empty stream must be raw"):
+        check_tensor(empty, 10**6)
 
 
 @pytest.mark.parametrize("k, n", [(2, 6), (3, 5), (4, 4), (6, 3)])
