@@ -1,4 +1,4 @@
-"""Choose how each weight tensor is coded: the layout and, per stream, rANS, raw or constant.
+"""Choose how each weight tensor is coded: the layout and, per stream, rANS, DEFLATE, raw or constant.
 
 Candidates for a tensor of n elements of w bytes (docs/bundle.md, "Tensor layouts"):
 
@@ -11,8 +11,9 @@ Candidates for a tensor of n elements of w bytes (docs/bundle.md, "Tensor layout
 
 For i.i.d. zeros the three are equally good (chain rule: H(X) = H(X != 0) + P(X != 0) H(X | X != 0));
 gaps win on structured sparsity and take far fewer symbols (each symbol costs a share of a lane
-state, see STEPS); the mask wins when zeros are rare. Each candidate is priced by its order-0 coded size (what rANS reaches, plus its
-table) and the cheapest is kept; the choice is recorded in the manifest.
+state, see STEPS); the mask wins when zeros are rare. Each candidate is priced by the coded size
+of its streams (rANS: the order-0 size plus table and lane states; DEFLATE: its actual size) and
+the cheapest is kept; the choice is recorded in the manifest.
 """
 from __future__ import annotations
 
