@@ -59,7 +59,7 @@ class BundleInfo(Record):
     edgewise_version: str
     download_bytes: int  # the .ewb file
     disk_bytes: int  # the model once unpacked
-    ram_bytes: int  # weight tensors in memory at run time (dense)
+    ram_bytes: int  # constants in memory at run time, dense (constant_bytes)
     manifest_bytes: int  # as stored
     signed: bool
     model_sha256: str
@@ -154,6 +154,19 @@ def weight_tensors(path: "str | os.PathLike") -> List[Tuple[str, np.ndarray]]:
     return [(n, a) for n, a in _onnx_constants(read_onnx(data, source, base_dir)) if _is_weight(a)]
 
 
+def constant_bytes(data: bytes, source: str, base_dir: Optional[str] = None) -> int:
+    """Bytes of every constant of a .tflite or .onnx model once loaded: dense, as a runtime holds
+    them (TFLite tensors stored sparse are densified; a pruned model's zeros take their full width),
+    whatever the file or a bundle stores. The "RAM" of the three sizes a bundle reports."""
+    if detect_format(data, source) == "tflite":
+        from .runtime.tflite import read_model
+
+        return sum(a.nbytes for _, a in _tflite_constants(read_model(data, source)))
+    from .runtime.onnx import read_model as read_onnx
+
+    return sum(a.nbytes for _, a in _onnx_constants(read_onnx(data, source, base_dir)))
+
+
 def _tflite_summary(data: bytes, path: str) -> ModelSummary:
     from .runtime.tflite import read_model
 
@@ -232,7 +245,7 @@ def _bundle_summary(data: bytes, path: str) -> ModelSummary:
         for t in m.tensors
     )
     info = BundleInfo(
-        m.name, m.edgewise_version, len(data), m.model.size, sum(t.nbytes for t in m.tensors),
+        m.name, m.edgewise_version, len(data), m.model.size, constant_bytes(model, path),
         c.payload_start - HEADER.size,
         c.signed, m.model.sha256, tuple(MemberInfo(x.name, x.coding, x.size, x.decoded_size) for x in m.members),
         tensors, m.recipe, m.report,
