@@ -54,7 +54,7 @@ class PackResult(Record):
     format: str
     download_bytes: int  # the .ewb
     disk_bytes: int  # the model once unpacked
-    ram_bytes: int  # constants held in memory at run time, dense (inspection.constant_bytes; build_bundle: as stored)
+    ram_bytes: int  # constants held in memory at run time, dense (runtime.summary.constant_bytes; build_bundle: as stored)
     graph_bytes: int  # graph member as stored
     weights_bytes: int  # weights member (codebooks, tables, lane states, coded streams)
     manifest_bytes: int
@@ -203,7 +203,7 @@ def pack(model_path: "str | os.PathLike", out_path: "str | os.PathLike", recipe_
     `recipe_report`: a pipeline report.json whose recipe, preprocessing and measured accuracy and
     sizes go into the manifest. `key`: sign the bundle with HMAC-SHA256 (integrity, not secrecy).
     """
-    from ..inspection import constant_bytes, inspect_model
+    from ..runtime.summary import constant_bytes, inspect_model
 
     model_path, out_path = os.fspath(model_path), os.fspath(out_path)
     data, source, _ = read_source(model_path)

@@ -129,6 +129,6 @@ def test_ram_size_counts_a_sparse_stored_model_dense(tmp_path):
     x = rng.standard_normal((2, 64)).astype(np.float32)
     np.testing.assert_allclose(load(str(tmp_path / "pruned.ewb"), backend="numpy").run(x)[0], m.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-5)
-    from edgewise.inspection import inspect_model
+    from edgewise.runtime.summary import inspect_model
 
     assert inspect_model(str(tmp_path / "pruned.ewb")).bundle.ram_bytes == result.ram_bytes
