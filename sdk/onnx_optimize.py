@@ -244,7 +244,7 @@ def _compress_step(spec: StepSpec, index: int, proto, eval_d: Dataset, seed: int
 def _quantize_step(proto, out: str, calib: Dataset, eval_d: Dataset, to_tflite: bool, checks: dict):
     """Write the float model as model.onnx, then model.int8.onnx (and model.int8.tflite): verified files."""
     from .converters import onnx_to_tflite, quantize_onnx_int8
-    from .inspection import weight_tensors
+    from .runtime.summary import weight_tensors
 
     float_path = os.path.join(out, "model.onnx")
     _save(proto, float_path)

@@ -43,7 +43,7 @@ def digits_onnx(tmp_path_factory, flat_digits):
 
 
 def _weights(path):
-    from edgewise.inspection import weight_tensors
+    from edgewise.runtime.summary import weight_tensors
 
     return dict(weight_tensors(str(path)))
 

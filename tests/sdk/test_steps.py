@@ -108,8 +108,8 @@ def test_a_post_training_step_that_breaks_its_bound_stops_at_once(tmp_path, tiny
     from edgewise.data import Dataset
 
     recipe = {"steps": [{"kind": "quantize", "max_accuracy_drop": 0.5}]}
-    calib = flat_digits.calibration
-    narrow = Dataset(calib.x[:8] * 0.05, calib.y[:8], "narrow")  # activation ranges far narrower than the real inputs
+    calib = flat_digits.calibration.take(8)
+    narrow = Dataset(calib.x * 0.05, calib.y, "narrow")  # activation ranges far narrower than the real inputs
     lines = []
     with pytest.raises(AccuracyGuardError) as e:
         optimize(tiny_mlp, narrow, flat_digits.heldout, recipe, out_dir=tmp_path, settings=FAST,
