@@ -29,8 +29,8 @@ def test_search_finds_a_candidate_within_bounds_and_resumes(tmp_path, tiny_mlp, 
     best = s.best_candidate
     assert best.meets_bounds and best.size_bytes <= 64 * 1024 and best.accuracy_drop <= 3.0
     assert best.size_bytes == min(c.size_bytes for c in s.candidates if c.meets_bounds)
-    assert os.path.getsize(out / "best.tflite") == best.size_bytes
-    assert best.recipe.steps[-1].kind == "quantize" and best.bits == 8
+    assert os.path.getsize(out / "best.ewb") == best.size_bytes  # the deployable artifact is the bundle
+    assert best.recipe.steps[-1].kind == "quantize" and best.bits <= 8
     assert report.recipe == best.recipe and not report.error  # the kept recipe then ran as a normal run
     assert report.sensitivity is not None and set(report.sensitivity.parameters) == {"hidden", "classes"}
     assert (out / "search.db").is_file()
@@ -61,7 +61,7 @@ def test_interrupted_trial_is_retried_on_resume(tmp_path, tiny_mlp, flat_digits)
     with pytest.raises(KeyboardInterrupt):
         optimize(tiny_mlp, flat_digits.calibration, flat_digits.heldout, train=flat_digits.train, out_dir=out,
                  settings=FAST, search=search, progress=interrupt)
-    assert not (out / "best.tflite").exists()
+    assert not (out / "best.ewb").exists()
     lines = []
     report = optimize(tiny_mlp, flat_digits.calibration, flat_digits.heldout, train=flat_digits.train, out_dir=out,
                       settings=FAST, search=search, progress=lines.append)
@@ -90,7 +90,7 @@ def test_search_says_clearly_when_no_candidate_fits(tmp_path, tiny_mlp, flat_dig
     report = read_json(out / "report.json")
     assert report.error.startswith("none of the 2 candidates meets the bounds (accuracy drop <= 1 points, "
                                    "size <= 200 bytes)")
-    assert "the smallest was" in report.error and not report.artifacts and not (out / "best.tflite").exists()
+    assert "the smallest was" in report.error and not report.artifacts and not (out / "best.ewb").exists()
     assert all(not c.meets_bounds for c in report.search.candidates)
 
 
@@ -132,10 +132,10 @@ def test_a_trial_left_running_by_a_killed_process_runs_again(tmp_path, tiny_mlp,
     # what a process killed mid-trial leaves in the study: a finished trial, then one still "running"
     study = optuna.create_study(storage=f"sqlite:///{out / 'search.db'}", study_name="edgewise-search",
                                 directions=["minimize", "minimize"])
-    study.enqueue_trial({"sparsity": 0.3, "filters": 0.0, "lowrank": 0.0, "quantize": "int8"})
+    study.enqueue_trial({"sparsity": 0.3, "filters": 0.0, "lowrank": 0.0, "sharing": "none", "quantize": "int8"})
     left = study.ask()
     space.recipe(left)  # the trial drew its parameters, then the process died
-    assert left.params == {"sparsity": 0.3, "filters": 0.0, "lowrank": 0.0, "quantize": "int8"}
+    assert left.params == {"sparsity": 0.3, "filters": 0.0, "lowrank": 0.0, "sharing": "none", "quantize": "int8"}
     ctx = StepContext(flat_digits.train, flat_digits.calibration, flat_digits.heldout, str(out))
     lines = []
     for _ in range(2):  # the second resume must not queue it again
