@@ -36,6 +36,10 @@ class Dataset:
     def has_labels(self) -> bool:
         return self.y is not None
 
+    def take(self, n: int) -> "Dataset":
+        """The first `n` samples (all of them if there are fewer)."""
+        return Dataset(self.x[:n], None if self.y is None else self.y[:n], self.source)
+
     def labels(self) -> np.ndarray:
         """`y`, or an error saying which dataset lacks it."""
         if self.y is None:

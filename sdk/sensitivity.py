@@ -163,7 +163,7 @@ def analyze(model, data: Dataset, techniques: Sequence[str] = ("prune", "cluster
     unknown = sorted(set(techniques) - set(PROBES))
     if unknown:
         raise ValueError(f"unknown sensitivity technique(s) {unknown}; known: {sorted(PROBES)}")
-    data = Dataset(data.x[:max_samples], None if data.y is None else data.y[:max_samples], data.source)
+    data = data.take(max_samples)
     base = keras_accuracy(model, data)
     weights = [(layer, var) for layer, attr, var in prunable_weights(model) if attr in ("kernel", "pointwise_kernel")]
     if not weights:
