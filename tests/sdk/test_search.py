@@ -31,6 +31,14 @@ def test_search_finds_a_candidate_within_bounds_and_resumes(tmp_path, tiny_mlp, 
     assert best.size_bytes == min(c.size_bytes for c in s.candidates if c.meets_bounds)
     assert os.path.getsize(out / "best.ewb") == best.size_bytes  # the deployable artifact is the bundle
     assert best.recipe.steps[-1].kind == "quantize" and best.bits <= 8
+    # the trial measured its int8 TFLite file; the bundle it ships decodes bit-exactly, so every backend agrees
+    from edgewise.evaluate import evaluate_artifact, evaluate_backend
+
+    tflite = out / os.path.dirname(best.artifact) / ".." / "model.int8.tflite"
+    measured = evaluate_artifact(str(tflite), flat_digits.heldout)
+    assert measured.accuracy == best.accuracy
+    for r in measured.results:
+        assert evaluate_backend(str(out / "best.ewb"), r.backend, flat_digits.heldout).accuracy == r.accuracy
     assert report.recipe == best.recipe and not report.error  # the kept recipe then ran as a normal run
     assert report.sensitivity is not None and set(report.sensitivity.parameters) == {"hidden", "classes"}
     assert (out / "search.db").is_file()
