@@ -1,6 +1,6 @@
 """Compression on LeNet-shaped models: the smallest deployable artifact within 0.5 points, per technique and best recipe.
 
-    python benchmarks/compression.py [--epochs 30] [--fine-tune 8] [--max-drop 0.5] [--quick]
+    python benchmarks/compression.py [--epochs 30] [--fine-tune 8] [--pipeline-fine-tune 16] [--max-drop 0.5] [--quick]
 
 Trains, in the same run and on scikit-learn's bundled digits (8x8, nothing downloaded), the two
 reference models of the compression literature, scaled to the data:
@@ -66,12 +66,21 @@ def _prune(s: float) -> dict:
     return {"kind": "prune", "magnitude": {"target_sparsity": s}}
 
 
-# Deep Compression's order (Han et al. 2016): prune, share weights with the zeros kept, then int8 + coding
+def _cluster(k: int) -> dict:
+    return {"kind": "cluster", "cluster": {"clusters": k}}
+
+
+def _student(width: float) -> dict:  # a narrower copy of the model, taught by the trained one
+    return {"kind": "distill", "student": {"width": width}}
+
+# Deep Compression's order (Han et al. 2016): prune (fine-tuned), share weights with the zeros kept
+# (a centroid pinned at 0), then int8 + entropy coding in the bundle; with and without a distilled
+# student first. These run with `--pipeline-fine-tune` epochs per step (distillation: 4x).
 PIPELINES: List[List[dict]] = [
-    [_prune(0.95), {"kind": "cluster", "cluster": {"clusters": 8}}],
-    [_prune(0.95), {"kind": "kbit", "kbit": {"bits": 3}}],
-    [_prune(0.9), {"kind": "cluster", "cluster": {"clusters": 16}}],
-    [_prune(0.97), {"kind": "cluster", "cluster": {"clusters": 8}}],
+    [_prune(0.9), _cluster(16)],
+    [_student(0.35), _prune(0.8), _cluster(16)],
+    [_student(0.3), _prune(0.8), _cluster(8)],
+    [_student(0.3), _prune(0.85), _cluster(8)],
 ]
 
 
@@ -126,10 +135,8 @@ def run_recipe(steps: List[dict], model, splits, folder: str, epochs: int, seed:
     from edgewise.steps import StepContext, deployable_size
     from edgewise.steps.runner import run_steps
 
-    doc = {"steps": [dict(s, fine_tune={"epochs": epochs}) for s in steps] + [{"kind": "quantize"}]}
-    for s in doc["steps"]:
-        if s["kind"] == "distill":
-            s["fine_tune"] = {"epochs": epochs * 4}
+    doc = {"steps": [dict(s, fine_tune={"epochs": epochs * (4 if s["kind"] == "distill" else 1)}) for s in steps]
+           + [{"kind": "quantize"}]}
     recipe = Recipe.from_dict(doc)
     os.makedirs(folder, exist_ok=True)
     ctx = StepContext(splits.train, splits.calibration, splits.heldout, folder, seed=seed)
@@ -218,11 +225,12 @@ def bench_model(kind: str, args, work: str) -> dict:
                 for b in passing.get(second, []):
                     chains.append([a, b])
     chains.sort(key=lambda c: -sum(_strength(s) for s in c))  # the most aggressive pairs first
-    for chain in PIPELINES + chains[: args.max_chains]:
+    for n, chain in enumerate(PIPELINES + chains[: args.max_chains]):
         name = " + ".join(f"{s['kind']}({_setting(s)})" for s in chain)
+        epochs = args.pipeline_fine_tune if n < len(PIPELINES) else args.fine_tune
         try:
-            size, acc, secs, _ = run_recipe(chain, model, splits, os.path.join(work, kind, "chain", name),
-                                            args.fine_tune, args.seed)
+            size, acc, secs, _ = run_recipe(chain, model, splits, os.path.join(work, kind, "chain", str(n)),
+                                            epochs, args.seed)
         except (ValueError, RuntimeError) as e:
             print(f"{'recipe':<14} {name:<34} refused: {str(e).splitlines()[0][:90]}")
             continue
@@ -280,6 +288,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=30, help="training epochs of the reference models")
     p.add_argument("--fine-tune", type=int, default=8, help="fine-tuning epochs per step (distillation: 4x)")
+    p.add_argument("--pipeline-fine-tune", type=int, default=16,
+                   help="fine-tuning epochs per step of the prune + share pipelines (distillation: 4x)")
     p.add_argument("--max-drop", type=float, default=0.5, help="accuracy bound in points (default 0.5)")
     p.add_argument("--max-chains", type=int, default=3, help="recipes of two techniques tried per model")
     p.add_argument("--min-count", type=int, default=300)
