@@ -307,9 +307,8 @@ def optimize(
     write_report(r, out, say)
     final = final_tflite(checks)
     if final is not None:  # the deployable artifact: the int8 file packed, the report in its manifest
-        art, sizes = timed(f"pack {final} as {FINAL_BUNDLE}, evaluate and benchmark it", lambda: write_final_bundle(
-            out, final, os.path.join(out, "report.json"), eval_d, next(a for a in artifacts if a.path == final),
-            (lambda p: benchmark_local(p, runs=settings.bench_runs, progress=say)) if settings.benchmark else None),
+        art, sizes = timed(f"pack {final} as {FINAL_BUNDLE} and evaluate it", lambda: write_final_bundle(
+            out, final, os.path.join(out, "report.json"), eval_d, next(a for a in artifacts if a.path == final)),
             accuracy=lambda a: a[1].accuracy, detail=lambda a: f"download {a[1].download_bytes} bytes, disk "
             f"{a[1].disk_bytes} bytes, weights in RAM {a[1].ram_bytes} bytes")
         r = dataclasses.replace(report(run.results, artifacts + [art], table=table, summary=summary), bundle=sizes)

@@ -57,13 +57,13 @@ def final_tflite(files: Sequence[str]) -> Optional[str]:
     return int8[0] if int8 else None
 
 
-def write_final_bundle(out_dir: str, tflite_rel: str, report_json: str, eval_d, int8_report=None,
-                       benchmark=None):
+def write_final_bundle(out_dir: str, tflite_rel: str, report_json: str, eval_d, int8_report=None):
     """Pack the run's int8 TFLite file as `model.ewb` with the run's report in its manifest, then measure it.
 
     Returns (ArtifactReport, BundleSizes). Accuracy is measured by loading the .ewb itself with the
     NumPy backend (`edgewise.runtime.load`), and on the other backends of the model it holds; the
-    three sizes are read back from the bundle as `edgewise inspect` reads them.
+    three sizes are read back from the bundle as `edgewise inspect` reads them. Not benchmarked:
+    once loaded it is the int8 file, whose latency the report already holds.
     """
     from ..evaluate import evaluate_backend
     from ..inspection import inspect_model
@@ -76,12 +76,11 @@ def write_final_bundle(out_dir: str, tflite_rel: str, report_json: str, eval_d, 
     results = tuple(evaluate_backend(path, b, eval_d) for b in backends)
     numpy = results[0]
     accuracy = numpy.accuracy if numpy.status == "ok" else None
-    bench = benchmark(path) if benchmark is not None else None
     artifact = rs.ArtifactReport(
         FINAL_BUNDLE, "ewb", "int8", info.download_bytes, accuracy, "numpy",
         int8_report.sparsity if int8_report is not None else 0.0,
         dict(int8_report.sparsity_detail) if int8_report is not None else {},
-        dict(int8_report.verification) if int8_report is not None else {}, results, bench,
+        dict(int8_report.verification) if int8_report is not None else {}, results, None,
         int8_report.source if int8_report is not None else "")
     sizes = rs.BundleSizes(FINAL_BUNDLE, tflite_rel, info.download_bytes, info.disk_bytes, info.ram_bytes, accuracy)
     return artifact, sizes
