@@ -153,3 +153,19 @@ def test_a_trial_left_running_by_a_killed_process_runs_again(tmp_path, tiny_mlp,
     assert s.candidates[1].note == "retry of interrupted trial 0"
     assert s.candidates[1].recipe.steps[0].magnitude.target_sparsity == 0.3
     assert sum("interrupted trial(s) queued again" in l for l in lines) == 1
+
+
+@pytest.mark.host
+def test_trials_can_share_weights_after_pruning():
+    import optuna
+
+    from edgewise.search import SearchSpace, _bits
+
+    space = SearchSpace()
+    for choice, kind, bits in (("cluster:8", "cluster", 3), ("kbit:4", "kbit", 4), ("none", None, 8)):
+        params = {"sparsity": 0.8, "filters": 0.0, "lowrank": 0.0, "sharing": choice, "quantize": "int8"}
+        recipe = space.recipe(optuna.trial.FixedTrial(params))
+        kinds = [s.kind for s in recipe.steps]
+        assert kinds == ["prune"] + ([kind] if kind else []) + ["quantize"]  # shared after pruning: zeros kept
+        assert _bits(params) == bits
+    assert "sharing" in space.start() and space.start()["sharing"] == "none"
