@@ -247,6 +247,7 @@ class Row:
     others: Dict[str, int]
     kernel_coded: int  # weight tensors of rank >= 2 (kernels), without biases
     kernel_floor: float
+    two_part: float  # ideal two-part code: naming the present symbols + n H0 + log2 C(k, n), over streams
     decode_ms: float  # median
     decode_min_ms: float
     load_plain: Tuple[float, float]  # (median, min) ms
@@ -255,6 +256,10 @@ class Row:
     @property
     def entropy_ratio(self) -> float:
         return self.weights / self.floor if self.floor else 1.0
+
+    @property
+    def two_part_ratio(self) -> float:
+        return self.weights / self.two_part if self.two_part else 1.0
 
     @property
     def kernel_entropy_ratio(self) -> float:
@@ -294,7 +299,7 @@ def measure(name: str, blob: bytes, kind: str, data, settings: Settings, folder:
     kern = [t for t in r.tensors if len(t.shape) >= 2]
     return Row(name, len(blob), acc, r.download_bytes, r.weights_bytes, r.entropy_floor_bytes,
                {k: f(blob) for k, f in comp.items()}, sum(t.coded_bytes for t in kern),
-               sum(t.entropy_bytes for t in kern), dec[0], dec[1], t["plain"], t["bundle"])
+               sum(t.entropy_bytes for t in kern), r.two_part_bytes, dec[0], dec[1], t["plain"], t["bundle"])
 
 
 def load_only(name: str, variant: str, settings: Settings):
@@ -345,16 +350,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         name, variant = item.split(":")
         big.append(load_only(name, variant, settings))
     cols = list(comp)
-    head = (f"{'model':<16}{'acc':>7}{'tflite':>9}{'.ewb':>8}{'weights':>9}{'floor':>9}{'ratio':>7}{'kern':>6}"
+    head = (f"{'model':<16}{'acc':>7}{'tflite':>9}{'.ewb':>8}{'weights':>9}{'floor':>9}{'ratio':>7}{'kern':>6}{'2part':>6}"
             + "".join(f"{c:>8}" for c in cols) + f"{'dec ms':>8}{'MB/s':>7}{'load ms':>14}{'ewb ms':>14}{'x':>6}{'x min':>7}")
     print(head)
     for r in rows:
         print(f"{r.name:<16}{r.accuracy:>7.4f}{r.tflite:>9,}{r.bundle:>8,}{r.weights:>9,}{r.floor:>9,.0f}"
-              f"{r.entropy_ratio:>7.3f}{r.kernel_entropy_ratio:>6.3f}" + "".join(f"{r.others[c]:>8,}" for c in cols)
+              f"{r.entropy_ratio:>7.3f}{r.kernel_entropy_ratio:>6.3f}{r.two_part_ratio:>6.3f}" + "".join(f"{r.others[c]:>8,}" for c in cols)
               + f"{r.decode_min_ms:>8.2f}{r.decode_mbps:>7.1f}{r.load_plain[0]:>7.2f}/{r.load_plain[1]:<6.2f}"
               f"{r.load_bundle[0]:>7.2f}/{r.load_bundle[1]:<6.2f}{r.load_ratio:>6.2f}{r.load_ratio_min:>7.2f}")
     print("(ratio: weights member / order-0 entropy floor of its streams, all coded tensors; kern: the same "
-          "for kernels only, without biases;")
+          "for kernels only, without biases; 2part: weights / an ideal two-part code of the same\n"
+          " streams: name the symbols present, then n H0 + the multinomial's parametric complexity log2 C(k, n));")
     print(" dec ms: fastest decode; MB/s: .tflite bytes rebuilt per second; load ms: median/min of load + first "
           "inference on the NumPy backend; x: bundle/plain of medians, x min: of minimums)")
     for name, size, ewb, plain, bundle in big:
@@ -365,6 +371,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     mlp_f32, mlp_pc = by.get("mlp-float32", rows[0]), by.get("mlp-clustered", rows[-1])
     worst_entropy = max(rows, key=lambda r: r.entropy_ratio)
     worst_kernel = max(rows, key=lambda r: r.kernel_entropy_ratio)
+    worst_two_part = max(rows, key=lambda r: r.two_part_ratio)
     worst_load = max(rows, key=lambda r: r.load_ratio)
     compressed = [r for r in rows if not r.name.endswith("float32")]
     worst_load_c = max(compressed, key=lambda r: r.load_ratio_min)
@@ -376,7 +383,8 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"worst load ratio (medians): {worst_load.name} {worst_load.load_ratio:.2f} (target <= 1.5); int8 files, "
           f"minimums: {worst_load_c.name} {worst_load_c.load_ratio_min:.2f}")
     print(f"bundle entropy_ratio={worst_entropy.entropy_ratio:.3f} "
-          f"entropy_ratio_kernels={worst_kernel.kernel_entropy_ratio:.3f} mlp_ratio={mlp_f32.tflite / mlp_pc.bundle:.1f} "
+          f"entropy_ratio_kernels={worst_kernel.kernel_entropy_ratio:.3f} "
+          f"entropy_ratio_two_part={worst_two_part.two_part_ratio:.3f} mlp_ratio={mlp_f32.tflite / mlp_pc.bundle:.1f} "
           f"mlp_weights_ratio={mlp_f32.tflite / mlp_pc.weights:.1f} load_ratio={worst_load.load_ratio:.2f} "
           f"load_ratio_int8_min={worst_load_c.load_ratio_min:.2f} "
           f"decode_mbps_min={min(r.decode_mbps for r in rows):.1f} mlp_clustered_acc={mlp_pc.accuracy:.4f} "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Tuple
 
-from edgewise.inspection import inspect_model
+from edgewise.runtime.summary import inspect_model
 from edgewise.runtime.spec import TensorSpec
 
 

@@ -5,7 +5,7 @@ than in the Keras model. A "weight tensor" here is a constant (stored in the fil
 of rank >= 2 and a float or 8-bit integer type: conv and dense kernels, and in an int8 file their
 quantized forms. Biases (rank 1) and shape constants are left out, as in the pruning table.
 
-Both formats are read with edgewise.runtime's own bounds-checked readers (edgewise.inspection),
+Both formats are read with edgewise.runtime's own bounds-checked readers (edgewise.runtime.summary),
 the same code `edgewise inspect` uses.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from edgewise.inspection import weight_tensors
+from edgewise.runtime.summary import weight_tensors
 
 from .sparsity import SparsitySummary
 

@@ -41,24 +41,72 @@ class Record:
     def from_dict(cls: Type[T], d: Dict[str, Any]) -> T:
         if not isinstance(d, dict):
             raise RecordError(f"{cls.__name__}: expected an object, got {type(d).__name__}")
-        hints = _hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = set(d) - known - set(cls._derived)
-        if unknown:
+        fields, known = _fields(cls)
+        if not known.issuperset(d):
+            unknown = set(d) - known
             raise RecordError(f"{cls.__name__}: unknown field(s) {', '.join(sorted(unknown))}")
         kwargs = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if f.name not in d:
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:  # type: ignore[misc]
-                    raise RecordError(f"{cls.__name__}: missing field {f.name!r}")
+        for name, load, required in fields:
+            if name not in d:
+                if required:
+                    raise RecordError(f"{cls.__name__}: missing field {name!r}")
                 continue
             try:
-                kwargs[f.name] = _load(hints[f.name], d[f.name])
+                kwargs[name] = load(d[name])
             except RecordError as e:
-                raise RecordError(f"{cls.__name__}.{f.name}: {e}") from None
+                raise RecordError(f"{cls.__name__}.{name}: {e}") from None
             except (TypeError, ValueError) as e:
-                raise RecordError(f"{cls.__name__}.{f.name}: {e}") from None
+                raise RecordError(f"{cls.__name__}.{name}: {e}") from None
         return cls(**kwargs)
+
+
+_FIELDS: Dict[type, Any] = {}
+
+
+def _fields(cls: type):
+    """((name, loader, required) per field, names accepted in a document), worked out once per class:
+    reading a manifest of hundreds of records then costs a dict lookup per field, not a walk over
+    its type annotation."""
+    if cls not in _FIELDS:
+        hints = _hints(cls)
+        fields = tuple((f.name, _loader(hints[f.name]),
+                        f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)  # type: ignore[misc]
+                       for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+        _FIELDS[cls] = (fields, frozenset(f[0] for f in fields) | frozenset(cls._derived))  # type: ignore[attr-defined]
+    return _FIELDS[cls]
+
+
+def _loader(tp: Any):
+    """A function reading a JSON value as `tp`: _load with the annotation's analysis done once
+    for the common cases (scalars, Optional, homogeneous tuples, records)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is int:
+        def load_int(value):
+            if value.__class__ is not int and (isinstance(value, bool) or not isinstance(value, int)):
+                raise RecordError(f"expected an integer, got {value!r}")
+            return value
+        return load_int
+    if tp is str:
+        def load_str(value):
+            if not isinstance(value, str):
+                raise RecordError(f"expected a string, got {value!r}")
+            return value
+        return load_str
+    if origin is typing.Union and len(args) == 2 and _NONE in args:
+        inner = _loader(args[0] if args[1] is _NONE else args[1])
+        return lambda value: None if value is None else inner(value)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _loader(args[0])
+
+        def load_tuple(value):
+            if not isinstance(value, (list, tuple)):
+                raise RecordError(f"expected a list, got {type(value).__name__}")
+            return tuple(item(v) for v in value)
+        return load_tuple
+    if isinstance(tp, type) and issubclass(tp, Record):
+        return tp.from_dict
+    return lambda value: _load(tp, value)
 
 
 _HINTS: Dict[type, Dict[str, Any]] = {}

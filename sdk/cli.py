@@ -128,7 +128,7 @@ def cmd_run(args) -> int:
 
 # -- inspect -----------------------------------------------------------------------------------
 def cmd_inspect(args) -> int:
-    from .inspection import format_summary, inspect_model
+    from .runtime.summary import format_summary, inspect_model
 
     summary = inspect_model(args.model)
     if args.json:

@@ -23,7 +23,7 @@ from ..records import RecordError
 from .manifest import FORMAT, MEMBER_CODINGS, Manifest
 
 MAGIC = b"\x89EWB\r\n\x1a\n"
-VERSION = (1, 0)
+VERSION = (2, 0)
 HEADER = struct.Struct("<8sHHIII32s")  # magic, major, minor, flags, manifest stored/decoded size, manifest SHA-256
 FLAG_MANIFEST_ZLIB = 1
 FLAG_SIGNED = 2

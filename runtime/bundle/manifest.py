@@ -14,7 +14,7 @@ from ..spec import TensorSpec
 FORMAT = "edgewise-bundle"
 MEMBER_CODINGS = ("none", "zlib")
 LAYOUTS = ("raw", "planes", "dense", "mask", "gaps")
-STREAM_CODINGS = ("raw", "rans", "const")
+STREAM_CODINGS = ("raw", "rans", "const", "deflate")
 WIDTHS = (1, 2, 4, 8)
 
 

@@ -16,6 +16,7 @@ before they index anything.
 """
 from __future__ import annotations
 
+import zlib
 from typing import Dict, List
 
 import numpy as np
@@ -82,7 +83,7 @@ def _check_stream(t: TensorEntry, s: Stream, n: int, weights_size: int) -> None:
         raise StreamError(f"{what}: raw size {s.size} does not hold {s.count} symbols")
     if s.coding == "const" and (s.size != 0 or not 0 <= s.value < s.alphabet):
         raise StreamError(f"{what}: constant {s.value} must be < {s.alphabet} with no stored bytes")
-    if s.coding == "rans" and s.count == 0:
+    if s.coding in ("rans", "deflate") and s.count == 0:
         raise StreamError(f"{what}: an empty stream must be raw")
 
 
@@ -102,6 +103,11 @@ def decode_symbols(entries: List[TensorEntry], weights: bytes) -> Dict[int, List
                 out[ti][si] = sym
             elif s.coding == "const":
                 out[ti][si] = np.full(s.count, s.value, np.int64)
+            elif s.coding == "deflate":
+                try:
+                    out[ti][si] = inflate_symbols(weights[s.offset:s.offset + s.size], s.count, s.alphabet)
+                except StreamError as e:
+                    raise StreamError(f"tensor {t.name!r}, stream {s.role!r}: {e}") from None
             else:
                 try:
                     pending.append(parse_stream(weights, s.offset, s.offset + s.size, s.count, s.alphabet))
@@ -115,6 +121,24 @@ def decode_symbols(entries: List[TensorEntry], weights: bytes) -> Dict[int, List
     for (ti, si), sym in zip(where, decoded):
         out[ti][si] = sym
     return out
+
+
+def inflate_symbols(data: bytes, count: int, alphabet: int) -> np.ndarray:
+    """Symbols of a `deflate` stream: raw DEFLATE (RFC 1951) of the symbols as u8 (alphabet <= 256)
+    or u16 LE, inflating to exactly that many bytes (a reader stops one byte past and refuses)."""
+    width = 1 if alphabet <= 256 else 2
+    want = count * width
+    d = zlib.decompressobj(-15)
+    try:
+        raw = d.decompress(data, want + 1)
+    except zlib.error as e:
+        raise StreamError(f"deflate data is corrupt ({e})") from None
+    if len(raw) != want or not d.eof or d.unused_data or d.unconsumed_tail:
+        raise StreamError(f"deflate data does not inflate to exactly {want} bytes")
+    sym = np.frombuffer(raw, "<u1" if width == 1 else "<u2").astype(np.int64)
+    if int(sym.max()) >= alphabet:
+        raise StreamError(f"deflate stream holds a symbol >= {alphabet}")
+    return sym
 
 
 def assemble(t: TensorEntry, symbols: List[np.ndarray], weights: bytes) -> np.ndarray:

@@ -24,7 +24,7 @@ from edgewise.runtime.model import detect_format, read_source
 from edgewise.runtime.records import Record
 from edgewise.runtime.spec import TensorSpec
 
-from .coding import TensorPlan, choose_lanes, entropy_bytes, plan_tensor
+from .coding import TensorPlan, choose_lanes, entropy_bytes, lanes_for, plan_tensor, two_part_bytes
 from .locate import WeightRange, weight_ranges
 from .rans_encode import encode
 
@@ -42,6 +42,7 @@ class TensorRecord(Record):
     coded_bytes: int  # codebook + streams
     entropy_bytes: float  # order-0 floor of the stored symbol streams
     distinct: int = 0  # codebook entries (0 without a codebook)
+    two_part_bytes: float = 0.0  # an ideal two-part code of the same streams (coding.two_part_bytes)
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class PackResult(Record):
     format: str
     download_bytes: int  # the .ewb
     disk_bytes: int  # the model once unpacked
-    ram_bytes: int  # weight tensors held in memory at run time (dense)
+    ram_bytes: int  # constants held in memory at run time, dense (runtime.summary.constant_bytes; build_bundle: as stored)
     graph_bytes: int  # graph member as stored
     weights_bytes: int  # weights member (codebooks, tables, lane states, coded streams)
     manifest_bytes: int
@@ -63,11 +64,17 @@ class PackResult(Record):
     signed: bool
     tensors: Tuple[TensorRecord, ...]
 
+    two_part_bytes: float = 0.0  # sum of coding.two_part_bytes over the streams: what an ideal adaptive coder reaches
+
     @property
     def entropy_ratio(self) -> float:
         return self.weights_bytes / self.entropy_floor_bytes if self.entropy_floor_bytes else 1.0
 
-    _derived = ("entropy_ratio",)
+    @property
+    def two_part_ratio(self) -> float:
+        return self.weights_bytes / self.two_part_bytes if self.two_part_bytes else 1.0
+
+    _derived = ("entropy_ratio", "two_part_ratio")
 
 
 def _report_fields(report_path: Optional[str], model_file: str) -> Dict[str, Any]:
@@ -102,24 +109,27 @@ def _encode_tensors(ranges: List[WeightRange], plans: List[TensorPlan], steps: i
         book_off = len(weights)
         if p.codebook is not None:
             weights += p.codebook.astype(p.codebook.dtype.newbyteorder("<")).tobytes()
-        streams, codings, ent = [], [], 0.0
+        streams, codings, ent, learned = [], [], 0.0, 0.0
         for s in p.streams:
             off = len(weights)
             if s.coding == "rans":
-                lanes = -(-len(s.symbols) // steps)
+                lanes = lanes_for(len(s.symbols), steps)
                 weights += encode(s.symbols, s.alphabet, lanes, s.precision, s.freqs)
             elif s.coding == "raw":
-                weights += s.symbols.astype("<u1" if s.alphabet <= 256 else "<u2").tobytes()
+                weights += s.raw_bytes()
+            elif s.coding == "deflate":
+                weights += s.payload
             value = int(s.symbols[0]) if s.coding == "const" else 0
             streams.append(Stream(s.role, s.coding, off, len(weights) - off, len(s.symbols), s.alphabet, value))
             codings.append(f"{s.role}:{s.coding}")
             ent += entropy_bytes(s.symbols, s.alphabet)
+            learned += two_part_bytes(s.symbols, s.alphabet)
         floor += ent
         book = 0 if p.codebook is None else len(p.codebook)
         entries.append(TensorEntry(r.name, r.dtype, r.shape, r.offset, r.nbytes, r.width, p.layout, tuple(streams),
                                    book_off if book else 0, book, p.fill, p.gap_escape))
         records.append(TensorRecord(r.name, r.dtype, r.shape, r.nbytes, p.layout, tuple(codings),
-                                    len(weights) - start, round(ent, 3), book))
+                                    len(weights) - start, round(ent, 3), book, round(learned, 3)))
     return bytes(weights), entries, records, floor
 
 
@@ -181,6 +191,7 @@ def build_bundle(data: bytes, fmt: str, ranges: List[WeightRange], *, file: str,
         path, file, fmt, len(blob), len(data), sum(r.nbytes for r in ranges), graph_member.size, len(weights),
         len(blob) - HEADER.size - graph_member.size - len(weights) - (32 if key is not None else 0),
         round(floor, 3), lanes, steps, key is not None, tuple(records),
+        round(sum(t.two_part_bytes for t in records), 3),
     )
     return blob, result
 
@@ -192,7 +203,7 @@ def pack(model_path: "str | os.PathLike", out_path: "str | os.PathLike", recipe_
     `recipe_report`: a pipeline report.json whose recipe, preprocessing and measured accuracy and
     sizes go into the manifest. `key`: sign the bundle with HMAC-SHA256 (integrity, not secrecy).
     """
-    from ..inspection import inspect_model
+    from ..runtime.summary import constant_bytes, inspect_model
 
     model_path, out_path = os.fspath(model_path), os.fspath(out_path)
     data, source, _ = read_source(model_path)
@@ -205,7 +216,8 @@ def pack(model_path: "str | os.PathLike", out_path: "str | os.PathLike", recipe_
         path=out_path,
     )
     write_bytes_atomic(out_path, blob)
-    return replace(result, path=out_path, model=model_path)
+    # build_bundle counts the coded tensors' bytes as stored; the runtimes hold every constant dense.
+    return replace(result, path=out_path, model=model_path, ram_bytes=constant_bytes(data, source))
 
 
 def _safe_name(name: str, source: str) -> str:

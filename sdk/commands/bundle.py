@@ -28,9 +28,10 @@ def cmd_pack(args) -> int:
         sys.stdout.write("\n")
         return 0
     print(f"wrote {r.path}: download {r.download_bytes:,} bytes (.ewb), disk {r.disk_bytes:,} bytes (unpacked), "
-          f"RAM {r.ram_bytes:,} bytes (weights)")
+          f"RAM {r.ram_bytes:,} bytes (constants at run time, dense)")
     print(f"  {r.disk_bytes / r.download_bytes:.2f}x smaller than {r.model}; weights {r.weights_bytes:,} bytes "
-          f"= {r.entropy_ratio:.3f}x their order-0 entropy ({r.entropy_floor_bytes:,.0f} bytes)"
+          f"= {r.entropy_ratio:.3f}x their order-0 entropy ({r.entropy_floor_bytes:,.0f} bytes), "
+          f"{r.two_part_ratio:.3f}x an ideal two-part code ({r.two_part_bytes:,.0f} bytes)"
           + ("; signed (HMAC-SHA256)" if r.signed else ""))
     for t in r.tensors:
         print(f"  {t.name}: {t.layout} [{', '.join(t.codings)}] {t.nbytes:,} -> {t.coded_bytes:,} bytes")

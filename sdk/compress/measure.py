@@ -21,7 +21,7 @@ import numpy as np
 from edgewise.runtime.records import Record
 from edgewise.runtime.sparse import Structure, analyze
 
-from ..inspection import weight_tensors
+from ..runtime.summary import weight_tensors
 
 
 @dataclass(frozen=True)

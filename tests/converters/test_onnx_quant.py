@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from edgewise.converters import ConversionError, OnnxQuantOptions, VerifyConfig, convert
-from edgewise.inspection import inspect_model
+from edgewise.runtime.summary import inspect_model
 
 from . import models
 

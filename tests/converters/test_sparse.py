@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from edgewise.converters import TFLiteOptions, convert
-from edgewise.inspection import inspect_model
+from edgewise.runtime.summary import inspect_model
 
 from ..runtime.conformance import models as conformance
 

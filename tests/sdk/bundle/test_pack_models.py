@@ -104,3 +104,31 @@ def test_cli_pack_inspect_unpack(model_store, tmp_path, capsys):
     bundle.write_bytes(bundle.read_bytes()[:-10])
     assert main(["inspect", str(bundle)]) == 1
     assert "m.ewb" in capsys.readouterr().err
+
+
+def test_ram_size_counts_a_sparse_stored_model_dense(tmp_path):
+    """A pruned model converted with EXPERIMENTAL_SPARSITY stores its kernels sparse; the runtimes
+    densify them on load, so the RAM size is the dense constants', not the file's bytes."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(3)
+    m = keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10)])
+    rng = np.random.default_rng(3)
+    for layer in m.layers:
+        kernel, bias = (w.numpy() for w in layer.weights)
+        kernel[rng.random(kernel.shape) < 0.9] = 0  # 90% zeros: the converter stores these sparse
+        layer.set_weights([kernel, rng.uniform(-0.1, 0.1, bias.shape).astype(np.float32)])
+    conv = tf.lite.TFLiteConverter.from_keras_model(m)
+    conv.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+    plain = tmp_path / "pruned.tflite"
+    plain.write_bytes(conv.convert())
+    dense = 4 * (64 * 128 + 128 + 128 * 10 + 10)  # float32 kernels and biases
+    result = pack(plain, tmp_path / "pruned.ewb")
+    assert plain.stat().st_size < dense <= result.ram_bytes  # the file holds less than the runtime will
+    x = rng.standard_normal((2, 64)).astype(np.float32)
+    np.testing.assert_allclose(load(str(tmp_path / "pruned.ewb"), backend="numpy").run(x)[0], m.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)
+    from edgewise.runtime.summary import inspect_model
+
+    assert inspect_model(str(tmp_path / "pruned.ewb")).bundle.ram_bytes == result.ram_bytes

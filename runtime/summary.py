@@ -1,6 +1,7 @@
-"""`edgewise inspect`: what a .tflite, .onnx or .ewb file holds, read with the runtime's own parsers.
+"""What a .tflite, .onnx or .ewb file holds (`edgewise inspect`), read with the runtime's own parsers.
 
-Uses only edgewise.runtime (NumPy + stdlib), so it works on a device as well as on the host.
+NumPy + stdlib like the rest of the runtime, so it works on a device as well as on the host, and
+the converters and the bundle writer read weights and specs through it.
 A bundle is decoded in memory and summarised like the model it holds, plus its members, the
 coding chosen for each tensor, and the three sizes: download (the .ewb), disk once unpacked,
 and weights in RAM at run time.
@@ -17,10 +18,10 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from .runtime.bundle import is_bundle
-from .runtime.model import detect_format, read_source
-from .runtime.records import Record
-from .runtime.spec import Quantization, TensorSpec
+from .bundle import is_bundle
+from .model import detect_format, read_source
+from .records import Record
+from .spec import Quantization, TensorSpec
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class BundleInfo(Record):
     edgewise_version: str
     download_bytes: int  # the .ewb file
     disk_bytes: int  # the model once unpacked
-    ram_bytes: int  # weight tensors in memory at run time (dense)
+    ram_bytes: int  # constants in memory at run time, dense (constant_bytes)
     manifest_bytes: int  # as stored
     signed: bool
     model_sha256: str
@@ -146,16 +147,29 @@ def weight_tensors(path: "str | os.PathLike") -> List[Tuple[str, np.ndarray]]:
     """
     data, source, base_dir = read_source(os.fspath(path))
     if detect_format(data, source) == "tflite":
-        from .runtime.tflite import read_model
+        from .tflite import read_model
 
         return [(t.name, a) for t, a in _tflite_constants(read_model(data, source)) if _is_weight(a)]
-    from .runtime.onnx import read_model as read_onnx
+    from .onnx import read_model as read_onnx
 
     return [(n, a) for n, a in _onnx_constants(read_onnx(data, source, base_dir)) if _is_weight(a)]
 
 
+def constant_bytes(data: bytes, source: str, base_dir: Optional[str] = None) -> int:
+    """Bytes of every constant of a .tflite or .onnx model once loaded: dense, as a runtime holds
+    them (TFLite tensors stored sparse are densified; a pruned model's zeros take their full width),
+    whatever the file or a bundle stores. The "RAM" of the three sizes a bundle reports."""
+    if detect_format(data, source) == "tflite":
+        from .tflite import read_model
+
+        return sum(a.nbytes for _, a in _tflite_constants(read_model(data, source)))
+    from .onnx import read_model as read_onnx
+
+    return sum(a.nbytes for _, a in _onnx_constants(read_onnx(data, source, base_dir)))
+
+
 def _tflite_summary(data: bytes, path: str) -> ModelSummary:
-    from .runtime.tflite import read_model
+    from .tflite import read_model
 
     m = read_model(data, path)
     sg = m.main
@@ -184,7 +198,7 @@ def _tflite_summary(data: bytes, path: str) -> ModelSummary:
 
 
 def _onnx_summary(data: bytes, path: str, base_dir) -> ModelSummary:
-    from .runtime.onnx import read_model
+    from .onnx import read_model
 
     m = read_model(data, path, base_dir)
 
@@ -219,8 +233,8 @@ def inspect_model(path: str) -> ModelSummary:
 
 
 def _bundle_summary(data: bytes, path: str) -> ModelSummary:
-    from .runtime.bundle import decode_container, read_bundle
-    from .runtime.bundle.container import HEADER
+    from .bundle import decode_container, read_bundle
+    from .bundle.container import HEADER
 
     c = read_bundle(data, source=path)
     model = decode_container(c)
@@ -232,7 +246,7 @@ def _bundle_summary(data: bytes, path: str) -> ModelSummary:
         for t in m.tensors
     )
     info = BundleInfo(
-        m.name, m.edgewise_version, len(data), m.model.size, sum(t.nbytes for t in m.tensors),
+        m.name, m.edgewise_version, len(data), m.model.size, constant_bytes(model, path),
         c.payload_start - HEADER.size,
         c.signed, m.model.sha256, tuple(MemberInfo(x.name, x.coding, x.size, x.decoded_size) for x in m.members),
         tensors, m.recipe, m.report,

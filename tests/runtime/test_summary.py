@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgewise.inspection import format_summary, inspect_model, weight_tensors
+from edgewise.runtime.summary import format_summary, inspect_model, weight_tensors
 
-from ..runtime.conformance.convert import ModelStore
+from .conformance.convert import ModelStore
 
 
 def test_tflite_int8_summary():
