@@ -66,7 +66,7 @@ def write_final_bundle(out_dir: str, tflite_rel: str, report_json: str, eval_d, 
     once loaded it is the int8 file, whose latency the report already holds.
     """
     from ..evaluate import evaluate_backend
-    from ..inspection import inspect_model
+    from ..runtime.summary import inspect_model
     from ..report import schema as rs
     from ..runtime.model import ENGINES_FOR_FORMAT
 

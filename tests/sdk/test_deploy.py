@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgewise.bundle import unpack
-from edgewise.inspection import inspect_model
+from edgewise.runtime.summary import inspect_model
 from edgewise.pipeline import Settings, optimize
 from edgewise.runtime import load
 from edgewise.steps.measure import deployable_file
