@@ -1,6 +1,6 @@
 """Compression on LeNet-shaped models: the smallest deployable artifact within 0.5 points, per technique and best recipe.
 
-    python benchmarks/compression.py [--epochs 30] [--fine-tune 8] [--max-drop 0.5] [--quick]
+    python benchmarks/compression.py [--epochs 30] [--fine-tune 8] [--pipeline-fine-tune 16] [--max-drop 0.5] [--quick]
 
 Trains, in the same run and on scikit-learn's bundled digits (8x8, nothing downloaded), the two
 reference models of the compression literature, scaled to the data:
@@ -10,18 +10,19 @@ reference models of the compression literature, scaled to the data:
 
 Each runs through edgewise's own step runner (`edgewise.steps`): every technique alone (at a few
 strengths, each followed by int8 quantization, the deployable file), then recipes that chain the
-techniques that passed. An artifact counts when its held-out accuracy (LiteRT) is at most
-`--max-drop` points below the float model's. The deployable artifact is the smallest TFLite file
-(`steps.measure.deployable_size`; the `.ewb` bundle joins there when merged). Ratios are float32
-TFLite size / deployable size. The filter-pruned CNN's latency is measured against the unpruned
+techniques that passed, and Deep Compression's pipeline: magnitude pruning (fine-tuned), then
+clustering or k-bit weights with the zeros kept (a centroid pinned at 0), then int8. An artifact
+counts when its held-out accuracy (LiteRT) is at most `--max-drop` points below the float model's.
+The deployable artifact is the `.ewb` bundle of the int8 file (entropy-coded weight streams; the
+smallest file by `steps.measure.deployable_size`). Ratios are float32 TFLite size / deployable size. The filter-pruned CNN's latency is measured against the unpruned
 one on LiteRT (float32 files, batch 1, both timed round-robin with perf_counter_ns until a
 minimum count and a minimum duration are met, p50 reported; MLPerf loadgen's single stream).
 
 Anchors (other data, other formats; printed beside the figures, not compared): Deep Compression
 (Han et al. 2016) 40x on LeNet-300-100 and 39x on LeNet-5 (pruning + 5-6 bit sharing + Huffman,
 MNIST); Soft weight-sharing (Ullrich et al. 2017) 64x and 162x. A TFLite file stores every zero
-and every float32/int8 weight, so pruning, clustering and k-bit pay only in the bundle; here
-they are listed with the size TFLite gives them. Ends with one `key=value` line.
+and every int8 weight in a byte, so pruning, clustering and k-bit pay only in the bundle, which
+codes each stream near its order-0 entropy. Ends with one `key=value` line.
 """
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ ANCHORS = {"mlp": ("Deep Compression 40x (LeNet-300-100)", "Soft weight-sharing 
 # technique -> settings from gentle to aggressive; each becomes [step, quantize int8]
 TECHNIQUES: Dict[str, List[dict]] = {
     "int8": [{}],
-    # a TFLite file is as large pruned, clustered or k-bit as not: one strength each shows the accuracy
-    "prune": [{"kind": "prune", "magnitude": {"target_sparsity": 0.8}}],
+    # pruning, clustering and k-bit pay in the bundle (a TFLite file is as large as without them)
+    "prune": [{"kind": "prune", "magnitude": {"target_sparsity": s}} for s in (0.9, 0.95)],
     "cluster": [{"kind": "cluster", "cluster": {"clusters": 16}}],
     "kbit": [{"kind": "kbit", "kbit": {"bits": 4}}],
     "prune_filters": [{"kind": "prune_filters", "filters": {"fraction": f, "exclude": ["classes"]}}
@@ -59,6 +60,28 @@ TECHNIQUES: Dict[str, List[dict]] = {
     "distill": [{"kind": "distill", "student": {"width": w}} for w in (0.5, 0.35)],
 }
 SIZE_TECHNIQUES = ("prune_filters", "lowrank", "distill")  # the ones a TFLite file gets smaller from
+
+
+def _prune(s: float) -> dict:
+    return {"kind": "prune", "magnitude": {"target_sparsity": s}}
+
+
+def _cluster(k: int) -> dict:
+    return {"kind": "cluster", "cluster": {"clusters": k}}
+
+
+def _student(width: float) -> dict:  # a narrower copy of the model, taught by the trained one
+    return {"kind": "distill", "student": {"width": width}}
+
+# Deep Compression's order (Han et al. 2016): prune (fine-tuned), share weights with the zeros kept
+# (a centroid pinned at 0), then int8 + entropy coding in the bundle; with and without a distilled
+# student first. These run with `--pipeline-fine-tune` epochs per step (distillation: 4x).
+PIPELINES: List[List[dict]] = [
+    [_prune(0.9), _cluster(16)],
+    [_student(0.35), _prune(0.8), _cluster(16)],
+    [_student(0.3), _prune(0.8), _cluster(8)],
+    [_student(0.3), _prune(0.85), _cluster(8)],
+]
 
 
 def build(kind: str, seed: int = 0):
@@ -112,17 +135,15 @@ def run_recipe(steps: List[dict], model, splits, folder: str, epochs: int, seed:
     from edgewise.steps import StepContext, deployable_size
     from edgewise.steps.runner import run_steps
 
-    doc = {"steps": [dict(s, fine_tune={"epochs": epochs}) for s in steps] + [{"kind": "quantize"}]}
-    for s in doc["steps"]:
-        if s["kind"] == "distill":
-            s["fine_tune"] = {"epochs": epochs * 4}
+    doc = {"steps": [dict(s, fine_tune={"epochs": epochs * (4 if s["kind"] == "distill" else 1)}) for s in steps]
+           + [{"kind": "quantize"}]}
     recipe = Recipe.from_dict(doc)
     os.makedirs(folder, exist_ok=True)
     ctx = StepContext(splits.train, splits.calibration, splits.heldout, folder, seed=seed)
     t0 = time.perf_counter()
     with quiet_native():
         run = run_steps(recipe.steps, model, ctx, None, None, save_steps=False)
-    size = deployable_size([os.path.join(folder, a) for a in run.artifacts])
+    size = deployable_size([os.path.join(folder, a) for a in run.results[-1].artifacts])  # int8 file or its .ewb
     return size, run.results[-1].accuracy, time.perf_counter() - t0, run.model
 
 
@@ -204,11 +225,12 @@ def bench_model(kind: str, args, work: str) -> dict:
                 for b in passing.get(second, []):
                     chains.append([a, b])
     chains.sort(key=lambda c: -sum(_strength(s) for s in c))  # the most aggressive pairs first
-    for chain in chains[: args.max_chains]:
+    for n, chain in enumerate(PIPELINES + chains[: args.max_chains]):
         name = " + ".join(f"{s['kind']}({_setting(s)})" for s in chain)
+        epochs = args.pipeline_fine_tune if n < len(PIPELINES) else args.fine_tune
         try:
-            size, acc, secs, _ = run_recipe(chain, model, splits, os.path.join(work, kind, "chain", name),
-                                            args.fine_tune, args.seed)
+            size, acc, secs, _ = run_recipe(chain, model, splits, os.path.join(work, kind, "chain", str(n)),
+                                            epochs, args.seed)
         except (ValueError, RuntimeError) as e:
             print(f"{'recipe':<14} {name:<34} refused: {str(e).splitlines()[0][:90]}")
             continue
@@ -266,6 +288,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=30, help="training epochs of the reference models")
     p.add_argument("--fine-tune", type=int, default=8, help="fine-tuning epochs per step (distillation: 4x)")
+    p.add_argument("--pipeline-fine-tune", type=int, default=16,
+                   help="fine-tuning epochs per step of the prune + share pipelines (distillation: 4x)")
     p.add_argument("--max-drop", type=float, default=0.5, help="accuracy bound in points (default 0.5)")
     p.add_argument("--max-chains", type=int, default=3, help="recipes of two techniques tried per model")
     p.add_argument("--min-count", type=int, default=300)

@@ -4,7 +4,9 @@ A small CNN (two 3x3 convolutions, max-pool, two dense layers; ~38k parameters) 
 8x8 digits, then `DEMO_RECIPE` runs: pruned to 80% sparsity with fine-tuning (under the
 accuracy guard), quantized to int8 TFLite and ONNX; the float files are written too, each file
 verified against its source, scored on held-out digits with every backend, and benchmarked on
-this machine through the device harness.
+this machine through the device harness. The int8 TFLite file is then packed as `model.ewb`, the
+deployable artifact, scored by loading the bundle itself (NumPy backend) and shown with its three
+sizes (download, disk once unpacked, weights in RAM).
 """
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ Everything lands in `out_dir` atomically; a failing step leaves the files of ear
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -29,6 +30,7 @@ from .report import schema as rs
 from .runtime.records import Record
 from .search import Bounds, SearchSpace, run_search
 from .steps import StepContext
+from .steps.deploy import FINAL_BUNDLE, final_tflite, write_final_bundle
 from .steps.runner import DEFAULT_MAX_DROP, AccuracyGuardError, run_steps
 
 @dataclass(frozen=True)
@@ -311,6 +313,14 @@ def optimize(
     artifacts = [_measure(rel, checks[rel], out, eval_d, settings, source, timed, say) for rel in _ordered(checks)]
     r = report(run.results, artifacts, table=table, summary=summary)
     write_report(r, out, say)
+    final = final_tflite(checks)
+    if final is not None:  # the deployable artifact: the int8 file packed, the report in its manifest
+        art, sizes = timed(f"pack {final} as {FINAL_BUNDLE} and evaluate it", lambda: write_final_bundle(
+            out, final, os.path.join(out, "report.json"), eval_d, next(a for a in artifacts if a.path == final)),
+            accuracy=lambda a: a[1].accuracy, detail=lambda a: f"download {a[1].download_bytes} bytes, disk "
+            f"{a[1].disk_bytes} bytes, weights in RAM {a[1].ram_bytes} bytes")
+        r = dataclasses.replace(report(run.results, artifacts + [art], table=table, summary=summary), bundle=sizes)
+        write_report(r, out, say)
     return r
 
 

@@ -16,6 +16,7 @@ the accuracy bound before quantization is pruned (TrialPruned): quantizing it ca
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 import warnings
@@ -125,8 +126,9 @@ def _redact(url: str) -> str:
 class SearchSpace:
     """What a trial may choose, in this order: a network-wide sparsity (per-layer targets from
     `layer_targets(s)`, the sensitivity ranking), a fraction of filters removed, a low-rank
-    parameter budget, and the quantization mode. Filter removal and low rank make the TFLite file
-    itself smaller; sparsity pays in the bundle. Each training step fine-tunes `epochs` epochs.
+    parameter budget, weight sharing (clustering or k-bit, zeros kept) and the quantization mode.
+    Filter removal and low rank make the TFLite file itself smaller; sparsity and sharing pay in the
+    `.ewb` bundle, the deployable artifact. Each training step fine-tunes `epochs` epochs.
     """
 
     max_sparsity: float = 0.95
@@ -136,10 +138,12 @@ class SearchSpace:
     filter_fractions: Tuple[float, ...] = (0.0, 0.125, 0.25, 0.375, 0.5)
     lowrank_fractions: Tuple[float, ...] = (0.0, 0.5, 0.3)  # 0: no factorisation
     keep: Tuple[str, ...] = ()  # layers never factorised (the classifier: a rank-2 output cannot tell 10 classes)
+    sharing: Tuple[str, ...] = ("none", "cluster:16", "cluster:8", "kbit:4", "kbit:3")  # "kind:clusters|bits"
 
     def start(self) -> Dict[str, object]:
         """The first trial: quantization alone."""
-        return {"sparsity": 0.0, "filters": 0.0, "lowrank": 0.0, "quantize": self.quantize_modes[0]}
+        return {"sparsity": 0.0, "filters": 0.0, "lowrank": 0.0, "sharing": self.sharing[0],
+                "quantize": self.quantize_modes[0]}
 
     def recipe(self, trial) -> Recipe:
         from .compress.lowrank import LowRankConfig
@@ -154,6 +158,7 @@ class SearchSpace:
         s = trial.suggest_float("sparsity", 0.0, self.max_sparsity, step=SPARSITY_STEP)
         f = trial.suggest_categorical("filters", list(self.filter_fractions))
         r = trial.suggest_categorical("lowrank", list(self.lowrank_fractions))
+        share = trial.suggest_categorical("sharing", list(self.sharing))
         mode = trial.suggest_categorical("quantize", list(self.quantize_modes))
         ft = FineTuneConfig(epochs=self.epochs)
         steps = []
@@ -164,8 +169,34 @@ class SearchSpace:
             steps.append(PruneFiltersStep(filters=FilterPruneConfig(fraction=f), fine_tune=ft))
         if r > 0:
             steps.append(LowRankStep(lowrank=LowRankConfig(param_fraction=r, exclude=self.keep), fine_tune=ft))
+        if share != "none":  # after pruning, as Deep Compression orders them: the zeros stay (preserve_zeros)
+            steps.append(_sharing_step(share, ft))
         steps.append(QuantizeStep(mode=mode))
         return Recipe(tuple(steps), name=f"trial {trial.number}")
+
+
+def _sharing_step(choice: str, ft):
+    """"cluster:K" -> a ClusterStep with K shared values; "kbit:B" -> a KBitStep of B bits."""
+    from .compress.clustering import ClusterConfig
+    from .compress.kbit import KBitConfig
+    from .steps.cluster import ClusterStep
+    from .steps.kbit import KBitStep
+
+    kind, _, n = choice.partition(":")
+    if kind == "cluster":
+        return ClusterStep(cluster=ClusterConfig(clusters=int(n)), fine_tune=ft)
+    if kind == "kbit":
+        return KBitStep(kbit=KBitConfig(bits=int(n)), fine_tune=ft)
+    raise ValueError(f"unknown sharing choice {choice!r}; use 'none', 'cluster:K' or 'kbit:B'")
+
+
+def _bits(params: Dict[str, object]) -> Optional[int]:
+    """Bits per stored weight: the quantization mode's, or fewer with clustering (log2 K) or k-bit."""
+    bits = BITS.get(str(params.get("quantize", "int8")))
+    kind, _, n = str(params.get("sharing", "none")).partition(":")
+    if bits is not None and kind in ("cluster", "kbit"):
+        return min(bits, int(math.ceil(math.log2(int(n)))) if kind == "cluster" else int(n))
+    return bits
 
 
 BITS = {"int8": 8, "int16x8": 8, "dynamic": 8, "float16": 16, "float32": 32}
@@ -192,7 +223,8 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
     """Run (or resume) the study until it holds `trials` finished trials; returns every candidate.
 
     `ctx` is the steps' StepContext (data, output folder, seed). Trial n writes into
-    `out_dir/trials/NNNN/`; the best candidate's artifact is copied to `out_dir/best.tflite`.
+    `out_dir/trials/NNNN/`; the best candidate's artifact is copied to `out_dir/best.ewb` (the
+    bundle; `best.tflite` when the smallest file is a TFLite file).
     `trials` counts completed and pruned trials. A trial whose recipe cannot run (ValueError,
     ConversionError) fails with the reason in its note; one failed by an interruption (Ctrl-C,
     a killed process) does not count, and with the default storage is queued once more on resume.
@@ -292,9 +324,8 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
                 (latency if latency is not None else 1e9) - bounds.max_latency_ms
                 if bounds.max_latency_ms is not None else -1.0)
         ok = all(c <= 0 for c in cons)
-        mode = trial.params.get("quantize", "int8")
         for k, v in (("size_bytes", size), ("accuracy", last.accuracy), ("accuracy_drop", round(drop, 4)),
-                     ("sparsity", prune.sparsity if prune else last.sparsity), ("bits", BITS.get(mode)),
+                     ("sparsity", prune.sparsity if prune else last.sparsity), ("bits", _bits(trial.params)),
                      ("latency_ms", latency), ("wall_time_s", round(time.perf_counter() - t0, 3)),
                      ("meets_bounds", ok), ("artifact", os.path.relpath(best_path, out) if best_path else ""),
                      ("constraints", [float(c) for c in cons])):
@@ -312,7 +343,7 @@ def run_search(model, ctx, baseline_accuracy: float, bounds: Bounds, trials: int
     if best is not None:
         found = os.path.join(out, best.artifact)
         if os.path.isfile(found):  # with a shared storage the best trial may have run on another machine
-            copy_file_atomic(found, os.path.join(out, "best.tflite"))
+            copy_file_atomic(found, os.path.join(out, "best" + os.path.splitext(found)[1]))  # best.ewb / .tflite
         message = (f"trial {best.trial} is the smallest artifact meeting the bounds: {best.size_bytes} bytes, "
                    f"{best.accuracy_drop:.2f} points lost ({best.recipe.describe() if best.recipe else ''})")
     else:

@@ -115,6 +115,18 @@ class Timing(Record):
 
 
 @dataclass(frozen=True)
+class BundleSizes(Record):
+    """The final artifact, the `.ewb` bundle: the three sizes a user ships (as `edgewise inspect` gives them)."""
+
+    path: str  # relative to the report's folder
+    source: str  # the int8 TFLite file it packs
+    download_bytes: int  # the .ewb
+    disk_bytes: int  # the model once unpacked
+    ram_bytes: int  # weight tensors in memory at run time (dense)
+    accuracy: Optional[float] = None  # loaded from the .ewb with the NumPy backend
+
+
+@dataclass(frozen=True)
 class Report(Record):
     """Everything one `optimize()` run measured; `error` says why a run stopped early."""
 
@@ -133,6 +145,7 @@ class Report(Record):
     environment: Dict[str, str] = field(default_factory=dict)
     created_utc: str = ""
     version: int = SCHEMA_VERSION
+    bundle: Optional[BundleSizes] = None  # the final deployable artifact
 
     _derived: ClassVar[Tuple[str, ...]] = ("wall_time_s",)
 

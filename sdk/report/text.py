@@ -43,6 +43,11 @@ def summary_table(report: Report) -> str:
                     + [_ms(lat.p50 if lat else None), _ms(lat.p90 if lat else None), _ms(lat.p99 if lat else None),
                        (bench.backend or ("error" if bench.error else "")) if bench else "not run"])
     out = _table(header, rows)
+    if report.bundle is not None:
+        b = report.bundle
+        out += (f"\n\ndeployable artifact {b.path} (from {b.source}): download {_kib(b.download_bytes)}, "
+                f"disk once unpacked {_kib(b.disk_bytes)}, weights in RAM {_kib(b.ram_bytes)}; "
+                f"accuracy {_pct(b.accuracy)} [numpy]")
     if report.steps:
         out = steps_table(report) + "\n\n" + out
     if report.search is not None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from edgewise.runtime.records import Record
 
-DEPLOYABLE_SUFFIXES = (".tflite",)  # the bundle (.ewb) joins here when it exists
+DEPLOYABLE_SUFFIXES = (".tflite", ".ewb")  # the .ewb bundle wins wherever it is smaller (it always is for int8)
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ class StepResult(Record):
 def deployable_file(paths: Sequence[str]) -> Optional[str]:
     """The smallest deployable file among `paths` (None if there is none).
 
-    Today the deployable artifact is the smallest TFLite file; the `.ewb` bundle, once merged,
-    is added to DEPLOYABLE_SUFFIXES and wins wherever it is smaller.
+    A TFLite file or an `.ewb` bundle (DEPLOYABLE_SUFFIXES); the bundle of an int8 file is the
+    smaller wherever its entropy coding pays.
     """
     files = [p for p in paths if p.endswith(DEPLOYABLE_SUFFIXES) and os.path.isfile(p)]
     return min(files, key=lambda p: (os.path.getsize(p), p)) if files else None

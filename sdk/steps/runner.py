@@ -18,12 +18,14 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from ..evaluate import evaluate_artifact, keras_accuracy
 from ..fileio import atomic_path
 from .base import StepContext, StepOutput, StepSpec
+from .deploy import bundle_artifacts, write_bundle
 from .measure import StepResult, deployable_size, keras_weights, layer_values, sparsity_of
 
 # Writers of a deployable file for the model after each training step: writer(model, stem, ctx) -> path
-# written (stem = out_dir/steps/NN-kind, without suffix). Empty until the .ewb bundle (issue 8) registers
-# its writer here; `deployable_size` (steps.measure) then reports its file for every step.
-DEPLOYABLE_WRITERS: List[Callable[[object, str, StepContext], str]] = []
+# written (stem = out_dir/steps/NN-kind, without suffix). The .ewb bundle (issue 8) writes the step's
+# model as int8 TFLite packed; `deployable_size` (steps.measure) reports the smallest file of every step.
+# A post-training step's int8 TFLite file is packed beside it (`deploy.bundle_artifacts`).
+DEPLOYABLE_WRITERS: List[Callable[[object, str, StepContext], str]] = [write_bundle]
 
 GUARD_FACTOR = 4  # a step that breaks its bound may fine-tune up to 4x the epochs its recipe gives
 DEFAULT_MAX_DROP = 1.0  # points
@@ -142,6 +144,11 @@ def run_steps(steps: Sequence[StepSpec], model, ctx: StepContext, baseline_accur
             tfl = [a for a in out.artifacts if a.endswith(".tflite")] or list(out.artifacts)
             named = tuple(read_weights(os.path.join(ctx.out_dir, tfl[0]))) if tfl else ()
             size = min(os.path.getsize(os.path.join(ctx.out_dir, a)) for a in out.artifacts) if out.artifacts else 0
+            if DEPLOYABLE_WRITERS:  # the bundle of the step's int8 file: the deployable artifact
+                os.makedirs(os.path.join(ctx.out_dir, "steps"), exist_ok=True)
+                packed = bundle_artifacts(ctx.out_dir, out.artifacts, os.path.join("steps", f"{i:02d}-{spec.kind}"))
+                deployable.extend(os.path.join(ctx.out_dir, a) for a in packed)
+                step_files.extend(packed)
         layers = layer_values(named)
         result = StepResult(
             i, spec.kind, spec.describe(), time.perf_counter() - t0, accuracy, after, size,

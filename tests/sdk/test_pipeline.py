@@ -7,7 +7,7 @@ import pytest
 
 from edgewise.data import Dataset, save_npz
 from edgewise.pipeline import Settings, optimize
-from edgewise.report import read_json
+from edgewise.report import read_json, summary_table
 
 pytestmark = pytest.mark.host
 
@@ -23,8 +23,9 @@ def test_optimize_keras_file_from_npz_files(tmp_path, trained_model, digits):
     report = optimize(str(model_path), str(tmp_path / "in" / "calib.npz"), str(tmp_path / "in" / "eval.npz"),
                       prune=None, quantize="int8", out_dir=out, progress=lines.append,
                       settings=Settings(formats=("tflite",), include_float=False, benchmark=False))
-    assert [a.path for a in report.artifacts] == ["model.int8.tflite"]
-    assert sorted(os.listdir(out)) == ["model.int8.tflite", "report.html", "report.json"]
+    assert [a.path for a in report.artifacts] == ["model.int8.tflite", "model.ewb"]
+    assert sorted(os.listdir(out)) == ["model.ewb", "model.int8.tflite", "report.html", "report.json", "steps"]
+    assert report.bundle.download_bytes == os.path.getsize(out / "model.ewb")
     assert report.baseline.size_bytes == os.path.getsize(model_path)
     assert report.baseline.accuracy > 0.95 and report.artifacts[0].accuracy > 0.93
     assert report.artifacts[0].sparsity < 0.05  # not pruned
@@ -61,11 +62,15 @@ def test_bad_arguments(tmp_path, trained_model, digits):
 def test_demo_end_to_end(demo):
     out, report, lines = demo
     names = {a.path: a for a in report.artifacts}
-    assert set(names) == {"model.tflite", "model.int8.tflite", "model.onnx", "model.int8.onnx"}
+    assert set(names) == {"model.tflite", "model.int8.tflite", "model.onnx", "model.int8.onnx", "model.ewb"}
+    ewb = names.pop("model.ewb")  # the deployable artifact: the int8 TFLite file packed, measured from the .ewb
+    assert ewb.backend == "numpy" and ewb.accuracy == names["model.int8.tflite"].accuracy
+    assert ewb.size_bytes == report.bundle.download_bytes < names["model.int8.tflite"].size_bytes / 2
+    assert "model.ewb" in summary_table(report)
     assert report.baseline.accuracy >= 0.95
     # baseline.keras holds the weights without optimizer state
     assert report.baseline.size_bytes < 1.2 * 4 * report.baseline.parameters
-    for a in report.artifacts:
+    for a in names.values():
         assert a.sparsity >= 0.75, a.path
         assert a.accuracy is not None and a.accuracy >= report.baseline.accuracy - 0.03, a.path
         assert os.path.getsize(out / a.path) == a.size_bytes

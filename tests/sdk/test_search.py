@@ -29,8 +29,16 @@ def test_search_finds_a_candidate_within_bounds_and_resumes(tmp_path, tiny_mlp, 
     best = s.best_candidate
     assert best.meets_bounds and best.size_bytes <= 64 * 1024 and best.accuracy_drop <= 3.0
     assert best.size_bytes == min(c.size_bytes for c in s.candidates if c.meets_bounds)
-    assert os.path.getsize(out / "best.tflite") == best.size_bytes
-    assert best.recipe.steps[-1].kind == "quantize" and best.bits == 8
+    assert os.path.getsize(out / "best.ewb") == best.size_bytes  # the deployable artifact is the bundle
+    assert best.recipe.steps[-1].kind == "quantize" and best.bits <= 8
+    # the trial measured its int8 TFLite file; the bundle it ships decodes bit-exactly, so every backend agrees
+    from edgewise.evaluate import evaluate_artifact, evaluate_backend
+
+    tflite = out / os.path.dirname(best.artifact) / ".." / "model.int8.tflite"
+    measured = evaluate_artifact(str(tflite), flat_digits.heldout)
+    assert measured.accuracy == best.accuracy
+    for r in measured.results:
+        assert evaluate_backend(str(out / "best.ewb"), r.backend, flat_digits.heldout).accuracy == r.accuracy
     assert report.recipe == best.recipe and not report.error  # the kept recipe then ran as a normal run
     assert report.sensitivity is not None and set(report.sensitivity.parameters) == {"hidden", "classes"}
     assert (out / "search.db").is_file()
@@ -61,7 +69,7 @@ def test_interrupted_trial_is_retried_on_resume(tmp_path, tiny_mlp, flat_digits)
     with pytest.raises(KeyboardInterrupt):
         optimize(tiny_mlp, flat_digits.calibration, flat_digits.heldout, train=flat_digits.train, out_dir=out,
                  settings=FAST, search=search, progress=interrupt)
-    assert not (out / "best.tflite").exists()
+    assert not (out / "best.ewb").exists()
     lines = []
     report = optimize(tiny_mlp, flat_digits.calibration, flat_digits.heldout, train=flat_digits.train, out_dir=out,
                       settings=FAST, search=search, progress=lines.append)
@@ -90,7 +98,7 @@ def test_search_says_clearly_when_no_candidate_fits(tmp_path, tiny_mlp, flat_dig
     report = read_json(out / "report.json")
     assert report.error.startswith("none of the 2 candidates meets the bounds (accuracy drop <= 1 points, "
                                    "size <= 200 bytes)")
-    assert "the smallest was" in report.error and not report.artifacts and not (out / "best.tflite").exists()
+    assert "the smallest was" in report.error and not report.artifacts and not (out / "best.ewb").exists()
     assert all(not c.meets_bounds for c in report.search.candidates)
 
 
@@ -132,10 +140,10 @@ def test_a_trial_left_running_by_a_killed_process_runs_again(tmp_path, tiny_mlp,
     # what a process killed mid-trial leaves in the study: a finished trial, then one still "running"
     study = optuna.create_study(storage=f"sqlite:///{out / 'search.db'}", study_name="edgewise-search",
                                 directions=["minimize", "minimize"])
-    study.enqueue_trial({"sparsity": 0.3, "filters": 0.0, "lowrank": 0.0, "quantize": "int8"})
+    study.enqueue_trial({"sparsity": 0.3, "filters": 0.0, "lowrank": 0.0, "sharing": "none", "quantize": "int8"})
     left = study.ask()
     space.recipe(left)  # the trial drew its parameters, then the process died
-    assert left.params == {"sparsity": 0.3, "filters": 0.0, "lowrank": 0.0, "quantize": "int8"}
+    assert left.params == {"sparsity": 0.3, "filters": 0.0, "lowrank": 0.0, "sharing": "none", "quantize": "int8"}
     ctx = StepContext(flat_digits.train, flat_digits.calibration, flat_digits.heldout, str(out))
     lines = []
     for _ in range(2):  # the second resume must not queue it again
@@ -145,3 +153,19 @@ def test_a_trial_left_running_by_a_killed_process_runs_again(tmp_path, tiny_mlp,
     assert s.candidates[1].note == "retry of interrupted trial 0"
     assert s.candidates[1].recipe.steps[0].magnitude.target_sparsity == 0.3
     assert sum("interrupted trial(s) queued again" in l for l in lines) == 1
+
+
+@pytest.mark.host
+def test_trials_can_share_weights_after_pruning():
+    import optuna
+
+    from edgewise.search import SearchSpace, _bits
+
+    space = SearchSpace()
+    for choice, kind, bits in (("cluster:8", "cluster", 3), ("kbit:4", "kbit", 4), ("none", None, 8)):
+        params = {"sparsity": 0.8, "filters": 0.0, "lowrank": 0.0, "sharing": choice, "quantize": "int8"}
+        recipe = space.recipe(optuna.trial.FixedTrial(params))
+        kinds = [s.kind for s in recipe.steps]
+        assert kinds == ["prune"] + ([kind] if kind else []) + ["quantize"]  # shared after pruning: zeros kept
+        assert _bits(params) == bits
+    assert "sharing" in space.start() and space.start()["sharing"] == "none"

@@ -43,10 +43,12 @@ def test_multi_step_recipe_reports_every_step(tmp_path, tiny_mlp, flat_digits):
         k = clustered.get_layer(layer).kernel.numpy()
         assert max(np.unique(k[:, c]).size for c in range(k.shape[1])) <= 8, layer
     assert cluster.parameters == tiny_mlp.count_params()
-    for s in (prune, cluster):  # a saved model per training step, its size as written
-        assert os.path.getsize(out / s.artifacts[0]) == s.size_bytes and s.deployable_bytes is None
-    assert quant.artifacts == ("model.int8.tflite",)
-    assert quant.deployable_bytes == os.path.getsize(out / "model.int8.tflite") == quant.size_bytes
+    for s in (prune, cluster):  # a saved model per training step, its size as written; deployable: its bundle
+        assert os.path.getsize(out / s.artifacts[0]) == s.size_bytes
+        assert s.deployable_bytes == os.path.getsize(out / f"steps/0{s.index}-{s.kind}.ewb")
+    assert quant.artifacts == ("model.int8.tflite", "steps/03-quantize.ewb")
+    assert quant.size_bytes == os.path.getsize(out / "model.int8.tflite")
+    assert quant.deployable_bytes == os.path.getsize(out / "steps/03-quantize.ewb") < quant.size_bytes
     int8 = next(a for a in report.artifacts if a.path == "model.int8.tflite")
     assert quant.accuracy == int8.accuracy and int8.source == "step 2 (cluster)"
     # the int8 file keeps the sharing: at most 8 distinct values in each kernel
@@ -98,7 +100,7 @@ def test_guard_fine_tunes_longer_then_stops_naming_the_step(tmp_path, tiny_mlp, 
         "step 2/3: prune 99% (magnitude) (guard: again with 2 epochs)",
         "step 2/3: prune 99% (magnitude) (guard: again with 4 epochs)"]
     # the first step's model stays, the report says what happened, nothing of step 2 or 3 was written
-    assert sorted(os.listdir(out / "steps")) == ["01-prune.keras"]
+    assert sorted(os.listdir(out / "steps")) == ["01-prune.ewb", "01-prune.int8.tflite", "01-prune.keras"]
     assert not (out / "model.int8.tflite").exists() and not _leftover_temp_files(out)
     report = read_json(out / "report.json")
     assert [s.kind for s in report.steps] == ["prune"] and "recipe step 2" in report.error
@@ -134,7 +136,7 @@ def test_ctrl_c_during_a_step_leaves_earlier_artifacts_intact(tmp_path, tiny_mlp
     with pytest.raises(KeyboardInterrupt):
         optimize(tiny_mlp, flat_digits.calibration, flat_digits.heldout, recipe, train=flat_digits.train,
                  out_dir=out, settings=FAST, progress=interrupt)
-    assert sorted(os.listdir(out / "steps")) == ["01-prune.keras"]
+    assert sorted(os.listdir(out / "steps")) == ["01-prune.ewb", "01-prune.int8.tflite", "01-prune.keras"]
     assert not _leftover_temp_files(out) and not (out / "model.int8.tflite").exists()
     import keras
 
@@ -145,23 +147,25 @@ def test_ctrl_c_during_a_step_leaves_earlier_artifacts_intact(tmp_path, tiny_mlp
     assert [s.kind for s in report.steps] == ["prune"]
 
 
-def test_a_deployable_writer_gives_every_training_step_a_deployable_size(tmp_path, tiny_mlp, flat_digits,
-                                                                         monkeypatch):
-    """The plug-in point of the bundle writer: here int8 TFLite, the smallest file that exists today."""
+def test_the_bundle_writer_gives_every_training_step_a_deployable_size(tmp_path, tiny_mlp, flat_digits):
+    """The registered deployable writer: the step's model as int8 TFLite, packed as the .ewb bundle."""
     from edgewise.converters import keras_to_tflite
+    from edgewise.runtime import load
     from edgewise.steps import runner
+    from edgewise.steps.deploy import write_bundle
 
-    def write_int8(model, stem, ctx):
-        return keras_to_tflite(model, stem + ".int8.tflite", ctx.calib.x, precision="int8").path
-
-    monkeypatch.setattr(runner, "DEPLOYABLE_WRITERS", [write_int8])
+    assert runner.DEPLOYABLE_WRITERS == [write_bundle]
     recipe = {"steps": [{"kind": "prune_filters", "filters": {"fraction": 0.5}, "fine_tune": {"epochs": 1}}]}
     out = tmp_path / "out"
     report = optimize(tiny_mlp, flat_digits.calibration, flat_digits.heldout, recipe, train=flat_digits.train,
                       out_dir=out, settings=FAST)
     step = report.steps[0]
-    assert step.artifacts == ("steps/01-prune_filters.keras", "steps/01-prune_filters.int8.tflite")
-    assert step.deployable_bytes == os.path.getsize(out / "steps" / "01-prune_filters.int8.tflite")
+    assert step.artifacts == ("steps/01-prune_filters.keras", "steps/01-prune_filters.ewb")
+    assert step.deployable_bytes == os.path.getsize(out / "steps" / "01-prune_filters.ewb")
+    assert step.deployable_bytes < os.path.getsize(out / "steps" / "01-prune_filters.int8.tflite")
+    x = flat_digits.heldout.x[:32]  # the bundle holds that int8 file, bit for bit
+    run = lambda name: load(str(out / "steps" / name), backend="numpy").run(x, quantize=True)[0]  # noqa: E731
+    assert np.array_equal(run("01-prune_filters.ewb"), run("01-prune_filters.int8.tflite"))
     assert step.parameters < tiny_mlp.count_params()  # 16 of 32 hidden units removed: a smaller file
     unpruned = keras_to_tflite(tiny_mlp, tmp_path / "unpruned.int8.tflite", flat_digits.calibration.x,
                                precision="int8")
