@@ -12,26 +12,18 @@ the data-movement ops are in shapes_tensor.py.
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..shape_rules import MAX_WINDOW, RuleContext, Shape, axis_in, broadcast, registry
 from .ops import conv as conv_ops
 from .ops import pool as pool_ops
 
-Shape = Tuple[int, ...]
-MAX_WINDOW = 1 << 16  # strides, dilations, kernel and block sizes: positive and at most this
-RULES: Dict[str, Callable] = {}
+RULES, rule = registry()
 
 
-class ShapeError(Exception):
-    def __init__(self, detail: str, slot: Optional[int] = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.slot = slot
-
-
-class NodeContext:
+class NodeContext(RuleContext):
     """What a rule may read: input shapes/values (None when unknown or omitted) and attributes."""
 
     def __init__(self, node, kernel_name: str, attrs: dict, shapes, values, n_out: int):
@@ -65,20 +57,6 @@ class NodeContext:
         v = self.attrs.get(name, default)
         return default if v is None else v
 
-    def fail(self, detail: str, slot: Optional[int] = None) -> ShapeError:
-        return ShapeError(detail, slot)
-
-    def scratch(self, what: str, shape: Sequence[int]) -> None:
-        self.scratches.append((what, math.prod(int(d) for d in shape)))
-
-
-def rule(*names: str):
-    def deco(fn):
-        for n in names:
-            RULES[n] = fn
-        return fn
-
-    return deco
 
 
 def bounded(c: NodeContext, name: str, values: Sequence[int], low: int = 1, high: int = MAX_WINDOW) -> List[int]:
@@ -86,25 +64,6 @@ def bounded(c: NodeContext, name: str, values: Sequence[int], low: int = 1, high
     if any(not low <= v <= high for v in values):
         raise c.fail(f"{name} {values} must each be in {low}..{high}")
     return values
-
-
-def axis_in(c: NodeContext, axis: int, rank: int, what: str = "axis", slot: Optional[int] = None) -> int:
-    if not -rank <= int(axis) < rank:
-        raise c.fail(f"{what} {axis} is out of range for rank {rank}", slot)
-    return int(axis) % rank
-
-
-def broadcast(c: NodeContext, shapes: Sequence[Shape], slot: Optional[int] = None) -> Shape:
-    """Numpy-style multidirectional broadcasting (ONNX Broadcasting.md); `slot` is blamed on failure."""
-    rank = max((len(s) for s in shapes), default=0)
-    out = []
-    for k in range(rank):
-        dims = {s[len(s) - rank + k] for s in shapes if len(s) - rank + k >= 0}
-        dims.discard(1)
-        if len(dims) > 1:
-            raise c.fail(f"shapes {', '.join(str(tuple(s)) for s in shapes)} do not broadcast", slot)
-        out.append(dims.pop() if dims else 1)
-    return tuple(out)
 
 
 def _window_attrs(c: NodeContext, x: Shape, kernel: Sequence[int]):

@@ -12,7 +12,8 @@ from typing import List, Optional
 
 import numpy as np
 
-from .shapes import axis_in, broadcast, rule
+from ..shape_rules import axis_in, broadcast
+from .shapes import rule
 
 UNARY = (
     "Sqrt", "Abs", "Neg", "Exp", "Log", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "IsNaN",

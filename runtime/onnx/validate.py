@@ -27,7 +27,8 @@ from ..limits import TensorLimits
 from . import registry
 from . import shapes_tensor  # noqa: F401  (registers its rules)
 from .model import OnnxModel
-from .shapes import RULES, NodeContext, ShapeError
+from ..shape_rules import ShapeError, values_key
+from .shapes import RULES, NodeContext
 
 Shape = Tuple[int, ...]
 VALUE_ELEMENTS = 1 << 16  # tensors up to this size are evaluated at load when all their inputs are known
@@ -90,7 +91,7 @@ class ShapeBounds:
     def check_inputs(self, shapes: Sequence[Shape], values: Optional[Sequence] = None) -> None:
         """values: per input, its array when it is a small integer one (a shape, a count), else None."""
         shapes = tuple(tuple(int(d) for d in s) for s in shapes)
-        key = (shapes, _values_key(values))
+        key = (shapes, values_key(values))
         if key not in self._checked:
             self._infer_for(shapes, values)
             self._checked.add(key)
@@ -280,12 +281,6 @@ def _largest_justified(model: OnnxModel) -> int:
         info = g.initializers.info(name)
         best = max(best, math.prod(info.dims) * _itemsize(info.elem_type))
     return best
-
-
-def _values_key(values) -> Optional[tuple]:
-    if not values or all(v is None for v in values):
-        return None
-    return tuple(None if v is None else (str(np.asarray(v).dtype), np.asarray(v).tobytes()) for v in values)
 
 
 def validate(model: OnnxModel, source: str, max_tensor_bytes: Optional[int] = None) -> ShapeBounds:

@@ -13,27 +13,17 @@ This module holds the windowed and matrix ops; shapes_tensor.py the data-movemen
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..shape_rules import MAX_WINDOW, RuleContext, Shape, ShapeError, broadcast, registry
 from .ops.common import out_size_and_pad
 
-Shape = Tuple[int, ...]
-MAX_WINDOW = 1 << 16  # strides, dilations, filter and block sizes: positive and at most this
-RULES: Dict[str, Callable] = {}
+RULES, rule = registry()
 
 
-class ShapeError(Exception):
-    """An op inconsistent with its inputs; `slot` is the input index at fault (None: the op itself)."""
-
-    def __init__(self, detail: str, slot: Optional[int] = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.slot = slot
-
-
-class ShapeContext:
+class ShapeContext(RuleContext):
     """What a rule may read: input shapes (None for an omitted input), constant values, options."""
 
     def __init__(self, op, shapes: Sequence[Optional[Shape]], consts: Sequence[Optional[np.ndarray]], n_out: int):
@@ -68,44 +58,12 @@ class ShapeContext:
     def opt(self, name: str, default=0):
         return self.options.get(name, default)
 
-    def fail(self, detail: str, slot: Optional[int] = None) -> ShapeError:
-        return ShapeError(detail, slot)
-
-    def scratch(self, what: str, shape: Sequence[int]) -> None:
-        self.scratches.append((what, math.prod(int(d) for d in shape)))
-
-
-def rule(*names: str):
-    def deco(fn):
-        for n in names:
-            RULES[n] = fn
-        return fn
-
-    return deco
 
 
 def window(c: ShapeContext, name: str, value: int, slot: Optional[int] = None) -> int:
     if not 1 <= value <= MAX_WINDOW:
         raise c.fail(f"{name} is {value}; it must be in 1..{MAX_WINDOW}", slot)
     return value
-
-
-def axis_in(c: ShapeContext, axis: int, rank: int, what: str = "axis", slot: Optional[int] = None) -> int:
-    if not -rank <= axis < rank:
-        raise c.fail(f"{what} {axis} is out of range for rank {rank}", slot)
-    return axis % rank
-
-
-def broadcast(c: ShapeContext, shapes: Sequence[Shape]) -> Shape:
-    rank = max((len(s) for s in shapes), default=0)
-    out = []
-    for k in range(rank):
-        dims = {s[len(s) - rank + k] for s in shapes if len(s) - rank + k >= 0}
-        dims.discard(1)
-        if len(dims) > 1:
-            raise c.fail(f"shapes {', '.join(str(tuple(s)) for s in shapes)} do not broadcast")
-        out.append(dims.pop() if dims else 1)
-    return tuple(out)
 
 
 def _spatial(c: ShapeContext, x: Shape, kh: int, kw: int, dilated: bool = True):

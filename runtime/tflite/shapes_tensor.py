@@ -14,7 +14,8 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from .ops.slicing import strided_slice_index
-from .shapes import ShapeContext, Shape, axis_in, broadcast, rule, window
+from ..shape_rules import Shape, axis_in, broadcast
+from .shapes import ShapeContext, rule, window
 
 
 @rule("CONCATENATION")

@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import InputError, ModelFormatError
 from ..limits import TensorLimits, fmt_bytes
 from .model import Subgraph, TFLiteModel
-from .shapes import RULES, ShapeContext, ShapeError
+from ..shape_rules import ShapeError, values_key
+from .shapes import RULES, ShapeContext
 from .shapes_tensor import evaluate_small
 
 Shape = Tuple[int, ...]
@@ -94,7 +95,7 @@ class ShapeBounds:
     def check_inputs(self, shapes: Sequence[Shape], values: Optional[Sequence] = None) -> None:
         """values: per input, its array when it is a small integer one (a shape, a count), else None."""
         shapes = tuple(tuple(int(d) for d in s) for s in shapes)
-        key = (shapes, _values_key(values))
+        key = (shapes, values_key(values))
         if key in self._checked:
             return
         self._infer_for(shapes, values)
@@ -195,12 +196,6 @@ def _blame(op, tensors, slot: Optional[int]) -> str:
     if op.outputs:
         at += f", output tensor {tensors[op.outputs[0]].name!r}"
     return at
-
-
-def _values_key(values) -> Optional[tuple]:
-    if not values or all(v is None for v in values):
-        return None
-    return tuple(None if v is None else (str(np.asarray(v).dtype), np.asarray(v).tobytes()) for v in values)
 
 
 def validate(model: TFLiteModel, source: str, max_tensor_bytes: Optional[int] = None) -> ShapeBounds:
