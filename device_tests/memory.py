@@ -24,7 +24,7 @@ DEFINITIONS = {
                             "the processes that map them",
     "pss_after_run_bytes": "proportional set size (smaps_rollup Pss) after the timed runs",
     "model_file_bytes": "size of the model file",
-    "weight_bytes": "bytes of the constant tensors stored in the model (weights, biases, quantization tables)",
+    "weight_bytes": "bytes of the model's constant tensors as a runtime holds them, dense (weights, biases, quantization tables)",
 }
 
 
@@ -42,19 +42,16 @@ class MemoryUse(Record):
 
 
 def weight_bytes(model_path: str) -> Optional[int]:
-    """Sum of the stored constant tensors' bytes, read with edgewise.runtime's own parsers."""
-    from edgewise.runtime.model import detect_format, read_source
+    """Bytes of the model's constant tensors as a runtime holds them (edgewise.runtime.summary's
+    count: dense, whatever the file stores); a .ewb bundle is counted as the model it decodes to."""
+    from edgewise.runtime.bundle import decode_model, env_key, is_bundle
+    from edgewise.runtime.model import read_source
+    from edgewise.runtime.summary import constant_bytes
 
     data, source, base_dir = read_source(model_path)
-    if detect_format(data, source) == "tflite":
-        from edgewise.runtime.tflite import read_model
-
-        m = read_model(data, source)
-        return sum(int(t.data.nbytes) for g in m.subgraphs for t in g.tensors if t.data is not None)
-    from edgewise.runtime.onnx import read_model as read_onnx
-
-    m = read_onnx(data, source, base_dir)
-    return sum(int(m.initializers[name].nbytes) for name in m.initializers)
+    if is_bundle(data):
+        data, base_dir = decode_model(data, env_key(), source=source), None
+    return constant_bytes(data, source, base_dir)
 
 
 def memory_use(hello: Dict[str, Any], loaded: Dict[str, Any], done: Dict[str, Any], model_path: str) -> MemoryUse:

@@ -214,3 +214,18 @@ def test_bench_onnx_model(tmp_path):
     r = run_benchmark(path, device="local", settings=BenchSettings(runs=10, warmup=1))
     assert r.backend["name"] == "onnxruntime" and r.latency_ms.n >= 10
     assert r.inputs[0]["shape"] == ["batch", 16]
+
+
+def test_bench_runs_a_bundle_as_the_model_it_holds(tiny_tflite, tmp_path):
+    """A .ewb goes to the device as it is (the download a user ships) and is measured like its model."""
+    from edgewise.bundle import pack
+
+    bundle = tmp_path / "tiny.ewb"
+    pack(tiny_tflite, bundle)
+    r = run_benchmark(bundle, device="local", settings=QUICK)
+    plain = run_benchmark(tiny_tflite, device="local", settings=QUICK)
+    assert not r.partial and r.latency_ms.n >= QUICK.runs
+    assert r.model_sha256 == __import__("hashlib").sha256(bundle.read_bytes()).hexdigest()
+    assert r.memory.model_file_bytes == bundle.stat().st_size != tiny_tflite.stat().st_size
+    assert r.memory.weight_bytes == plain.memory.weight_bytes == 4 * (16 * 32 + 32 * 4)
+    assert r.inputs == plain.inputs and r.backend["name"] == plain.backend["name"]
