@@ -35,7 +35,8 @@ def pytest_pycollect_makemodule(module_path, parent):
     missing = hostlane.missing_at_import(Path(module_path))
     if missing:
         module = _HostOnlyModule.from_parent(parent, path=Path(module_path))
-        module.reason = (f"{Path(module_path).name} needs the host extra: "
+        extras = ",".join(sorted({m if m in ("torch", "onnx2tf") else "host" for m in missing}))
+        module.reason = (f"{Path(module_path).name} needs edgewise[{extras}]: "
                          f"{', '.join(sorted(missing))} not installed")
         return module
     return None
