@@ -1,4 +1,4 @@
-"""The `edgewise` command line: demo, optimize, run, inspect, bench, results, devices.
+"""The `edgewise` command line: demo, optimize, convert, run, inspect, pack, unpack, bench, results, devices.
 
 Each subcommand imports what it needs when it runs, so `edgewise run` and `edgewise inspect` work
 on a device that has only NumPy, and host commands say which extra is missing.
@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print report.json to stdout instead of the table")
     d.set_defaults(func=cmd_demo)
 
-    o = sub.add_parser("optimize", help="compress and convert a Keras model by a recipe, or search for the smallest "
+    o = sub.add_parser("optimize", help="compress and convert a Keras (or ONNX) model by a recipe, or search for the smallest "
                                         "one within bounds; writes artifacts, report.json and report.html")
     o.add_argument("model", help="a .keras file, a SavedModel folder, or an .onnx file (post-training steps only: "
                                  "prune, cluster, quantize int8)")
@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--json", action="store_true", help="print report.json to stdout")
     o.set_defaults(func=cmd_optimize)
 
-    r = sub.add_parser("run", help="run a .tflite or .onnx model on an input")
+    r = sub.add_parser("run", help="run a .tflite, .onnx or .ewb model on an input")
     r.add_argument("model")
     r.add_argument("--input", required=True, help=".npy (single input) or .npz (arrays named by input)")
     r.add_argument("--backend", default="auto", choices=BACKENDS)
