@@ -14,7 +14,7 @@ import io
 import os
 from typing import Dict, List, Sequence, Tuple
 
-from edgewise._extras import require
+from edgewise._extras import pyplot
 
 from .bench import BenchResult
 from .memory import DEFINITIONS
@@ -81,9 +81,7 @@ def markdown(results: Sequence[BenchResult]) -> str:
 
 
 def _pyplot():
-    matplotlib = require("matplotlib", "the HTML report")
-    matplotlib.use("Agg", force=True)
-    return require("matplotlib.pyplot", "the HTML report")
+    return pyplot("the HTML report")
 
 
 def _png(fig) -> str:

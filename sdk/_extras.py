@@ -17,3 +17,10 @@ def require(module: str, feature: str, extra: str = "host"):
             f"{feature} needs the Python package {module.split('.')[0]!r}, which is not installed "
             f"({e}). Install the host extra: pip install 'edgewise[{extra}]'"
         ) from None
+
+
+def pyplot(feature: str):
+    """matplotlib.pyplot on the file-only Agg backend (reports draw off-screen), or MissingExtraError."""
+    matplotlib = require("matplotlib", feature)
+    matplotlib.use("Agg", force=True)
+    return require("matplotlib.pyplot", feature)

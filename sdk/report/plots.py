@@ -4,14 +4,12 @@ from __future__ import annotations
 import io
 from typing import List
 
-from .._extras import require
+from .._extras import pyplot, require
 from .schema import Report
 
 
 def _pyplot():
-    matplotlib = require("matplotlib", "the HTML report")
-    matplotlib.use("Agg", force=True)
-    return require("matplotlib.pyplot", "the HTML report")
+    return pyplot("the HTML report")
 
 
 def _png(fig) -> bytes:

@@ -6,21 +6,14 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx import helper, numpy_helper  # noqa: E402
 
 from edgewise.runtime.onnx import Interpreter, read_model  # noqa: E402
 from edgewise.runtime.onnx import interpreter as interp_mod  # noqa: E402
 
+from .test_interpreter import _vi  # noqa: E402
+
 pytestmark = pytest.mark.host
-
-
-def _model(nodes, inputs, outputs, initializers=(), opset=17):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]).SerializeToString()
-
-
-def _vi(name, shape, t=TensorProto.FLOAT):
-    return helper.make_tensor_value_info(name, t, shape)
 
 
 def _attention_block():
