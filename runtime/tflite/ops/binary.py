@@ -86,47 +86,98 @@ def _add_sub(ctx, sign):
     mo = quant.quantize_multiplier(twice_max / float(F32((1 << LEFT_SHIFT) * F32(so))))
     lo, hi = quant.activation_range(ctx.activation(), so, zo, np.int8)
     p = (m1, m2, mo, z1, z2, zo, lo, hi)
-    return _lookup_add_sub(p, sign)
-
-
-def _lookup_add_sub(p, sign):
     return pair_table((lambda a, b, lanes: add_sub_int8(a, b, p, sign, lanes)),
-                      ("elementwise", "scalar") if sign > 0 else (), (16, 8))
+                      ("elementwise", "scalar") if sign > 0 else (), (16, 8), (ctx.const(0), ctx.const(1)))
 
 
-def pair_table(compute, vector_kinds, blocks):
+def pair_table(compute, vector_kinds, blocks, consts=(None, None)):
     """An int8 binary kernel as table lookups (module docstring).
 
     compute(x1, x2, lanes) is the kernel's own arithmetic with lanes = (kind, vector mask) forced;
     it is run once on all 65536 pairs for the scalar code ("generic", no vector lane) and once per
-    vector loop kind the op has. Table row u1, column u2 holds the result for the int8 values whose
-    bytes are u1, u2. At invoke, vector_paths.broadcast_lanes(..., *blocks) picks per element.
+    vector loop kind the op has. Invoke indexes a flat table with k = 256 x1 + x2 (one int64 shift
+    and one add), which is one-to-one on pairs of int8 values, in [-32896, 32639]:
+    - when one loop computes every element of the shapes, its table holds the pair's result at
+      k mod 65536, which is where NumPy reads a negative index k >= -65536;
+    - otherwise the tables of all loops are laid end to end, 65536 entries each, the pair's result of
+      loop j at 65536 j + 32896 + k, and the per-shape array 65536 j + 32896 is added
+      (vector_paths.broadcast_lanes(..., *blocks) gives j per element).
+    consts: the inputs' load-time values (None: computed at run time). A one-element constant
+    operand selects, at load, the 256 results of each loop for that operand: k = x.
     """
-    values = np.arange(256).astype(np.uint8).view(np.int8)
+    values = np.arange(-128, 128, dtype=np.int8)
     g1, g2 = np.meshgrid(values, values, indexing="ij")
-    flat = {"generic": compute(g1, g2, ("generic", np.zeros(g1.shape, bool))).reshape(-1)}
-    for kind in vector_kinds:
-        flat[kind] = compute(g1, g2, (kind, np.ones(g1.shape, bool))).reshape(-1)
-    lanes = {}
+    kinds = ("generic",) + tuple(vector_kinds)
+    results = np.stack([compute(g1, g2, (k, np.full(g1.shape, k != "generic"))) for k in kinds])  # [j, x1+128, x2+128]
+    scalar = [c is not None and c.size == 1 for c in consts]
+    if scalar[0] != scalar[1]:
+        side = 0 if scalar[0] else 1
+        c = int(consts[side].reshape(-1)[0]) + 128
+        return _run_one_side(results[:, c, :] if side == 0 else results[:, :, c], consts[side].shape, side,
+                             kinds, blocks)
+    k = (g1.astype(np.int64) << 8) + g2
+    wrapped = np.empty((len(kinds), 65536), np.int8)
+    wrapped[:, k % 65536] = results
+    stacked = results.reshape(-1)  # entry 65536 j + 256 (x1 + 128) + x2 + 128 = 65536 j + 32896 + k
+    lanes = {}  # (shape1, shape2) -> (flat table, lane offsets or None, whether x1 has the output's shape)
 
     def run(ins):
         x1, x2 = ins[0], ins[1]
-        idx = x1.view(np.uint8).astype(np.uint16) << 8
-        idx = idx | x2.view(np.uint8)
-        if not vector_kinds:
-            return [np.take(flat["generic"], idx)]
         key = (x1.shape, x2.shape)
-        if key not in lanes:
-            kind, vec, _ = vp.broadcast_lanes(x1.shape, x2.shape, *blocks)
-            lanes[key] = (kind, vec, bool(vec.all()), bool(vec.any()))
-        kind, vec, every_lane, any_lane = lanes[key]
-        if not any_lane:
-            return [np.take(flat["generic"], idx)]
-        if every_lane:
-            return [np.take(flat[kind], idx)]
-        return [np.where(vec, np.take(flat[kind], idx), np.take(flat["generic"], idx))]
+        hit = lanes.get(key)
+        if hit is None:
+            j, base = _lanes(x1.shape, x2.shape, kinds, blocks, 65536, 32896)
+            out = np.broadcast_shapes(x1.shape, x2.shape)
+            hit = lanes[key] = (wrapped[j] if base is None else stacked, base, out == x1.shape)
+        table, base, in_place = hit
+        i = x1.astype(np.intp)
+        i <<= 8
+        if in_place:
+            i += x2
+        else:
+            i = i + x2
+        if base is not None:
+            i += base
+        return [table[i]]
 
     return run
+
+
+def _run_one_side(results, c_shape, side, kinds, blocks):
+    """pair_table with input `side` a one-element constant: results[j, x + 128] for the other input x."""
+    wrapped = np.roll(results, -128, axis=1)  # entry x mod 256
+    stacked = results.reshape(-1)  # entry 256 j + 128 + x
+    lanes = {}
+
+    def run(ins):
+        x = ins[1 - side]
+        hit = lanes.get(x.shape)
+        if hit is None:
+            shapes = (c_shape, x.shape) if side == 0 else (x.shape, c_shape)
+            j, base = _lanes(*shapes, kinds, blocks, 256, 128)
+            if base is None and np.broadcast_shapes(*shapes) != x.shape:
+                base = np.full(np.broadcast_shapes(*shapes), 256 * j + 128, np.intp)
+            hit = lanes[x.shape] = (wrapped[j] if base is None else stacked, base)
+        table, base = hit
+        i = x.astype(np.intp)
+        if base is not None:
+            i = i + base
+        return [table[i]]
+
+    return run
+
+
+def _lanes(shape1, shape2, kinds, blocks, size, offset):
+    """(j, None) when loop kinds[j] computes every output element for these input shapes, else
+    (None, per-element size * j + offset) for the tables laid end to end."""
+    if len(kinds) == 1:
+        return 0, None
+    kind, vec, _ = vp.broadcast_lanes(shape1, shape2, *blocks)
+    if kind == "generic" or not vec.any():
+        return 0, None
+    if vec.all():
+        return kinds.index(kind), None
+    return None, np.where(vec, size * kinds.index(kind) + offset, offset).astype(np.intp)
 
 
 @register("ADD")
@@ -150,7 +201,8 @@ def build_mul(ctx):
     mult, shift = quant.quantize_multiplier(float(F32(F32(s1) * F32(s2)) / F32(so)))
     lo, hi = quant.activation_range(ctx.activation(), so, zo, np.int8)
     p = (z1, z2, mult, shift, zo, lo, hi)
-    return pair_table((lambda a, b, lanes: mul_int8(a, b, p, lanes)), ("elementwise", "scalar"), (16, 16))
+    return pair_table((lambda a, b, lanes: mul_int8(a, b, p, lanes)), ("elementwise", "scalar"), (16, 16),
+                      (ctx.const(0), ctx.const(1)))
 
 
 def mul_int8(x1, x2, p, lanes=None):
@@ -187,7 +239,7 @@ def build_squared_difference(ctx):
         return np.clip(y, -128, 127).astype(np.int8)
 
     # scalar code on every element: one 256 x 256 table of that arithmetic
-    return pair_table(sqdiff, (), (16, 8))
+    return pair_table(sqdiff, (), (16, 8), (ctx.const(0), ctx.const(1)))
 
 
 def _min_max(ctx, fn):

@@ -6,6 +6,10 @@ int8 MEAN has two LiteRT paths, both reproduced:
   the vector loop's rounding on channels [0, 16*floor(C/16)) (see vector_paths);
 - otherwise reference_ops::QuantizedMeanOrSum: the multiplier s_in / s_out (double) is rescaled by
   2^k / n with k = floor(log2 n) (bounded), applied to sum(x) - in_zp * n.
+
+That second path's output is a function of the integer sum alone, which lies in [-128 n, 127 n]: for
+n <= SUM_TABLE_MAX_N it is computed at load, by the arithmetic above, for every sum (`mean_sum_table`),
+and invoke is one reduction and one lookup.
 """
 from __future__ import annotations
 
@@ -46,6 +50,25 @@ def mean_int8_general(x, axes, keep_dims, in_zp, mult, shift, out_zp):
     total = x.sum(axis=axes, keepdims=keep_dims, dtype=np.int64)
     if n == 0:
         return np.zeros(total.shape, np.int8)
+    return mean_int8_of_sum(total, n, in_zp, mult, shift, out_zp)
+
+
+SUM_TABLE_MAX_N = 4096  # a table of 256 n int8 entries: 1 MiB at most
+
+
+def mean_sum_table(n, in_zp, mult, shift, out_zp):
+    """mean_int8_of_sum for every sum of n int8 values, indexed by the sum itself: entry i holds the
+    result for sum i when i <= 127 n and for sum i - 256 n otherwise, so that NumPy's wrap-around of a
+    negative index (-128 n <= sum < 0) reads the entry of that sum."""
+    size = 256 * n
+    sums = np.arange(size, dtype=np.int64)
+    sums[sums > 127 * n] -= size
+    return mean_int8_of_sum(sums, n, in_zp, mult, shift, out_zp)
+
+
+def mean_int8_of_sum(total, n, in_zp, mult, shift, out_zp):
+    """reference_ops::QuantizedMeanOrSum's requantization of the int64 sums `total` of n values."""
+    total = np.array(total, np.int64)
     k = min(n.bit_length() - 1, 32, 31 + shift)
     m = (mult << k) // n
     total -= in_zp * n
@@ -90,14 +113,24 @@ def build_mean(ctx):
     s_out, z_out = ctx.qparams(ctx.outputs[0])
     mult, shift = quant.quantize_multiplier(float(F32(s_in)) / float(F32(s_out)))
     hw_params = {}  # by input shape
+    tables = {}  # (input shape, axes) -> (axes, table) of the general path, table None past SUM_TABLE_MAX_N
 
     def run_int(ins):
         x = ins[0]
         axes = fixed if fixed is not None and x.ndim == rank else _axes(ins[1], x.ndim)
+        hit = tables.get((x.shape, axes))
+        if hit is not None:
+            if hit[1] is None:
+                return [mean_int8_general(x, axes, keep, z_in, mult, shift, z_out)]
+            s = np.add.reduce(x, axis=axes, dtype=np.intp, keepdims=keep)
+            return [np.asarray(hit[1][s])]
         if keep and x.ndim == 4 and axes == (1, 2):
             if x.shape not in hw_params:
                 hw_params[x.shape] = mean_int8_hw_params(x.shape, z_in, s_in, s_out, z_out)
             return [mean_int8_hw(x, z_in, s_in, s_out, z_out, hw_params[x.shape])]
+        n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+        table = mean_sum_table(n, z_in, mult, shift, z_out) if 0 < n <= SUM_TABLE_MAX_N else None
+        tables[(x.shape, axes)] = (axes, table)
         return [mean_int8_general(x, axes, keep, z_in, mult, shift, z_out)]
 
     return run_int

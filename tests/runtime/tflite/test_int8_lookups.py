@@ -1,0 +1,144 @@
+"""The int8 kernels that run as load-time tables or folded arithmetic give exactly what their
+step-by-step LiteRT arithmetic gives (which the conformance suite checks against LiteRT itself), on
+the inputs where an indexing or rounding slip would show: every int8 pair, extreme scales, exact
+ties, saturation, broadcast shapes that mix LiteRT's vector and scalar loops, constant operands."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgewise.runtime.tflite import Interpreter, quant
+from edgewise.runtime.tflite.ops import binary, reduce
+from edgewise.runtime.tflite.ops import vector_paths as vp
+
+from .graphs import Builder
+
+F32 = np.float32
+
+# (shape1, shape2): equal shapes (a vector tail at 20), the five-fold broadcasts with both loop
+# kinds and tails, a generic broadcast, rank-0 and rank-changing operands
+SHAPES = [((1, 16, 32), (1, 16, 32)), ((20,), (20,)), ((1, 16, 32), (16, 32)), ((1, 16, 1), (1, 1, 32)),
+          ((1, 16, 1), (1, 16, 33)), ((3, 1, 20), (3, 5, 20)), ((2, 3, 4, 5), (2, 1, 4, 1)), ((), (7, 3)),
+          ((4, 9), ()), ((9,), (2, 1, 9)), ((1, 1, 1), (5,))]
+
+SCALES = [(0.05, 0.04, 0.1), (1e-3, 0.5, 2e-4), (0.9, 1e-4, 3.0), (2.0 ** -7, 2.0 ** -7, 2.0 ** -6)]
+
+
+def _pairs(rng, shape1, shape2):
+    x1 = np.array(rng.integers(-128, 128, shape1), np.int8)
+    x2 = np.array(rng.integers(-128, 128, shape2), np.int8)
+    x1.reshape(-1)[:1] = -128  # the extremes, for saturation
+    x2.reshape(-1)[-1:] = 127
+    return x1, x2
+
+
+def _add_params(s1, s2, so, z1, z2, zo):
+    twice_max = 2.0 * float(max(F32(s1), F32(s2)))
+    m1 = quant.quantize_multiplier(float(F32(s1)) / twice_max)
+    m2 = quant.quantize_multiplier(float(F32(s2)) / twice_max)
+    mo = quant.quantize_multiplier(twice_max / float(F32((1 << binary.LEFT_SHIFT) * F32(so))))
+    return (m1, m2, mo, z1, z2, zo, -128, 127)
+
+
+def _kernels(scales, zps):
+    """(name, stepwise(x1, x2), pair_table arguments) for ADD, SUB and MUL with these parameters."""
+    s1, s2, so = scales
+    z1, z2, zo = zps
+    p_add = _add_params(s1, s2, so, z1, z2, zo)
+    mult, shift = quant.quantize_multiplier(float(F32(F32(s1) * F32(s2)) / F32(so)))
+    p_mul = (z1, z2, mult, shift, zo, -100, 120)  # a fused-activation clamp inside the int8 range
+    return [
+        ("ADD", lambda a, b: binary.add_sub_int8(a, b, p_add, 1),
+         (lambda a, b, lanes: binary.add_sub_int8(a, b, p_add, 1, lanes), ("elementwise", "scalar"), (16, 8))),
+        ("SUB", lambda a, b: binary.add_sub_int8(a, b, p_add, -1),
+         (lambda a, b, lanes: binary.add_sub_int8(a, b, p_add, -1, lanes), (), (16, 8))),
+        ("MUL", lambda a, b: binary.mul_int8(a, b, p_mul),
+         (lambda a, b, lanes: binary.mul_int8(a, b, p_mul, lanes), ("elementwise", "scalar"), (16, 16))),
+    ]
+
+
+@pytest.mark.parametrize("scales", SCALES)
+def test_pair_tables_equal_stepwise_arithmetic(scales):
+    rng = np.random.default_rng(0)
+    zps = tuple(int(z) for z in rng.integers(-128, 128, 3))
+    for name, stepwise, args in _kernels(scales, zps):
+        run = binary.pair_table(*args)
+        for shape1, shape2 in SHAPES:
+            x1, x2 = _pairs(rng, shape1, shape2)
+            for _ in range(2):  # the second call reads the per-shape cache
+                got = np.asarray(run([x1, x2])[0])
+                want = stepwise(x1, x2)
+                assert got.shape == want.shape, (name, shape1, shape2)
+                np.testing.assert_array_equal(got, want, err_msg=f"{name} {shape1} x {shape2}")
+
+
+def test_pair_tables_cover_every_pair():
+    """All 65536 pairs, through the vector loop (equal shapes) and the scalar tail (a 1-element run)."""
+    values = np.arange(-128, 128, dtype=np.int8)
+    g1, g2 = np.meshgrid(values, values, indexing="ij")
+    for name, stepwise, args in _kernels((0.02, 0.07, 0.05), (-3, 100, -128)):
+        run = binary.pair_table(*args)
+        np.testing.assert_array_equal(run([g1, g2])[0], stepwise(g1, g2), err_msg=name)
+        a, b = g1.reshape(-1, 1, 1), g2.reshape(-1, 1, 1)
+        np.testing.assert_array_equal(run([a, b])[0], stepwise(a, b), err_msg=name)
+
+
+@pytest.mark.parametrize("side", [0, 1])
+def test_pair_tables_with_a_constant_scalar_operand(side):
+    rng = np.random.default_rng(side)
+    for scales in SCALES:
+        for name, stepwise, args in _kernels(scales, (5, -7, -128)):
+            for c_shape in [(), (1,), (1, 1, 1)]:
+                for c in (-128, 0, 127, int(rng.integers(-128, 128))):
+                    const = np.full(c_shape, c, np.int8)
+                    run = binary.pair_table(*args, consts=(const, None) if side == 0 else (None, const))
+                    for shape in [(1, 2, 16, 16), (20,), (3, 17), (2, 1, 9)]:
+                        x = rng.integers(-128, 128, shape).astype(np.int8)
+                        pair = [const, x] if side == 0 else [x, const]
+                        got = run([x, x] if side == 0 else [x, x])[0]  # the constant input is not read
+                        want = stepwise(*pair)
+                        assert got.shape == want.shape, (name, c_shape, shape)
+                        np.testing.assert_array_equal(got, want, err_msg=f"{name} c={c} {c_shape} {shape}")
+
+
+def test_mixed_lanes_are_exercised():
+    """The broadcast shapes above include ones where a shape mixes vector and scalar loops."""
+    mixed = [s for s in SHAPES if 0 < vp.broadcast_lanes(*s, 16, 8)[1].sum() < np.prod(np.broadcast_shapes(*s))]
+    assert len(mixed) >= 3
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 16, 32, 100, 255, 256, 1000])
+def test_mean_sum_table_equals_quantized_mean(n):
+    """reduce.mean_sum_table against QuantizedMeanOrSum's arithmetic on every possible sum."""
+    rng = np.random.default_rng(n)
+    sums = np.arange(-128 * n, 127 * n + 1)
+    for s_in, s_out in [(0.05, 0.05), (0.02, 0.3), (1e-4, 0.5), (0.9, 1e-3), (2.0 ** -8, 2.0 ** -10)]:
+        for z_in, z_out in [(0, 0), (-128, 127), tuple(int(v) for v in rng.integers(-128, 128, 2))]:
+            mult, shift = quant.quantize_multiplier(float(F32(s_in)) / float(F32(s_out)))
+            table = reduce.mean_sum_table(n, z_in, mult, shift, z_out)
+            np.testing.assert_array_equal(table[sums], reduce.mean_int8_of_sum(sums, n, z_in, mult, shift, z_out))
+
+
+def test_mean_kernel_uses_the_table_and_matches():
+    """The MEAN kernel's table path against mean_int8_general, including all -128 / all 127 rows."""
+    rng = np.random.default_rng(0)
+    for shape, axes, keep in [((1, 16, 32), (-1,), True), ((1, 16, 32), (1,), False), ((4, 5, 6), (0, 2), True),
+                              ((3, 7), (0, 1), False)]:
+        b = Builder()
+        x = b.tensor("x", shape, "int8", scale=0.03, zero_point=-5)
+        a = b.tensor("axes", (len(axes),), "int32", value=np.array(axes, np.int32))
+        out_shape = tuple(1 if (i in [ax % len(shape) for ax in axes]) else d for i, d in enumerate(shape))
+        if not keep:
+            out_shape = tuple(d for i, d in enumerate(shape) if i not in [ax % len(shape) for ax in axes])
+        y = b.tensor("y", out_shape, "int8", scale=0.01, zero_point=3)
+        b.op("MEAN", [x, a], [y], keep_dims=keep)
+        it = Interpreter(b.model([x], [y]), "mean.tflite")
+        xs = rng.integers(-128, 128, (3,) + shape).astype(np.int8)
+        xs[1], xs[2] = -128, 127
+        mult, shift = quant.quantize_multiplier(float(F32(0.03)) / float(F32(0.01)))
+        for v in xs:
+            want = reduce.mean_int8_general(v, tuple(sorted(ax % len(shape) for ax in axes)), keep, -5, mult, shift, 3)
+            for _ in range(2):
+                got = it.invoke([v])[0]
+                assert got.shape == want.shape and got.dtype == np.int8
+                np.testing.assert_array_equal(got, want)
