@@ -2,14 +2,63 @@
 adj_y transposing an operand. int8 runs reference_ops::BatchMatMul: exact int32 sums of
 (lhs - lhs_zp)(rhs - rhs_zp), then the scalar MultiplyByQuantizedMultiplier with
 s_lhs * s_rhs / s_out (double).
+
+That requantization, for a multiplier 0 < M < 2^31 and a right shift r >= 0 (a real factor below 1),
+is t = floor((acc M + 2^30) / 2^31) (SaturatingRoundingDoublingHighMul, see
+quant.multiply_by_quantized_multiplier_right), then y = floor((t + h - [t < 0]) / 2^r) with
+h = 2^(r-1) (RoundingDivideByPOT, halves away from zero; y = t when r = 0). Composing the floors
+(floor((floor(a / P) + c) / Q) = floor((a + c P) / (P Q)) for an integer c), adding the zero point
+and 128 inside the floor:
+
+    y + zp + 128 = floor(acc M 2^-S + C 2^-S - [neg] 2^-r),  S = 31 + r,
+    C = 2^30 + h 2^31 + (zp + 128) 2^S,   neg = [acc M + 2^30 < 0] = [acc < -floor(2^30 / M)]
+
+(t < 0 exactly when its numerator is). `requantize_fold` evaluates this in float64: M 2^-S, C 2^-S
+and 2^-r are exact, and when |acc| M + |C| + 2^31 <= 2^53 every partial result is an integer
+multiple of 2^-S below 2^53 of them, so nothing rounds (Higham, "Accuracy and Stability of
+Numerical Algorithms", sec. 2.1). Clamping to [0, 255] commutes with the floor, which the uint8
+conversion's truncation then is; subtracting 128 is flipping the top bit and reading the byte as
+int8. Otherwise (a left shift, or a bound too large) the kernel keeps the int64 arithmetic.
 """
 from __future__ import annotations
+
+from typing import Callable, Optional
 
 import numpy as np
 
 from .. import quant
 from .common import gemm_dtype
 from .registry import register
+
+FLOAT64_EXACT = 1 << 53
+
+
+def requantize_fold(mult: int, shift: int, zp: int, acc_abs_max: int) -> Optional[Callable]:
+    """run(acc) -> int8 = clamp(zp + MultiplyByQuantizedMultiplier(acc, mult, shift)) for integer-valued
+    float acc with |acc| <= acc_abs_max (module docstring); None outside the exact range."""
+    if mult <= 0 or shift > 0:
+        return None
+    r = -shift
+    s = 31 + r
+    c = (1 << 30) + (((1 << r) >> 1) << 31) + ((zp + 128) << s)
+    if acc_abs_max * mult + abs(c) + (1 << 31) > FLOAT64_EXACT:
+        return None
+    m_f, c_f = np.float64(mult * 2.0 ** -s), np.float64(c * 2.0 ** -s)
+    tie = np.float64(2.0 ** -r) if r else None
+    neg_below = -((1 << 30) // mult)
+
+    def run(acc: np.ndarray) -> np.ndarray:
+        t = np.multiply(acc, m_f, dtype=np.float64)
+        t += c_f
+        if tie is not None:
+            t -= (acc < neg_below) * tie
+        np.maximum(t, 0.0, out=t)
+        np.minimum(t, 255.0, out=t)
+        u = t.astype(np.uint8)
+        u ^= 128
+        return u.view(np.int8)
+
+    return run
 
 
 @register("BATCH_MATMUL")
@@ -38,17 +87,21 @@ def build_batch_matmul(ctx):
     s2, z2 = ctx.qparams(ctx.inputs[1])
     so, zo = ctx.qparams(ctx.outputs[0])
     mult, shift = quant.quantize_multiplier(float(np.float32(s1)) * float(np.float32(s2)) / float(np.float32(so)))
-
     right = shift <= 0 and mult >= 0
-    gdts = {}  # depth -> exact GEMM dtype (common.gemm_dtype)
+    span1, span2 = max(127 - z1, z1 + 128), max(127 - z2, z2 + 128)  # bounds of |x - zp|
+    by_depth = {}  # depth -> (exact GEMM dtype (common.gemm_dtype), folded requantization or None)
 
     def run_int(ins):
         a, b = operands(ins)
         k = a.shape[-1]
-        gdt = gdts.get(k)
-        if gdt is None:
-            gdt = gdts[k] = gemm_dtype(k, 255, 255)
-        acc = np.matmul(a.astype(gdt) - gdt(z1), b.astype(gdt) - gdt(z2)).astype(np.int64)
+        hit = by_depth.get(k)
+        if hit is None:
+            hit = by_depth[k] = (gemm_dtype(k, 255, 255), requantize_fold(mult, shift, zo, k * span1 * span2))
+        gdt, fold = hit
+        acc = np.matmul(np.subtract(a, z1, dtype=gdt), np.subtract(b, z2, dtype=gdt))
+        if fold is not None:
+            return [fold(acc)]
+        acc = acc.astype(np.int64)
         if right:
             y = quant.multiply_by_quantized_multiplier_right(acc, mult, shift)
         else:

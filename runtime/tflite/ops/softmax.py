@@ -5,6 +5,14 @@ float32: exp(beta * (x - max)) / sum. int8 follows LiteRT's generic optimized ke
 table[255 - d] = expf(-input_scale * beta * d), a float32 running sum in element order, then
 round(e * (1 / (sum * output_scale))) + output_zero_point. expf is taken as exp in float64 rounded to
 float32 (the correctly rounded value, which glibc's expf returns).
+
+The rounding (TfLiteRound, half away from zero, of the float32 product v = e * inv >= 0) and the
+zero point are done as u = v + (0.5 + zp + 128) in float64, clamped to 255, truncated to uint8 and
+shifted back by 128 (top bit flipped, read as int8). The float64 sum is exact: v is a float32 below
+2^51 (larger values clamp to 255 either way) and the constant a multiple of 1/2, so no bit is lost
+(a float32 v + 0.5 would round, e.g. 0.49999997 + 0.5 to 1.0). u >= 0.5, as zp >= -128, so the
+truncation is floor, and floor(v + 0.5 + zp + 128) - 128 = floor(v + 0.5) + zp: the clamp to
+[-128, 127] is the one to [0, 255] before the shift.
 """
 from __future__ import annotations
 
@@ -20,19 +28,33 @@ def softmax_float(x, beta):
 
 
 def softmax_int8(x, table, out_scale, out_zp):
-    xi = x.astype(np.int32)
-    diff = xi.max(axis=-1, keepdims=True) - xi  # in [0, 255]
-    e = np.take(table, diff)
-    total = np.cumsum(e, axis=-1, dtype=np.float32)[..., -1:]  # sequential float32 sum, as the C loop
-    inv = np.float32(1.0) / (total * np.float32(out_scale))
-    # e * inv >= 0, where rounding half away from zero is floor(v + 0.5)
-    v = e * inv
-    v += np.float32(0.5)
-    q = np.floor(v, out=v).astype(np.int32)
-    q += out_zp
-    np.maximum(q, -128, out=q)
-    np.minimum(q, 127, out=q)
-    return q.astype(np.int8)
+    """table[d] = expf(-input_scale * beta * d) for d = max - x in [0, 255] (module docstring)."""
+    return softmax_int8_kernel(wrapped_table(table), np.float32(out_scale), out_zp)(x)
+
+
+def wrapped_table(table):
+    """The table indexed by x - max in [-255, 0]: entry (-d) mod 256 holds table[d] (NumPy reads a
+    negative index k at 256 + k)."""
+    return np.ascontiguousarray(table[(-np.arange(256)) % 256])
+
+
+def softmax_int8_kernel(wrapped, out_scale, out_zp):
+    one, shift = np.float32(1.0), np.float64(0.5 + out_zp + 128)
+
+    def run(x):
+        d = np.subtract(x, np.maximum.reduce(x, axis=-1, keepdims=True), dtype=np.intp)
+        e = wrapped[d]
+        total = np.add.accumulate(e, axis=-1)[..., -1:]  # sequential float32 sum, as the C loop
+        total *= out_scale
+        inv = np.divide(one, total, out=total)
+        v = np.multiply(e, inv, out=e)  # the float32 product
+        u = np.add(v, shift, dtype=np.float64)
+        np.minimum(u, 255.0, out=u)
+        q = u.astype(np.uint8)
+        q ^= 128
+        return q.view(np.int8)
+
+    return run
 
 
 @register("SOFTMAX")
@@ -46,7 +68,8 @@ def build_softmax(ctx):
     scale = np.float32(-np.float32(in_scale) * np.float32(beta))
     arg = (scale * np.arange(256, dtype=np.float32)).astype(np.float32)
     table = np.exp(arg.astype(np.float64)).astype(np.float32)
-    return lambda ins: [softmax_int8(ins[0], table, out_scale, out_zp)]
+    run = softmax_int8_kernel(wrapped_table(table), np.float32(out_scale), out_zp)
+    return lambda ins: [run(ins[0])]
 
 
 @register("LOG_SOFTMAX")

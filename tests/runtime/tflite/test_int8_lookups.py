@@ -142,3 +142,70 @@ def test_mean_kernel_uses_the_table_and_matches():
                 got = it.invoke([v])[0]
                 assert got.shape == want.shape and got.dtype == np.int8
                 np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_batch_matmul_fold_equals_reference_requantization(seed):
+    """batch_matmul.requantize_fold against MultiplyByQuantizedMultiplier (gemmlowp rounding, halves
+    away from zero), on exact ties of both signs and on saturation."""
+    from edgewise.runtime.tflite.ops import batch_matmul
+
+    rng = np.random.default_rng(seed)
+    reals = [2.0 ** -1, 2.0 ** -5, 2.0 ** -12, 0.75, 1e-4] + list(rng.uniform(1e-5, 0.99, 6))  # 2^-k: M = 2^30
+    for real in reals:
+        mult, shift = quant.quantize_multiplier(real)
+        for zp in (-128, 0, 127, int(rng.integers(-128, 128))):
+            acc_max = 16 * 255 * 255
+            run = batch_matmul.requantize_fold(mult, shift, zp, acc_max)
+            assert run is not None
+            acc = rng.integers(-acc_max, acc_max + 1, 4000)
+            r = -shift
+            ties = (np.arange(-40, 40) << max(r, 0)) + ((1 << r) >> 1)  # t exactly halfway, both signs
+            near = np.concatenate([ties, ties - 1, ties + 1]) * (1 << 31) // mult
+            acc = np.concatenate([acc, near, near + 1, near - 1, np.arange(-300, 300), [acc_max, -acc_max]])
+            acc = acc[np.abs(acc) <= acc_max]
+            want = np.clip(quant.multiply_by_quantized_multiplier(acc, mult, shift) + zp, -128, 127).astype(np.int8)
+            for a in (acc.astype(np.float64), acc.astype(np.float32)):
+                np.testing.assert_array_equal(run(a), want, err_msg=f"real={real} zp={zp}")
+    assert batch_matmul.requantize_fold(*quant.quantize_multiplier(3.0), 0, 1000) is None  # a left shift
+    assert batch_matmul.requantize_fold(*quant.quantize_multiplier(0.5), 0, 1 << 40) is None  # too large
+
+
+def _softmax_rows(x, table, out_scale, zp):
+    """optimized_ops::Softmax (the lookup-table path) element by element, as the C++ loops run."""
+    rows = x.reshape(-1, x.shape[-1])
+    out = np.empty(rows.shape, np.int8)
+    for i, row in enumerate(rows):
+        m = int(row.max())
+        total = F32(0)
+        for v in row:
+            total = F32(total + table[m - int(v)])
+        inv = F32(F32(1.0) / F32(total * F32(out_scale)))
+        for j, v in enumerate(row):
+            p = float(F32(table[m - int(v)] * inv))  # std::round of a float: exact, halves away from zero
+            q = int(np.floor(p + 0.5)) + zp
+            out[i, j] = min(127, max(-128, q))
+    return out.reshape(x.shape)
+
+
+def test_softmax_int8_rounds_the_float32_product_exactly():
+    from edgewise.runtime.tflite.ops import softmax
+
+    rng = np.random.default_rng(0)
+    for in_scale in (0.1, 2.0 ** -4, 0.003, 1.7):
+        table = np.exp((F32(-in_scale) * np.arange(256, dtype=np.float32)).astype(np.float64)).astype(np.float32)
+        for out_scale, zp in [(1 / 256, -128), (0.01, -5), (1e-5, 127), (0.5, 0), (1 / 255, -128)]:
+            x = rng.integers(-128, 128, (3, 7, 13)).astype(np.int8)
+            x[0, 0] = 5  # a constant row
+            x[0, 1, :2] = [-128, 127]  # the widest difference
+            np.testing.assert_array_equal(softmax.softmax_int8(x, table, out_scale, zp),
+                                          _softmax_rows(x, table, out_scale, zp))
+    # a product just below one half, 0.49999997, which a float32 v + 0.5 would round up to 1.0: a row
+    # of two equal values with table[0] = t0 and output scale 1 gives v = t0 * (1 / (2 t0)) in float32
+    half_below = np.nextafter(F32(0.5), F32(0))
+    t0 = (1.0 + np.arange(1 << 14) * 2.0 ** -23).astype(np.float32)
+    t0 = t0[(t0 * (F32(1.0) / (F32(2.0) * t0)).astype(np.float32)).astype(np.float32) == half_below][0]
+    table = np.full(256, t0, np.float32)
+    x = np.zeros((1, 2), np.int8)
+    np.testing.assert_array_equal(softmax.softmax_int8(x, table, 1.0, 0), [[0, 0]])
+    np.testing.assert_array_equal(_softmax_rows(x, table, 1.0, 0), [[0, 0]])
