@@ -60,7 +60,8 @@ def _unary(ctx, float_fn, int8_table_fn):
     s_in, z_in = ctx.qparams(ctx.inputs[0])
     s_out, z_out = ctx.qparams(ctx.outputs[0])
     table = int8_table_fn(s_in, z_in, s_out, z_out)
-    return lambda ins: [lut.apply(table, ins[0])]
+    run = lut.by_value(table)
+    return lambda ins: [run(ins[0])]
 
 
 def _relu_table(lo_f, hi_f):

@@ -164,4 +164,5 @@ def build_abs(ctx):
         mult, shift = quant.quantize_multiplier(float(np.float32(s_in) / np.float32(s_out)))
         v = quant.multiply_by_quantized_multiplier(v, mult, shift)
     table = np.clip(v + z_out, -128, 127).astype(np.int8)
-    return lambda ins: [lut.apply(table, ins[0])]
+    run = lut.by_value(table)
+    return lambda ins: [run(ins[0])]

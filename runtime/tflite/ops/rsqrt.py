@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import quant
 from . import fixedpoint as fp
-from .lut import INT8_VALUES, apply
+from .lut import INT8_VALUES, by_value
 from .registry import register
 
 def inv_sqrt_multiplier_exp(value: int, reverse_shift: int = -1):
@@ -60,4 +60,5 @@ def build_rsqrt(ctx):
     if dt == "float32":
         return lambda ins: [(1.0 / np.sqrt(ins[0].astype(np.float64))).astype(np.float32)]
     table = rsqrt_int8_table(*ctx.qparams(ctx.inputs[0]), *ctx.qparams(ctx.outputs[0]))
-    return lambda ins: [apply(table, ins[0])]
+    run = by_value(table)
+    return lambda ins: [run(ins[0])]

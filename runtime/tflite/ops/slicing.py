@@ -75,11 +75,19 @@ def build_gather(ctx):
     if batch_dims != 0:
         raise ctx.unsupported(f"batch_dims={batch_dims}")
 
+    int32 = np.dtype(np.int32)
+
     def run(ins):
         x, idx = ins[0], ins[1]
         a = axis % x.ndim
-        if idx.size and (idx.min() < 0 or idx.max() >= x.shape[a]):
-            raise IndexError(f"GATHER index out of range [0, {x.shape[a]})")
-        return [np.take(x, idx.astype(np.int64), axis=a)]
+        if idx.dtype != int32:
+            if idx.size and (idx.min() < 0 or idx.max() >= x.shape[a]):
+                raise IndexError(f"GATHER index out of range [0, {x.shape[a]})")
+            return [np.take(x, idx.astype(np.int64), axis=a)]
+        u = idx.view(np.uint32)  # a negative index reads as >= 2^31: NumPy's bounds check is LiteRT's
+        try:
+            return [x[u] if a == 0 else np.take(x, u, axis=a)]
+        except IndexError:
+            raise IndexError(f"GATHER index out of range [0, {x.shape[a]})") from None
 
     return run

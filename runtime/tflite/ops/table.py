@@ -16,8 +16,8 @@ def build_int8_table(ctx):
     if table is None or table.dtype != np.int8 or table.ndim != 2 or table.shape[1] != 256:
         raise ctx.unsupported("an int8 table of shape (positions, 256) is required")
     if table.shape[0] == 1:
-        row = table[0]
-        return lambda ins: [np.take(row, ins[0].view(np.uint8))]
+        row = table[0]  # by byte: NumPy reads a negative index v at 256 + v, the byte of v
+        return lambda ins: [row[ins[0].astype(np.intp)]]
     flat = table.reshape(-1)
     base = np.arange(table.shape[0], dtype=np.intp) * 256
 

@@ -209,3 +209,19 @@ def test_softmax_int8_rounds_the_float32_product_exactly():
     x = np.zeros((1, 2), np.int8)
     np.testing.assert_array_equal(softmax.softmax_int8(x, table, 1.0, 0), [[0, 0]])
     np.testing.assert_array_equal(_softmax_rows(x, table, 1.0, 0), [[0, 0]])
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_gather_rejects_out_of_range_indices(dtype):
+    """GATHER's int32 fast path leaves the bounds check to NumPy on the indices read as unsigned."""
+    from edgewise.runtime.tflite.ops.registry import KERNELS
+
+    class Ctx:
+        options = {"axis": 1}
+
+    run = KERNELS["GATHER"](Ctx())
+    x = np.arange(12).reshape(4, 3)
+    np.testing.assert_array_equal(run([x, np.array([2, 0], dtype)])[0], x[:, [2, 0]])
+    for bad in (-1, 3, -(1 << 31)):
+        with pytest.raises(IndexError, match="GATHER index out of range"):
+            run([x, np.array([0, bad], dtype)])
