@@ -14,16 +14,23 @@ def build_layer_norm(ctx):
         raise ctx.unsupported("float32 input with constant gamma and epsilon required")
     g = gamma.astype(np.float64)
     e = float(eps.reshape(-1)[0])
+    scaled = {}  # n -> (1 / n, n * eps, gamma * sqrt(n)): (x - mean) * gamma / sqrt(sum((x - mean)^2) / n + eps)
 
     def run(ins):
         x = ins[0].astype(np.float64)
-        d = x - x.mean(axis=-1, keepdims=True)
-        var = np.einsum("...i,...i->...", d, d)[..., None]
-        var /= x.shape[-1]
-        var += e
-        np.sqrt(var, out=var)
-        d /= var
-        d *= g
-        return [d.astype(np.float32)]
+        n = x.shape[-1]
+        c = scaled.get(n)
+        if c is None:
+            c = scaled[n] = (1.0 / n, n * e, g * np.sqrt(n))
+        inv_n, n_eps, g_n = c
+        m = np.add.reduce(x, axis=-1, keepdims=True)
+        m *= inv_n
+        x -= m
+        v = np.add.reduce(np.multiply(x, x), axis=-1, keepdims=True)
+        v += n_eps
+        np.sqrt(v, out=v)
+        x /= v
+        x *= g_n
+        return [x.astype(np.float32)]
 
     return run

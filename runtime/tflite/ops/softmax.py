@@ -22,9 +22,13 @@ from .registry import register
 
 
 def softmax_float(x, beta):
-    z = (x.astype(np.float64) - x.max(axis=-1, keepdims=True)) * beta
-    e = np.exp(z)
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    z = x.astype(np.float64)
+    z -= np.maximum.reduce(z, axis=-1, keepdims=True)
+    if beta != 1.0:
+        z *= beta
+    np.exp(z, out=z)
+    z /= np.add.reduce(z, axis=-1, keepdims=True)
+    return z.astype(np.float32)
 
 
 def softmax_int8(x, table, out_scale, out_zp):
