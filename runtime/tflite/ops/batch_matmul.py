@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import quant
 from .common import gemm_dtype
-from .registry import register
+from .registry import register, register_fused
 
 FLOAT64_EXACT = 1 << 53
 
@@ -63,14 +63,36 @@ def requantize_fold(mult: int, shift: int, zp: int, acc_abs_max: int) -> Optiona
 
 @register("BATCH_MATMUL")
 def build_batch_matmul(ctx):
+    return _build(ctx, (None, None))
+
+
+@register_fused("EDGEWISE_BATCH_MATMUL")
+def build_transposed_batch_matmul(ctx):
+    """BATCH_MATMUL of TRANSPOSE(x, perm_x) and TRANSPOSE(y, perm_y), as views (the op
+    passes/fuse_transpose_matmul.py makes); inputs 2 and 3 are the constant perms, or omitted."""
+    perms = []
+    for i in (2, 3):
+        p = ctx.const(i)
+        if p is None and ctx.has_input(i):
+            raise ctx.unsupported("a permutation computed at run time")
+        perms.append(None if p is None else tuple(int(v) for v in p.reshape(-1)))
+    return _build(ctx, tuple(perms))
+
+
+def _build(ctx, perms):
     adj_x = bool(ctx.options.get("adj_x", False))
     adj_y = bool(ctx.options.get("adj_y", False))
     dt = ctx.dtype(0)
     if dt not in ("float32", "int8") or ctx.dtype(1) != dt or ctx.out_dtype(0) != dt:
         raise ctx.unsupported(f"dtypes {ctx.dtype(0)} x {ctx.dtype(1)} -> {ctx.out_dtype(0)}")
+    perm_x, perm_y = perms
 
     def operands(ins):
         a, b = ins[0], ins[1]
+        if perm_x is not None:
+            a = a.transpose(perm_x)
+        if perm_y is not None:
+            b = b.transpose(perm_y)
         if adj_x:
             a = np.swapaxes(a, -1, -2)
         if adj_y:

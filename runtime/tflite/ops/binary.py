@@ -78,7 +78,8 @@ def _add_sub(ctx, sign):
         act = ctx.activation()
         if act != "NONE":
             raise ctx.unsupported(f"int32 with fused {act}")
-        return lambda ins: [(ins[0] + sign * ins[1]).astype(np.int32)]
+        fn = np.add if sign > 0 else np.subtract
+        return lambda ins: [fn(ins[0], ins[1], dtype=np.int32)]
     (s1, z1), (s2, z2), (so, zo) = _check_int8(ctx)
     twice_max = 2.0 * float(max(F32(s1), F32(s2)))
     m1 = quant.quantize_multiplier(float(F32(s1)) / twice_max)
@@ -196,7 +197,7 @@ def build_mul(ctx):
     if dt == "float32":
         return _float(ctx, lambda a, b: a * b)
     if dt == "int32":
-        return lambda ins: [(ins[0] * ins[1]).astype(np.int32)]
+        return lambda ins: [np.multiply(ins[0], ins[1], dtype=np.int32)]
     (s1, z1), (s2, z2), (so, zo) = _check_int8(ctx)
     mult, shift = quant.quantize_multiplier(float(F32(F32(s1) * F32(s2)) / F32(so)))
     lo, hi = quant.activation_range(ctx.activation(), so, zo, np.int8)

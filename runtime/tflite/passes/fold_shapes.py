@@ -44,6 +44,7 @@ SHAPE_FROM_VALUES: Mapping[str, Tuple[int, ...]] = {
     "MEAN": (0,), "SUM": (0,), "REDUCE_MAX": (0,), "REDUCE_MIN": (0,), "REDUCE_PROD": (0,), "EXPAND_DIMS": (0,),
     "TRANSPOSE": (0,), "ARG_MAX": (0,), "ARG_MIN": (0,), "SPACE_TO_BATCH_ND": (0,), "BATCH_TO_SPACE_ND": (0,),
     "TRANSPOSE_CONV": (1, 2, 3), "SPLIT": (1,), "SPLIT_V": (0,),
+    "EDGEWISE_BATCH_MATMUL": (0, 1),  # passes/fuse_transpose_matmul.py: its perms are constants
 }
 
 

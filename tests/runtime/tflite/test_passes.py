@@ -315,3 +315,56 @@ def test_reshape_before_fully_connected_is_dropped_per_plan_and_exact():
     assert op_names(fuse_reshape_into_fc(b.graph([x], [y]), {flat: (6, 4)})) == ("RESHAPE", "FULLY_CONNECTED")
     it = _same_as_file_graph(b.model([x], [y]), [rng.integers(-128, 128, (1, 4, 6)).astype(np.int8)])
     assert op_names(next(iter(it._exec_plans.values())).graph) == ("FULLY_CONNECTED",)
+
+
+# -- transposes into batch matmuls ----------------------------------------------------------------
+def _attention_scores(dtype: str, extra_reader: bool = False, adj_y: bool = False):
+    """BATCH_MATMUL(TRANSPOSE(q, (0, 2, 1, 3)), TRANSPOSE(k, (0, 2, 3, 1))): (1, 2, 16, 16) scores."""
+    b = Builder()
+    q_kw = dict(scale=0.05, zero_point=3) if dtype == "int8" else {}
+    q = b.tensor("q", (1, 16, 2, 16), dtype, **q_kw)
+    k = b.tensor("k", (1, 16, 2, 16), dtype, **(dict(scale=0.03, zero_point=-7) if dtype == "int8" else {}))
+    p1 = b.tensor("p1", (4,), "int32", [0, 2, 1, 3])
+    p2 = b.tensor("p2", (4,), "int32", [0, 2, 1, 3] if adj_y else [0, 2, 3, 1])
+    qt = b.tensor("qt", (1, 2, 16, 16), dtype, **q_kw)
+    kt_shape = (1, 2, 16, 16)
+    kt = b.tensor("kt", kt_shape, dtype, **(dict(scale=0.03, zero_point=-7) if dtype == "int8" else {}))
+    s = b.tensor("s", (1, 2, 16, 16), dtype, **(dict(scale=0.7, zero_point=-2) if dtype == "int8" else {}))
+    b.op("TRANSPOSE", [q, p1], [qt])
+    b.op("TRANSPOSE", [k, p2], [kt])
+    b.op("BATCH_MATMUL", [qt, kt], [s], adj_x=False, adj_y=adj_y)
+    outs = [s]
+    if extra_reader:
+        z = b.tensor("z", kt_shape, dtype, **(dict(scale=0.03, zero_point=-7) if dtype == "int8" else {}))
+        b.op("NEG" if dtype == "float32" else "RELU", [kt], [z])
+        outs.append(z)
+    return b, (q, k), outs
+
+
+def test_fuse_transpose_matmul_absorbs_private_transposes():
+    from edgewise.runtime.tflite.passes import fuse_transpose_matmul
+
+    b, (q, k), outs = _attention_scores("int8")
+    g = fuse_transpose_matmul(b.graph([q, k], outs))
+    assert op_names(g) == ("EDGEWISE_BATCH_MATMUL",)
+    assert g.operators[0].inputs[:2] == (q, k)
+    b, (q, k), outs = _attention_scores("int8", extra_reader=True)
+    g = fuse_transpose_matmul(b.graph([q, k], outs))
+    assert op_names(g) == ("TRANSPOSE", "EDGEWISE_BATCH_MATMUL", "RELU")  # kt is read twice: kept
+    assert g.operators[1].inputs[0] == q and g.operators[1].inputs[3] == -1
+
+
+@pytest.mark.parametrize("dtype", ["int8", "float32"])
+@pytest.mark.parametrize("adj_y", [False, True])
+def test_fused_transpose_matmul_gives_identical_arrays(dtype, adj_y):
+    b, (q, k), outs = _attention_scores(dtype, adj_y=adj_y)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        if dtype == "int8":
+            feeds = [rng.integers(-128, 128, (1, 16, 2, 16)).astype(np.int8) for _ in range(2)]
+            feeds[0][0, :2] = 127  # saturating products
+            feeds[1][0, :2] = -128
+        else:
+            feeds = [rng.standard_normal((1, 16, 2, 16)).astype(np.float32) for _ in range(2)]
+        it = _same_as_file_graph(b.model([q, k], outs), feeds)
+    assert "EDGEWISE_BATCH_MATMUL" in [op.op for op in it._optimized.operators]
