@@ -7,9 +7,10 @@ int8 MEAN has two LiteRT paths, both reproduced:
 - otherwise reference_ops::QuantizedMeanOrSum: the multiplier s_in / s_out (double) is rescaled by
   2^k / n with k = floor(log2 n) (bounded), applied to sum(x) - in_zp * n.
 
-That second path's output is a function of the integer sum alone, which lies in [-128 n, 127 n]: for
-n <= SUM_TABLE_MAX_N it is computed at load, by the arithmetic above, for every sum (`mean_sum_table`),
-and invoke is one reduction and one lookup.
+In both, an output is a function of the integer sum alone (and, in the first, of whether its channel
+is a vector lane), which lies in [-128 n, 127 n]: for n <= SUM_TABLE_MAX_N it is computed once per
+input shape, by the arithmetic above, for every sum (`mean_sum_table`, `mean_hw_table`), and invoke
+is one reduction and one lookup.
 """
 from __future__ import annotations
 
@@ -41,8 +42,24 @@ def mean_int8_hw_params(shape, in_zp, s_in, s_out, out_zp):
 def mean_int8_hw(x, in_zp, s_in, s_out, out_zp, params=None):
     bias, mult, shift, vec = params or mean_int8_hw_params(x.shape, in_zp, s_in, s_out, out_zp)
     acc = x.sum(axis=(1, 2), keepdims=True, dtype=np.int64)
+    return _hw_requantize(acc, bias, mult, shift, vec)
+
+
+def _hw_requantize(acc, bias, mult, shift, vec):
     y = quant.requantize_lanes(acc, mult, shift, vec) + bias
     return np.clip(y, -128, 127).astype(np.int8)
+
+
+def mean_hw_table(shape, in_zp, s_in, s_out, out_zp):
+    """(table, per-channel offsets): mean_int8_hw of an NHWC input of this shape whose channel c sums
+    to s is table[offsets[c] + s]. The scalar tail's results for every sum in [-128 n, 127 n] come
+    first, the vector lanes' after them, each block 256 n long and starting at sum -128 n."""
+    bias, mult, shift, vec = mean_int8_hw_params(shape, in_zp, s_in, s_out, out_zp)
+    n = shape[1] * shape[2]
+    sums = np.arange(-128 * n, 128 * n, dtype=np.int64)
+    table = np.concatenate([_hw_requantize(sums, bias, mult, shift, np.zeros(1, bool)),
+                            _hw_requantize(sums, bias, mult, shift, np.ones(1, bool))])
+    return table, (128 * n + 256 * n * vec).astype(np.intp)
 
 
 def mean_int8_general(x, axes, keep_dims, in_zp, mult, shift, out_zp):
@@ -113,25 +130,36 @@ def build_mean(ctx):
     s_out, z_out = ctx.qparams(ctx.outputs[0])
     mult, shift = quant.quantize_multiplier(float(F32(s_in)) / float(F32(s_out)))
     hw_params = {}  # by input shape
-    tables = {}  # (input shape, axes) -> (axes, table) of the general path, table None past SUM_TABLE_MAX_N
+    tables = {}  # (input shape, axes) -> _tables(...)
 
     def run_int(ins):
         x = ins[0]
         axes = fixed if fixed is not None and x.ndim == rank else _axes(ins[1], x.ndim)
         hit = tables.get((x.shape, axes))
-        if hit is not None:
-            if hit[1] is None:
-                return [mean_int8_general(x, axes, keep, z_in, mult, shift, z_out)]
-            s = np.add.reduce(x, axis=axes, dtype=np.intp, keepdims=keep)
-            return [np.asarray(hit[1][s])]
-        if keep and x.ndim == 4 and axes == (1, 2):
-            if x.shape not in hw_params:
-                hw_params[x.shape] = mean_int8_hw_params(x.shape, z_in, s_in, s_out, z_out)
-            return [mean_int8_hw(x, z_in, s_in, s_out, z_out, hw_params[x.shape])]
-        n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-        table = mean_sum_table(n, z_in, mult, shift, z_out) if 0 < n <= SUM_TABLE_MAX_N else None
-        tables[(x.shape, axes)] = (axes, table)
-        return [mean_int8_general(x, axes, keep, z_in, mult, shift, z_out)]
+        if hit is None:
+            hit = tables[(x.shape, axes)] = _tables(x.shape, axes)
+        table, offsets = hit
+        if table is None:
+            if offsets is not None:  # the hw path past SUM_TABLE_MAX_N
+                if x.shape not in hw_params:
+                    hw_params[x.shape] = mean_int8_hw_params(x.shape, z_in, s_in, s_out, z_out)
+                return [mean_int8_hw(x, z_in, s_in, s_out, z_out, hw_params[x.shape])]
+            return [mean_int8_general(x, axes, keep, z_in, mult, shift, z_out)]
+        s = np.add.reduce(x, axis=axes, dtype=np.intp, keepdims=keep)
+        if offsets is not None:
+            s += offsets
+        return [np.asarray(table[s])]
+
+    def _tables(shape, axes):
+        """(table, None) for the general path, (table, per-channel offsets) for the hw path; table None
+        past SUM_TABLE_MAX_N, then offsets True for the hw path."""
+        n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
+        small = 0 < n <= SUM_TABLE_MAX_N
+        if keep and len(shape) == 4 and axes == (1, 2):
+            if not small:
+                return None, True
+            return mean_hw_table(shape, z_in, s_in, s_out, z_out)
+        return (mean_sum_table(n, z_in, mult, shift, z_out) if small else None), None
 
     return run_int
 

@@ -120,10 +120,11 @@ def test_mean_sum_table_equals_quantized_mean(n):
 
 
 def test_mean_kernel_uses_the_table_and_matches():
-    """The MEAN kernel's table path against mean_int8_general, including all -128 / all 127 rows."""
+    """The MEAN kernel's table paths against mean_int8_general / mean_int8_hw, including all -128 and
+    all 127 inputs."""
     rng = np.random.default_rng(0)
     for shape, axes, keep in [((1, 16, 32), (-1,), True), ((1, 16, 32), (1,), False), ((4, 5, 6), (0, 2), True),
-                              ((3, 7), (0, 1), False)]:
+                              ((3, 7), (0, 1), False), ((1, 6, 6, 20), (1, 2), True), ((2, 3, 5, 16), (2, 1), True)]:
         b = Builder()
         x = b.tensor("x", shape, "int8", scale=0.03, zero_point=-5)
         a = b.tensor("axes", (len(axes),), "int32", value=np.array(axes, np.int32))
@@ -137,7 +138,11 @@ def test_mean_kernel_uses_the_table_and_matches():
         xs[1], xs[2] = -128, 127
         mult, shift = quant.quantize_multiplier(float(F32(0.03)) / float(F32(0.01)))
         for v in xs:
-            want = reduce.mean_int8_general(v, tuple(sorted(ax % len(shape) for ax in axes)), keep, -5, mult, shift, 3)
+            ax = tuple(sorted(a % len(shape) for a in axes))
+            if keep and len(shape) == 4 and ax == (1, 2):  # optimized_integer_ops::Mean
+                want = reduce.mean_int8_hw(v, -5, 0.03, 0.01, 3)
+            else:
+                want = reduce.mean_int8_general(v, ax, keep, -5, mult, shift, 3)
             for _ in range(2):
                 got = it.invoke([v])[0]
                 assert got.shape == want.shape and got.dtype == np.int8
@@ -225,3 +230,22 @@ def test_gather_rejects_out_of_range_indices(dtype):
     for bad in (-1, 3, -(1 << 31)):
         with pytest.raises(IndexError, match="GATHER index out of range"):
             run([x, np.array([0, bad], dtype)])
+
+
+@pytest.mark.parametrize("shape", [(1, 6, 6, 16), (2, 3, 3, 40), (1, 1, 1, 7), (1, 24, 24, 20)])
+def test_mean_hw_table_equals_optimized_mean(shape):
+    """reduce.mean_hw_table (keep_dims, axes {1, 2}) against optimized_integer_ops::Mean's arithmetic,
+    channels in the vector loop and in the scalar tail, on every possible sum and at the extremes."""
+    rng = np.random.default_rng(sum(shape))
+    n = shape[1] * shape[2]
+    for s_in, z_in, s_out, z_out in [(0.05, -3, 0.02, 5), (0.9, -128, 1e-3, 127), (1e-3, 127, 0.5, -128),
+                                     (2.0 ** -7, 0, 2.0 ** -7, 0)]:
+        table, offsets = reduce.mean_hw_table(shape, z_in, s_in, s_out, z_out)
+        params = reduce.mean_int8_hw_params(shape, z_in, s_in, s_out, z_out)
+        sums = np.arange(-128 * n, 127 * n + 1).reshape(-1, 1, 1, 1) + np.zeros(shape[3], np.int64)
+        want = reduce._hw_requantize(sums, *params)
+        np.testing.assert_array_equal(table[sums + offsets], want)
+        x = rng.integers(-128, 128, (4,) + shape[1:]).astype(np.int8)
+        x[1], x[2] = -128, 127
+        got = table[np.add.reduce(x, axis=(1, 2), dtype=np.intp, keepdims=True) + offsets]
+        np.testing.assert_array_equal(got, reduce.mean_int8_hw(x, z_in, s_in, s_out, z_out, params))
