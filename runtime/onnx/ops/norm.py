@@ -25,13 +25,26 @@ def LayerNormalization(X, Scale, B=None, *, axis=-1, epsilon=1e-5, stash_type=1)
     a = norm_axis(axis, X.ndim)
     axes = tuple(range(a, X.ndim))
     x = X.astype(np.float32) if stash_type == 1 else X
-    mean = x.mean(axis=axes, keepdims=True)
+    if x.dtype not in (np.float32, np.float64):  # np.mean sums float16 in float32: keep its own path
+        mean = x.mean(axis=axes, keepdims=True)
+        d = x - mean
+        inv = 1 / np.sqrt((d * d).mean(axis=axes, keepdims=True) + x.dtype.type(epsilon))
+        y = (d * inv).astype(X.dtype) * Scale
+        return (y if B is None else y + B).astype(X.dtype, copy=False), mean, inv
+    t = x.dtype.type
+    n = t(np.prod([x.shape[i] for i in axes]))
+    # np.mean's arithmetic (add.reduce, then a division by the count) without its Python layer
+    mean = np.add.reduce(x, axis=axes, keepdims=True)
+    mean /= n
     d = x - mean
-    var = (d * d).mean(axis=axes, keepdims=True)
-    inv = 1 / np.sqrt(var + x.dtype.type(epsilon))
-    y = (d * inv).astype(X.dtype) * Scale
+    var = np.add.reduce(np.multiply(d, d), axis=axes, keepdims=True)
+    var /= n
+    var += t(epsilon)
+    inv = np.divide(t(1), np.sqrt(var, out=var), out=var)
+    d *= inv
+    y = d.astype(X.dtype, copy=False) * Scale
     if B is not None:
-        y = y + B
+        y += B
     return y.astype(X.dtype, copy=False), mean, inv
 
 

@@ -8,12 +8,13 @@ from ._util import norm_axis
 
 
 def _softmax(x, axes, log):
-    m = np.max(x, axis=axes, keepdims=True)
-    e = x - m
+    # the ufuncs' own reductions (what np.max / np.sum call, without their Python layer), in place
+    e = np.subtract(x, np.maximum.reduce(x, axis=axes, keepdims=True))
     if log:
-        return e - np.log(np.sum(np.exp(e), axis=axes, keepdims=True))
-    p = np.exp(e)
-    return p / np.sum(p, axis=axes, keepdims=True)
+        return e - np.log(np.add.reduce(np.exp(e), axis=axes, keepdims=True))
+    p = np.exp(e, out=e)
+    p /= np.add.reduce(p, axis=axes, keepdims=True)
+    return p
 
 
 def Softmax(input, *, axis=-1):
