@@ -24,7 +24,10 @@ LEFT_SHIFT = 20
 
 
 def _float(ctx, fn):
+    """fn: a NumPy ufunc (called with dtype float32) or a function of two float32 arrays."""
     act = ctx.activation() if "fused_activation_function" in ctx.options else "NONE"
+    if act == "NONE" and isinstance(fn, np.ufunc):
+        return lambda ins: [fn(ins[0], ins[1], dtype=F32)]
 
     def run(ins):
         return [quant.float_activation(np.asarray(fn(ins[0], ins[1]), F32), act)]
@@ -73,7 +76,7 @@ def add_sub_int8(x1, x2, p, sign, lanes=None):
 def _add_sub(ctx, sign):
     dt = ctx.require_dtypes(("float32", "int8", "int32"))
     if dt == "float32":
-        return _float(ctx, (lambda a, b: a + b) if sign > 0 else (lambda a, b: a - b))
+        return _float(ctx, np.add if sign > 0 else np.subtract)
     if dt == "int32":
         act = ctx.activation()
         if act != "NONE":
@@ -195,7 +198,7 @@ def build_sub(ctx):
 def build_mul(ctx):
     dt = ctx.require_dtypes(("float32", "int8", "int32"))
     if dt == "float32":
-        return _float(ctx, lambda a, b: a * b)
+        return _float(ctx, np.multiply)
     if dt == "int32":
         return lambda ins: [np.multiply(ins[0], ins[1], dtype=np.int32)]
     (s1, z1), (s2, z2), (so, zo) = _check_int8(ctx)
