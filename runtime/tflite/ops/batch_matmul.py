@@ -16,9 +16,8 @@ and 128 inside the floor:
 (t < 0 exactly when its numerator is). `requantize_fold` evaluates this in float64: M 2^-S, C 2^-S
 and 2^-r are exact, and when |acc| M + |C| + 2^31 <= 2^53 every partial result is an integer
 multiple of 2^-S below 2^53 of them, so nothing rounds (Higham, "Accuracy and Stability of
-Numerical Algorithms", sec. 2.1). Clamping to [0, 255] commutes with the floor, which the uint8
-conversion's truncation then is; subtracting 128 is flipping the top bit and reading the byte as
-int8. Otherwise (a left shift, or a bound too large) the kernel keeps the int64 arithmetic.
+Numerical Algorithms", sec. 2.1). Clamping to [0, 255] commutes with the floor, which the integer
+conversion's truncation then is; subtracting 128 is a lookup in a 256-entry int8 table. Otherwise (a left shift, or a bound too large) the kernel keeps the int64 arithmetic.
 """
 from __future__ import annotations
 
@@ -46,6 +45,7 @@ def requantize_fold(mult: int, shift: int, zp: int, acc_abs_max: int) -> Optiona
     m_f, c_f = np.float64(mult * 2.0 ** -s), np.float64(c * 2.0 ** -s)
     tie = np.float64(2.0 ** -r) if r else None
     neg_below = -((1 << 30) // mult)
+    back = (np.arange(256) - 128).astype(np.int8)
 
     def run(acc: np.ndarray) -> np.ndarray:
         t = np.multiply(acc, m_f, dtype=np.float64)
@@ -54,9 +54,7 @@ def requantize_fold(mult: int, shift: int, zp: int, acc_abs_max: int) -> Optiona
             t -= (acc < neg_below) * tie
         np.maximum(t, 0.0, out=t)
         np.minimum(t, 255.0, out=t)
-        u = t.astype(np.uint8)
-        u ^= 128
-        return u.view(np.int8)
+        return back[t.astype(np.intp)]
 
     return run
 

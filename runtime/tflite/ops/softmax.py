@@ -7,8 +7,8 @@ round(e * (1 / (sum * output_scale))) + output_zero_point. expf is taken as exp 
 float32 (the correctly rounded value, which glibc's expf returns).
 
 The rounding (TfLiteRound, half away from zero, of the float32 product v = e * inv >= 0) and the
-zero point are done as u = v + (0.5 + zp + 128) in float64, clamped to 255, truncated to uint8 and
-shifted back by 128 (top bit flipped, read as int8). The float64 sum is exact: v is a float32 below
+zero point are done as u = v + (0.5 + zp + 128) in float64, clamped to 255, truncated to an integer
+k and shifted back by 128 (a lookup of k - 128 in a 256-entry int8 table). The float64 sum is exact: v is a float32 below
 2^51 (larger values clamp to 255 either way) and the constant a multiple of 1/2, so no bit is lost
 (a float32 v + 0.5 would round, e.g. 0.49999997 + 0.5 to 1.0). u >= 0.5, as zp >= -128, so the
 truncation is floor, and floor(v + 0.5 + zp + 128) - 128 = floor(v + 0.5) + zp: the clamp to
@@ -44,6 +44,7 @@ def wrapped_table(table):
 
 def softmax_int8_kernel(wrapped, out_scale, out_zp):
     one, shift = np.float32(1.0), np.float64(0.5 + out_zp + 128)
+    back = (np.arange(256) - 128).astype(np.int8)
 
     def run(x):
         d = np.subtract(x, np.maximum.reduce(x, axis=-1, keepdims=True), dtype=np.intp)
@@ -54,9 +55,7 @@ def softmax_int8_kernel(wrapped, out_scale, out_zp):
         v = np.multiply(e, inv, out=e)  # the float32 product
         u = np.add(v, shift, dtype=np.float64)
         np.minimum(u, 255.0, out=u)
-        q = u.astype(np.uint8)
-        q ^= 128
-        return q.view(np.int8)
+        return back[u.astype(np.intp)]
 
     return run
 
