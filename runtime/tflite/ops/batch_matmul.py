@@ -17,7 +17,10 @@ and 128 inside the floor:
 and 2^-r are exact, and when |acc| M + |C| + 2^31 <= 2^53 every partial result is an integer
 multiple of 2^-S below 2^53 of them, so nothing rounds (Higham, "Accuracy and Stability of
 Numerical Algorithms", sec. 2.1). Clamping to [0, 255] commutes with the floor, which the integer
-conversion's truncation then is; subtracting 128 is a lookup in a 256-entry int8 table. Otherwise (a left shift, or a bound too large) the kernel keeps the int64 arithmetic.
+conversion's truncation then is; subtracting 128 is a lookup in a 256-entry int8 table. When the
+values floor(u) can take for |acc| <= acc_abs_max span at most CLAMP_TABLE_MAX integers, K = the
+negated lowest of them (if negative) is added to C 2^-S instead, so that u + K >= 0 is truncated to
+its floor directly, and the clamp and the shift are the table T[k] = clamp(k - K, 0, 255) - 128. Otherwise (a left shift, or a bound too large) the kernel keeps the int64 arithmetic.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from .common import gemm_dtype
 from .registry import register, register_fused
 
 FLOAT64_EXACT = 1 << 53
+CLAMP_TABLE_MAX = 1 << 16
 
 
 def requantize_fold(mult: int, shift: int, zp: int, acc_abs_max: int) -> Optional[Callable]:
@@ -42,19 +46,30 @@ def requantize_fold(mult: int, shift: int, zp: int, acc_abs_max: int) -> Optiona
     c = (1 << 30) + (((1 << r) >> 1) << 31) + ((zp + 128) << s)
     if acc_abs_max * mult + abs(c) + (1 << 31) > FLOAT64_EXACT:
         return None
-    m_f, c_f = np.float64(mult * 2.0 ** -s), np.float64(c * 2.0 ** -s)
     tie = np.float64(2.0 ** -r) if r else None
     neg_below = -((1 << 30) // mult)
-    back = (np.arange(256) - 128).astype(np.int8)
+    lowest = (-acc_abs_max * mult + c - (1 << 31)) >> s  # the floors' range, in exact integers
+    highest = (acc_abs_max * mult + c) >> s
+    k = max(0, -lowest)
+    c_k = c + (k << s)
+    m_f = np.float64(mult * 2.0 ** -s)
+    if highest + k < CLAMP_TABLE_MAX and acc_abs_max * mult + abs(c_k) + (1 << 31) <= FLOAT64_EXACT:
+        c_f, table = np.float64(c_k * 2.0 ** -s), (np.clip(np.arange(highest + k + 1) - k, 0, 255) - 128)
+        clamp = False
+    else:
+        c_f, table = np.float64(c * 2.0 ** -s), np.arange(256) - 128
+        clamp = True
+    table = table.astype(np.int8)
 
     def run(acc: np.ndarray) -> np.ndarray:
         t = np.multiply(acc, m_f, dtype=np.float64)
         t += c_f
         if tie is not None:
             t -= (acc < neg_below) * tie
-        np.maximum(t, 0.0, out=t)
-        np.minimum(t, 255.0, out=t)
-        return back[t.astype(np.intp)]
+        if clamp:
+            np.maximum(t, 0.0, out=t)
+            np.minimum(t, 255.0, out=t)
+        return table[t.astype(np.intp)]
 
     return run
 

@@ -12,13 +12,17 @@ k and shifted back by 128 (a lookup of k - 128 in a 256-entry int8 table). The f
 2^51 (larger values clamp to 255 either way) and the constant a multiple of 1/2, so no bit is lost
 (a float32 v + 0.5 would round, e.g. 0.49999997 + 0.5 to 1.0). u >= 0.5, as zp >= -128, so the
 truncation is floor, and floor(v + 0.5 + zp + 128) - 128 = floor(v + 0.5) + zp: the clamp to
-[-128, 127] is the one to [0, 255] before the shift.
+[-128, 127] is the one to [0, 255] before the shift. As e <= 1 (e = 1 at the maximum, for
+beta > 0) and sum >= 1, v <= fl(1 / output_scale): when that bounds floor(u) below CLAMP_TABLE_MAX, the clamp is
+folded into the table (entries past 255 hold 127).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .registry import register
+
+CLAMP_TABLE_MAX = 1 << 16
 
 
 def softmax_float(x, beta):
@@ -44,7 +48,11 @@ def wrapped_table(table):
 
 def softmax_int8_kernel(wrapped, out_scale, out_zp):
     one, shift = np.float32(1.0), np.float64(0.5 + out_zp + 128)
-    back = (np.arange(256) - 128).astype(np.int8)
+    v_max = float(np.float32(1.0) / out_scale)
+    bounded = np.isfinite(v_max) and wrapped[0] == 1 and (wrapped <= 1).all()  # (beta > 0)
+    size = int(v_max + 0.5 + out_zp + 128) + 1 if bounded else CLAMP_TABLE_MAX
+    clamp = size >= CLAMP_TABLE_MAX
+    back = (np.minimum(np.arange(256 if clamp else max(size, 256)), 255) - 128).astype(np.int8)
 
     def run(x):
         d = np.subtract(x, np.maximum.reduce(x, axis=-1, keepdims=True), dtype=np.intp)
@@ -54,7 +62,8 @@ def softmax_int8_kernel(wrapped, out_scale, out_zp):
         inv = np.divide(one, total, out=total)
         v = np.multiply(e, inv, out=e)  # the float32 product
         u = np.add(v, shift, dtype=np.float64)
-        np.minimum(u, 255.0, out=u)
+        if clamp:
+            np.minimum(u, 255.0, out=u)
         return back[u.astype(np.intp)]
 
     return run

@@ -249,3 +249,18 @@ def test_mean_hw_table_equals_optimized_mean(shape):
         x[1], x[2] = -128, 127
         got = table[np.add.reduce(x, axis=(1, 2), dtype=np.intp, keepdims=True) + offsets]
         np.testing.assert_array_equal(got, reduce.mean_int8_hw(x, z_in, s_in, s_out, z_out, params))
+
+
+def test_softmax_int8_clamp_table_and_negative_beta():
+    """The clamp folded into the output table (small output scales use the clamping path) and a
+    table with entries above 1 (beta < 0), against the element-by-element loops."""
+    from edgewise.runtime.tflite.ops import softmax
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, (4, 9)).astype(np.int8)
+    x[0] = 7
+    for in_scale, beta in [(0.05, 1.0), (0.05, -0.5), (0.3, 2.0)]:
+        table = np.exp((F32(-in_scale * beta) * np.arange(256, dtype=np.float32)).astype(np.float64)).astype(F32)
+        for out_scale, zp in [(1 / 256, -128), (3e-5, -128), (0.002, 100), (0.9, 0)]:
+            np.testing.assert_array_equal(softmax.softmax_int8(x, table, out_scale, zp),
+                                          _softmax_rows(x, table, out_scale, zp), err_msg=f"{beta} {out_scale}")
