@@ -15,12 +15,13 @@ and 128 inside the floor:
 
 (t < 0 exactly when its numerator is). `requantize_fold` evaluates this in float64: M 2^-S, C 2^-S
 and 2^-r are exact, and when |acc| M + |C| + 2^31 <= 2^53 every partial result is an integer
-multiple of 2^-S below 2^53 of them, so nothing rounds (Higham, "Accuracy and Stability of
-Numerical Algorithms", sec. 2.1). Clamping to [0, 255] commutes with the floor, which the integer
-conversion's truncation then is; subtracting 128 is a lookup in a 256-entry int8 table. When the
-values floor(u) can take for |acc| <= acc_abs_max span at most CLAMP_TABLE_MAX integers, K = the
-negated lowest of them (if negative) is added to C 2^-S instead, so that u + K >= 0 is truncated to
-its floor directly, and the clamp and the shift are the table T[k] = clamp(k - K, 0, 255) - 128. Otherwise (a left shift, or a bound too large) the kernel keeps the int64 arithmetic.
+multiple of 2^-S of magnitude at most 2^53 * 2^-S, so nothing rounds (Higham, "Accuracy and
+Stability of Numerical Algorithms", sec. 2.1). Clamping to [0, 255] commutes with the floor, which
+the integer conversion's truncation then is; subtracting 128 is a lookup in an int8 table. When
+the floors' possible values for |acc| <= acc_abs_max span fewer than CLAMP_TABLE_MAX integers,
+K = minus the lowest of them (when negative) is added to C 2^-S, so that u + K >= 0 truncates to
+its floor, and the clamp and the shift become the table T[k] = clamp(k - K, 0, 255) - 128.
+Otherwise (a left shift, or a bound too large) the kernel keeps the int64 arithmetic.
 """
 from __future__ import annotations
 

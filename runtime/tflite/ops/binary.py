@@ -9,7 +9,7 @@ float32 product of Prepare. ADD and MUL reproduce which elements LiteRT's vector
 As an int8 ADD/SUB/MUL output depends only on the pair of input values and on which loop computes
 it, each is built at load into 256 x 256 tables, one per rounding (scalar code, elementwise vector
 loop, scalar-broadcast vector loop), computed by the very arithmetic above (`pair_table`); invoke
-then only looks up (x1, x2) in the table its vector mask selects.
+then only looks up (x1, x2) in the table its vector mask selects, at the flat index 256 x1 + x2.
 """
 from __future__ import annotations
 

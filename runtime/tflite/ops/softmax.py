@@ -8,13 +8,13 @@ float32 (the correctly rounded value, which glibc's expf returns).
 
 The rounding (TfLiteRound, half away from zero, of the float32 product v = e * inv >= 0) and the
 zero point are done as u = v + (0.5 + zp + 128) in float64, clamped to 255, truncated to an integer
-k and shifted back by 128 (a lookup of k - 128 in a 256-entry int8 table). The float64 sum is exact: v is a float32 below
-2^51 (larger values clamp to 255 either way) and the constant a multiple of 1/2, so no bit is lost
-(a float32 v + 0.5 would round, e.g. 0.49999997 + 0.5 to 1.0). u >= 0.5, as zp >= -128, so the
-truncation is floor, and floor(v + 0.5 + zp + 128) - 128 = floor(v + 0.5) + zp: the clamp to
-[-128, 127] is the one to [0, 255] before the shift. As e <= 1 (e = 1 at the maximum, for
-beta > 0) and sum >= 1, v <= fl(1 / output_scale): when that bounds floor(u) below CLAMP_TABLE_MAX, the clamp is
-folded into the table (entries past 255 hold 127).
+k and shifted back by 128 (a lookup of k - 128 in an int8 table). The float64 sum is exact: v is a
+float32 below 2^51 (larger values clamp to 255 either way) and the constant a multiple of 1/2, so
+no bit is lost (a float32 v + 0.5 would round, e.g. 0.49999997 + 0.5 to 1.0). u >= 0.5, as
+zp >= -128, so the truncation is floor, and floor(v + 0.5 + zp + 128) - 128 = floor(v + 0.5) + zp:
+the clamp to [-128, 127] is the one to [0, 255] before the shift. As e <= 1 (e = 1 at the maximum,
+for beta > 0) and sum >= 1, v <= fl(1 / output_scale): when that bounds floor(u) below
+CLAMP_TABLE_MAX, the clamp is folded into the table (entries past 255 hold 127).
 """
 from __future__ import annotations
 
