@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import register
+from .registry import register, register_fused
 
 
 def strided_slice_index(begin, end, strides, begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_mask,
@@ -89,5 +89,22 @@ def build_gather(ctx):
             return [x[u] if a == 0 else np.take(x, u, axis=a)]
         except IndexError:
             raise IndexError(f"GATHER index out of range [0, {x.shape[a]})") from None
+
+    return run
+
+
+@register_fused("EDGEWISE_GATHER")
+def build_gather_wrapped(ctx):
+    """GATHER whose indices in [-N, 0) count from the end (passes/fuse_gather_wrap.py): NumPy's own
+    indexing, which raises for any index outside [-N, N)."""
+    axis = int(ctx.options.get("axis", 0))
+
+    def run(ins):
+        x, idx = ins[0], ins[1]
+        a = axis % x.ndim
+        try:
+            return [x[idx] if a == 0 else np.take(x, idx, axis=a)]
+        except IndexError:
+            raise IndexError(f"GATHER index out of range [-{x.shape[a]}, {x.shape[a]})") from None
 
     return run

@@ -36,6 +36,7 @@ SHAPE_ONLY = frozenset((
     "LOGICAL_NOT", "SELECT", "SELECT_V2", "CAST", "SQUEEZE", "DENSIFY", "ZEROS_LIKE", "ONES_LIKE",
     "L2_NORMALIZATION",
     "EDGEWISE_LAYER_NORM", "EDGEWISE_INT8_TABLE",  # the fused ops of passes/: shape of input 0
+    "EDGEWISE_GATHER",  # passes/fuse_gather_wrap.py: GATHER's shape
 ))
 # op -> input positions whose values do not affect the output shape (the others must be static values)
 SHAPE_FROM_VALUES: Mapping[str, Tuple[int, ...]] = {

@@ -368,3 +368,50 @@ def test_fused_transpose_matmul_gives_identical_arrays(dtype, adj_y):
             feeds = [rng.standard_normal((1, 16, 2, 16)).astype(np.float32) for _ in range(2)]
         it = _same_as_file_graph(b.model([q, k], outs), feeds)
     assert "EDGEWISE_BATCH_MATMUL" in [op.op for op in it._optimized.operators]
+
+
+# -- negative-index wrapping into gathers ---------------------------------------------------------
+def _wrapped_gather(n: int = 10, extra_reader: bool = False, offset: int = None):
+    """GATHER(table, SELECT_V2(LESS(i, 0), ADD(i, n), i)) on a (n, 4) table, i of shape (2, 3)."""
+    b = Builder()
+    table = b.tensor("table", (n, 4), value=np.arange(4 * n, dtype=np.float32).reshape(n, 4))
+    i = b.tensor("i", (2, 3), "int32")
+    zero = b.tensor("zero", (), "int32", 0)
+    size = b.tensor("n", (), "int32", n if offset is None else offset)
+    c = b.tensor("c", (2, 3), "bool")
+    j = b.tensor("j", (2, 3), "int32")
+    k = b.tensor("k", (2, 3), "int32")
+    y = b.tensor("y", (2, 3, 4))
+    b.op("LESS", [i, zero], [c])
+    b.op("ADD", [i, size], [j], fused_activation_function="NONE")
+    b.op("SELECT_V2", [c, j, i], [k])
+    b.op("GATHER", [table, k], [y], axis=0, batch_dims=0)
+    outs = [y]
+    if extra_reader:
+        outs.append(k)
+    return b, i, outs
+
+
+def test_fuse_gather_wrap_replaces_the_four_ops():
+    from edgewise.runtime.tflite.passes import fuse_gather_wrap
+
+    b, i, outs = _wrapped_gather()
+    g = fuse_gather_wrap(b.graph([i], outs))
+    assert op_names(g) == ("EDGEWISE_GATHER",)
+    assert g.operators[0].inputs[1] == i
+    for kw in (dict(extra_reader=True), dict(offset=9)):  # k is read elsewhere / not the table size
+        b, i, outs = _wrapped_gather(**kw)
+        assert op_names(fuse_gather_wrap(b.graph([i], outs)))[-1] == "GATHER"
+
+
+def test_fused_gather_wrap_gives_identical_arrays_and_errors():
+    b, i, outs = _wrapped_gather()
+    idx = np.array([[0, -1, 9], [-10, 5, -3]], np.int32)
+    it = _same_as_file_graph(b.model([i], outs), [idx])
+    assert "EDGEWISE_GATHER" in [op.op for op in it._optimized.operators]
+    plain = Interpreter(b.model([i], outs), "<test>", optimize=())
+    for bad in (10, -11, np.iinfo(np.int32).max):
+        idx[0, 0] = bad
+        for interp in (it, plain):
+            with pytest.raises(Exception, match="GATHER index out of range"):
+                interp.invoke([idx])
