@@ -45,7 +45,7 @@ from .validate import validate
 from .passes.fold_constants import fold_constants
 from .passes.fold_shapes import fold_shapes
 from .passes.fuse_int8_chains import fuse_int8_chains
-from .passes.fuse_reshapes import fuse_reshape_into_fc
+from .passes.fuse_reshapes import drop_identity_reshapes, fuse_reshape_into_fc
 from .plan import ExecutionPlan
 
 
@@ -196,7 +196,7 @@ class Interpreter:
         for v in folded.constants.values():
             v.flags.writeable = False
         before = {(op.index, op.op): op for op in folded.operators}
-        folded = fuse_reshape_into_fc(folded, shapes)
+        folded = fuse_reshape_into_fc(drop_identity_reshapes(folded, shapes), shapes)
         for op in folded.operators:
             old = before.get((op.index, op.op))
             if old is not None and old is not op and id(op) not in self._kernels:

@@ -12,6 +12,8 @@ both ops, so the pair and the fused op give identical arrays.
 `fuse_reshape_into_fc` (run per plan, when shapes are known) drops a RESHAPE to (rows, K) in front
 of a FULLY_CONNECTED with K inputs and keep_num_dims = false: that kernel views its input as
 (-1, K) itself (fully_connected.cc), so it computes the same rows from the unreshaped tensor.
+`drop_identity_reshapes` (per plan too) drops a RESHAPE whose output has its input's shape in that
+plan: its readers get the very same array (bytes, shape and quantization) from the input.
 """
 from __future__ import annotations
 
@@ -92,3 +94,28 @@ def fuse_reshape_into_fc(graph: Graph, shapes: Mapping[int, Tuple[int, ...]]) ->
     if not dropped:
         return graph
     return graph.with_operators([o for j, o in enumerate(ops) if j not in dropped])
+
+
+def drop_identity_reshapes(graph: Graph, shapes: Mapping[int, Tuple[int, ...]]) -> Graph:
+    """shapes: tensor shapes of the plan's run. A RESHAPE whose output is a graph output stays."""
+    rename = {}
+    for op in graph.operators:
+        if op.op != "RESHAPE" or not op.inputs or op.inputs[0] < 0 or len(op.outputs) != 1:
+            continue
+        x, y = op.inputs[0], op.outputs[0]
+        if y in graph.outputs or shapes.get(x) is None or shapes.get(x) != shapes.get(y):
+            continue
+        tx, ty = graph.tensors[x], graph.tensors[y]
+        if tx.dtype != ty.dtype or tx.quantization != ty.quantization:
+            continue
+        rename[y] = rename.get(x, x)
+    if not rename:
+        return graph
+    ops = []
+    for op in graph.operators:
+        if op.op == "RESHAPE" and op.outputs and op.outputs[0] in rename:
+            continue
+        if any(i in rename for i in op.inputs):
+            op = replace(op, inputs=tuple(rename.get(i, i) for i in op.inputs))
+        ops.append(op)
+    return graph.with_operators(ops)

@@ -415,3 +415,24 @@ def test_fused_gather_wrap_gives_identical_arrays_and_errors():
         for interp in (it, plain):
             with pytest.raises(Exception, match="GATHER index out of range"):
                 interp.invoke([idx])
+
+
+def test_identity_reshapes_are_dropped_per_plan_and_exact():
+    from edgewise.runtime.tflite.passes.fuse_reshapes import drop_identity_reshapes
+
+    b = Builder()
+    x = b.tensor("x", (1, 2, 5), "int8", scale=0.05, zero_point=2, batch_dynamic=True)
+    s = b.tensor("s", (3,), "int32", [-1, 2, 5])
+    same = b.tensor("same", (1, 2, 5), "int8", scale=0.05, zero_point=2, batch_dynamic=True)
+    y = b.tensor("y", (1, 2, 5), "int8", scale=0.05, zero_point=2, batch_dynamic=True)
+    out = b.tensor("out", (1, 2, 5), "int8", scale=0.05, zero_point=2, batch_dynamic=True)
+    b.op("RESHAPE", [x, s], [same])
+    b.op("RELU", [same], [y])
+    b.op("RESHAPE", [y, s], [out])  # a graph output: kept
+    g = drop_identity_reshapes(b.graph([x], [out]), {x: (1, 2, 5), same: (1, 2, 5), y: (1, 2, 5), out: (1, 2, 5)})
+    assert op_names(g) == ("RELU", "RESHAPE") and g.operators[0].inputs == (x,)
+    g = drop_identity_reshapes(b.graph([x], [out]), {x: (1, 10), same: (1, 2, 5), y: (1, 2, 5), out: (1, 2, 5)})
+    assert op_names(g) == ("RESHAPE", "RELU", "RESHAPE")  # not the identity for that shape
+    feeds = [np.random.default_rng(0).integers(-128, 128, (3, 2, 5)).astype(np.int8)]
+    it = _same_as_file_graph(b.model([x], [out]), feeds)
+    assert op_names(it._exec_plans[((3, 2, 5),)].graph) == ("RELU", "RESHAPE")
