@@ -26,8 +26,7 @@ CLAMP_TABLE_MAX = 1 << 16
 
 
 def softmax_float(x, beta):
-    z = x.astype(np.float64)
-    z -= np.maximum.reduce(z, axis=-1, keepdims=True)
+    z = np.subtract(x, np.maximum.reduce(x, axis=-1, keepdims=True), dtype=np.float64)
     if beta != 1.0:
         z *= beta
     np.exp(z, out=z)

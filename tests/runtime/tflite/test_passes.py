@@ -237,17 +237,17 @@ def test_fold_constants_evaluates_ops_on_constants_only():
 
 
 # -- float32 layer norm ----------------------------------------------------------------------------------
-def _layer_norm(extra_reader: bool = False):
+def _layer_norm(extra_reader: bool = False, n: int = 8):
     """The ten ops TFLiteConverter emits for keras LayerNormalization over the last axis."""
     b = Builder()
     rng = np.random.default_rng(5)
-    x = b.tensor("x", (1, 4, 8))
+    x = b.tensor("x", (1, 4, n))
     axes = b.tensor("axes", (1,), "int32", [-1])
     eps = b.tensor("eps", (), value=1e-5)
-    gamma = b.tensor("gamma", (1, 1, 8), value=rng.uniform(0.5, 1.5, (1, 1, 8)))
-    t = {n: b.tensor(n, s) for n, s in [("m", (1, 4, 1)), ("nm", (1, 4, 1)), ("d", (1, 4, 8)), ("v", (1, 4, 1)),
-                                         ("ve", (1, 4, 1)), ("r", (1, 4, 1)), ("g", (1, 4, 8)), ("a", (1, 4, 8)),
-                                         ("bx", (1, 4, 8)), ("y", (1, 4, 8))]}
+    gamma = b.tensor("gamma", (1, 1, n), value=rng.uniform(0.5, 1.5, (1, 1, n)))
+    t = {k: b.tensor(k, s) for k, s in [("m", (1, 4, 1)), ("nm", (1, 4, 1)), ("d", (1, 4, n)), ("v", (1, 4, 1)),
+                                         ("ve", (1, 4, 1)), ("r", (1, 4, 1)), ("g", (1, 4, n)), ("a", (1, 4, n)),
+                                         ("bx", (1, 4, n)), ("y", (1, 4, n))]}
     none = {"fused_activation_function": "NONE"}
     b.op("MEAN", [x, axes], [t["m"]], keep_dims=True)
     b.op("NEG", [t["m"]], [t["nm"]])
@@ -277,13 +277,14 @@ def test_fuse_layer_norm_replaces_the_ten_ops():
     assert len(fuse_layer_norm(b.graph([x], outs)).operators) == 10
 
 
-def test_fused_layer_norm_is_within_float32_rounding_of_the_ten_ops():
-    b, x, outs = _layer_norm()
+@pytest.mark.parametrize("n", [8, 100])  # the centering matmul and the row sums (layer_norm.py)
+def test_fused_layer_norm_is_within_float32_rounding_of_the_ten_ops(n):
+    b, x, outs = _layer_norm(n=n)
     model = b.model([x], outs)
     fused, plain = Interpreter(model, "<test>"), Interpreter(model, "<test>", optimize=())
     rng = np.random.default_rng(6)
     for scale, shift in ((1.0, 0.0), (10.0, 3.0), (0.01, -2.0)):
-        xs = (rng.standard_normal((1, 4, 8)) * scale + shift).astype(np.float32)
+        xs = (rng.standard_normal((1, 4, n)) * scale + shift).astype(np.float32)
         (got,), (ref,) = fused.invoke([xs]), plain.invoke([xs])
         gamma = model.main.tensors[3].dense_value().astype(np.float64)
         d = xs.astype(np.float64) - xs.mean(axis=-1, keepdims=True, dtype=np.float64)
