@@ -177,6 +177,19 @@ def _dense_int(ctx, w, b, x_zp, geometry, mult, shift, y_zp, lo, hi):
         folded = folded + b
     plan = ctx.matmul_plan(w2, exact_int=True, x_abs_max=x_abs, rows=_static_rows(ctx))
     acc_max = int(np.abs(w2.astype(np.int64)).sum(axis=1).max(initial=0)) * x_abs
+    gemm = None
+    if plan is None and output_stage.gemm_is_small(_static_rows(ctx), w2.shape[1], n_out):
+        gemm = output_stage.fold_into_gemm(w2.T, mult, shift, folded, y_zp, lo, hi, acc_max)
+    if gemm is not None:
+        pad64 = PaddedInput(geometry, x_zp, np.float64)
+        w_scaled, finish = gemm.w, gemm.finish
+
+        def run_small(ins):
+            x = ins[0]
+            rows, (oh, ow) = _rows(x, geometry, pad64, np.float64)
+            return [finish(rows @ w_scaled).reshape(x.shape[0], oh, ow, n_out)]
+
+        return run_small
     stage = output_stage.fold(mult, shift, folded, y_zp, lo, hi, acc_max)
     pad = PaddedInput(geometry, x_zp, gdt)
 

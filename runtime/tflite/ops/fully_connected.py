@@ -79,6 +79,14 @@ def build_fully_connected(ctx):
     # the scalar MultiplyByQuantizedMultiplier; dense weights go through ruy's GEMM.
     ruy = not (sp is not None and len(sp.dim_metadata) == 3 and sp.dim_metadata[2].dense_size == 16)
     acc_max = int(np.abs(w.astype(np.int64)).sum(axis=1).max(initial=0)) * x_abs
+    rows_static = _static_rows(ctx, k)
+    gemm = None
+    if ruy and plan is None and output_stage.gemm_is_small(rows_static, k, n_units):
+        gemm = output_stage.fold_into_gemm(w.T, mult, shift, folded, y_zp, lo, hi, acc_max)
+    if gemm is not None:
+        if not keep:
+            return lambda ins: [gemm(ins[0].reshape(-1, k))]
+        return lambda ins: [gemm(ins[0].reshape(-1, k)).reshape(ins[0].shape[:-1] + (n_units,))]
     stage = output_stage.fold(mult, shift, folded, y_zp, lo, hi, acc_max) if ruy else None
 
     def run_int(ins):
