@@ -45,12 +45,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..quant import clip_ufunc as _clip_ufunc
 from .common import TILE_ELEMENTS
-
-try:  # the clip ufunc itself: one call, where np.clip adds microseconds of Python on small arrays
-    from numpy._core.umath import clip as _clip_ufunc
-except ImportError:  # NumPy < 2
-    from numpy.core.umath import clip as _clip_ufunc
 
 INT64_LIMIT = (1 << 63) - 1
 FLOAT64_EXACT = 1 << 53
@@ -113,10 +109,11 @@ def fold(multiplier, shift, bias, y_zp: int, lo: int, hi: int, acc_abs_max: int)
 
 SMALL_GEMM = 1 << 17  # multiply-adds per call up to which a float64 GEMM beats float32 + a scaling pass
 SHORT_K = 128  # reduction length up to which it does at any size (the saved pass is 1/K of the GEMM)
+SMALL_WEIGHTS = 1 << 15  # weights per layer kept in float64 at most (256 KiB): RAM stays near the float32 copy
 
 
 def gemm_is_small(rows: int, k: int, n: int) -> bool:
-    return k <= SHORT_K or rows * k * n <= SMALL_GEMM
+    return k * n <= SMALL_WEIGHTS and (k <= SHORT_K or rows * k * n <= SMALL_GEMM)
 
 
 def fold_into_gemm(w_in_out: np.ndarray, multiplier, shift, bias, y_zp: int, lo: int, hi: int,
