@@ -15,7 +15,8 @@ import numpy as np
 
 from .. import quant
 from . import output_stage
-from .common import ChannelBias, PaddedInput, out_size_and_pad, pad_hw, weights_gemm_dtype, windows
+from .common import (ChannelBias, PaddedInput, axis_padding, conv_padding, out_size_and_pad, pad_hw,
+                     weights_gemm_dtype, windows)
 from .hybrid import RowQuantizer, hybrid_output, is_per_channel, weight_scales
 from .registry import register
 
@@ -79,8 +80,8 @@ def _im2col(x, geometry, pad_value):
     n, h, w, c = x.shape
     if kh == kw == 1:
         return x[:, ::sh, ::sw, :]  # a 1x1 kernel needs no patches (and never pads)
-    oh, pt, pb = out_size_and_pad(padding, h, kh, sh, dh)
-    ow, pl, pr = out_size_and_pad(padding, w, kw, sw, dw)
+    oh, pt, pb = out_size_and_pad(axis_padding(padding, 0), h, kh, sh, dh)
+    ow, pl, pr = out_size_and_pad(axis_padding(padding, 1), w, kw, sw, dw)
     xp = pad_hw(x, (pt, pb), (pl, pr), pad_value)
     return windows(xp, oh, ow, kh, kw, sh, sw, dh, dw).reshape(n, oh, ow, kh * kw * c)
 
@@ -98,7 +99,7 @@ def build_conv2d(ctx):
     groups = x_shape[3] // cin if x_shape and cin else 1
     if x_shape and (cin == 0 or x_shape[3] % cin or n_out % groups):
         raise ctx.unsupported(f"input with {x_shape[3]} channels for weights {w.shape}")
-    geometry = (kh, kw, o["stride_h"], o["stride_w"], o["dilation_h_factor"], o["dilation_w_factor"], o["padding"])
+    geometry = (kh, kw, o["stride_h"], o["stride_w"], o["dilation_h_factor"], o["dilation_w_factor"], conv_padding(o))
     act = ctx.activation()
     bias = ctx.const_bias()
     dt = ctx.require_dtypes(("float32", "int8"))

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import quant
 from . import output_stage
-from .common import ChannelBias, PaddedInput, weights_gemm_dtype, windows
+from .common import ChannelBias, PaddedInput, conv_padding, weights_gemm_dtype, windows
 from .conv import per_channel_requant
 from .hybrid import RowQuantizer, hybrid_output, weight_scales
 from .registry import register
@@ -86,7 +86,7 @@ def build_depthwise(ctx):
     if cin == 0 or n_out % cin:
         raise ctx.unsupported(f"{n_out} output channels for {cin} input channels")
     m = n_out // cin
-    geometry = (kh, kw, o["stride_h"], o["stride_w"], o["dilation_h_factor"], o["dilation_w_factor"], o["padding"])
+    geometry = (kh, kw, o["stride_h"], o["stride_w"], o["dilation_h_factor"], o["dilation_w_factor"], conv_padding(o))
     act = ctx.activation()
     bias = ctx.const_bias()
     dt = ctx.require_dtypes(("float32", "int8"))
