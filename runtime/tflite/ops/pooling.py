@@ -124,16 +124,22 @@ def build_average_pool(ctx):
     dt, act, rng = _prep(ctx)
     counts_by_shape = {}
     pooled = Pooled(geometry, 0, np.float32 if dt == "float32" else np.int64)
+    kh, kw, _, _, padding = geometry
 
     def run(ins):
         x = ins[0]
-        counts = counts_by_shape.get(x.shape[1:3])
-        if counts is None:
-            counts = counts_by_shape[x.shape[1:3]] = avg_pool_counts(x.shape, geometry)
+        if x.shape[1] == kh and x.shape[2] == kw and padding == "VALID":
+            # one window over the whole image (a global average): the same sum, without the padded
+            # copy and the 6-D window view
+            s = x.sum(axis=(1, 2), keepdims=True, dtype=np.float32 if dt == "float32" else np.int64)
+            counts = kh * kw
+        else:
+            counts = counts_by_shape.get(x.shape[1:3])
+            if counts is None:
+                counts = counts_by_shape[x.shape[1:3]] = avg_pool_counts(x.shape, geometry)
+            s = pooled(x).sum(axis=(3, 4), dtype=np.float32 if dt == "float32" else None)
         if dt == "float32":
-            s = pooled(x).sum(axis=(3, 4), dtype=np.float32)
             return [quant.float_activation((s / counts).astype(np.float32), act)]
-        s = pooled(x).sum(axis=(3, 4))
         half = counts // 2
         q = np.where(s > 0, (s + half) // counts, -((-s + half) // counts))
         return [np.clip(q, rng[0], rng[1]).astype(np.int8)]
