@@ -140,8 +140,10 @@ def build_average_pool(ctx):
             s = pooled(x).sum(axis=(3, 4), dtype=np.float32 if dt == "float32" else None)
         if dt == "float32":
             return [quant.float_activation((s / counts).astype(np.float32), act)]
-        half = counts // 2
-        q = np.where(s > 0, (s + half) // counts, -((-s + half) // counts))
-        return [np.clip(q, rng[0], rng[1]).astype(np.int8)]
+        a = np.abs(s)  # (|s| + n/2) / n with the sign of s: C's rounding integer division
+        a += counts // 2
+        a //= counts
+        q = np.where(s < 0, -a, a)
+        return [quant.clip_ufunc(q, rng[0], rng[1], out=q).astype(np.int8)]
 
     return run
