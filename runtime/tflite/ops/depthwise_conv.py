@@ -16,7 +16,7 @@ from .. import quant
 from . import output_stage
 from .common import ChannelBias, PaddedInput, weights_gemm_dtype, windows
 from .conv import per_channel_requant
-from .hybrid import RowQuantizer, hybrid_output, weight_scales
+from .hybrid import HybridOutput, RowQuantizer, weight_scales
 from .registry import register
 
 
@@ -148,12 +148,12 @@ def _hybrid(ctx, w, bias, m, geometry, act):
     gdt = weights_gemm_dtype(w[0].reshape(kh * kw, n_out).T, 255)
     taps = Taps(w[0], m, geometry, gdt)
     pad = PaddedInput(geometry, 0, gdt)
-    b = None if bias is None else bias.astype(np.float32)
+    stage = HybridOutput(scales, bias, act)
 
     def run(ins):
         x = ins[0]
-        q, sf = rows_of(x, x[0].size)
+        q, sf, _ = rows_of(x, x[0].size)
         acc = taps(pad(q.reshape(x.shape)), pad.out_hw)
-        return [hybrid_output(acc, sf, scales, b, act)]
+        return [stage(acc.reshape(x.shape[0], -1, n_out), sf).reshape(acc.shape)]
 
     return run
