@@ -27,6 +27,8 @@ F64 = np.float64
 _ONE32 = F32(1)
 _BELOW_HALF_32 = F32(0.5) - F32(2.0 ** -25)
 _HALVES = {}
+_SIGN = np.uint32(0x80000000)
+_BIG = 2048  # elements from which _round_into builds copysign from bit operations
 _127_32 = F32(127)
 # round half away from zero of a float64 |z| < 2^52: trunc(z + copysign(0.5 - 2^-54, z)). The sum
 # rounds up to the next integer exactly when z's fraction is >= 1/2 (0.5 itself rounds the
@@ -34,7 +36,6 @@ _127_32 = F32(127)
 _HALF_BELOW = 0.5 - 2.0 ** -54
 # asymmetric rows: [[qmin], [qmax]] for the zero-point candidates and errors, and the clip bounds
 _ZP_FROM = np.array([-128.0, 127.0]).reshape(2, 1)
-_ZP_ERROR = np.array([128.0, 127.0]).reshape(2, 1)
 _BOUNDS = np.array([-128.0, 127.0], F32).reshape(2, 1, 1)
 
 
@@ -48,19 +49,31 @@ def _halves(n: int) -> np.ndarray:
     return h
 
 
-def _round_into(p: np.ndarray) -> None:
+def _round_into(p: np.ndarray, sign: int = 0) -> None:
     """p (rows, n) float32 products -> LiteRT's rounding, in place: trunc(p + copysign(h, p)) in
-    float32 (small integers, exact).
+    float32 (small integers, exact). sign: +1 or -1 when every p has that sign (or is zero), so the
+    copysign is a constant; 0 when unknown.
 
     The 8-lane loop runs RoundToNearest's pre-ARMv8 form (NEON_2_SSE on x86): h = 0.5, added in
     float32, then truncated: round half away from zero, except that +-(0.5 - 2^-25) sums to
     +-1.0 and becomes +-1. The scalar tail's TfLiteRound is round half away from zero exactly:
     h = 0.5 - 2^-25, the float32 just below 1/2, makes the float32 sum reach the next integer
     exactly when |p|'s fraction is >= 1/2 (a tie sums to within 2^-25 of it and rounds up; any
-    other fraction stays at least one ulp of p short of it)."""
-    h = np.copysign(_halves(p.shape[1]), p)
-    h += p
-    np.trunc(h, out=p)
+    other fraction stays at least one ulp of p short of it). A zero p gives +-0 either way."""
+    h = _halves(p.shape[1])
+    if sign > 0:
+        p += h
+    elif sign < 0:
+        p -= h
+    else:
+        if p.size < _BIG:
+            h = np.copysign(h, p)
+        else:  # np.copysign is a scalar loop; the sign bit's AND / OR are vectorized
+            bits = np.bitwise_and(p.view(np.uint32), _SIGN)
+            bits |= h.view(np.uint32)
+            h = bits.view(F32)
+        p += h
+    np.trunc(p, out=p)
 
 
 def _ones11():
@@ -100,7 +113,7 @@ def asymmetric_rows(x: np.ndarray):
         sf, off = params
         inv = float(F32(1.0 / float(sf)))  # the float32 reciprocal: 1/sf rounded once
         p = np.multiply(x, F32(inv))
-        _round_into(p)
+        _round_into(p, 1 if lo == 0.0 else -1 if hi == 0.0 else 0)
         # clamp(q + offset) - offset = clamp(q) to the shifted bounds; the row's extreme products
         # (float32 lo * inv, hi * inv) tell when a value can round past them (a near-tie, rarely)
         if float(F32(lo * inv)) + off <= -128.5:
@@ -116,10 +129,11 @@ def asymmetric_rows(x: np.ndarray):
     np.add(d, d == 0, out=d)  # an all-zero row: any range quantizes it to 0 (then offset 127)
     scale = np.divide(d, 255.0, dtype=F64)
     ab = ext / scale  # rmin / scale, rmax / scale in float64
-    err = np.abs(ab)
-    err += _ZP_ERROR
-    zps = _ZP_FROM - ab
-    zp = np.where(err[0] < err[1], zps[0], zps[1])
+    zps = _ZP_FROM - ab  # the zero points from min and from max
+    # C picks the one with the smaller error, 128 + |a| < 127 + |b|, that is b + a > 1 (a <= 0 <= b).
+    # The two float64 forms can disagree only within ~1e-13 of b - |a| = 1, where both zero points
+    # are -1 +- 2e-5 (they always differ by |a| + b - 255, |.| < 2e-5) and round alike.
+    zp = np.where(np.add(ab[0], ab[1]) > 1.0, zps[0], zps[1])
     off = np.trunc(zp + np.copysign(_HALF_BELOW, zp))[:, None]  # round half away; no clamp (_asymmetric_one)
     sf = scale.astype(F32)[:, None]
     bounds = np.subtract(_BOUNDS, off, dtype=F32)

@@ -66,7 +66,7 @@ def _row(kind: str, rng, k: int) -> np.ndarray:
         x = np.zeros(k, np.float32)
         x[rng.integers(0, k, 3)] = np.float32(0.5) - np.float32(2.0 ** -25)
         x[rng.integers(0, k)] = 255.0
-        return x
+        return x if rng.integers(0, 2) else -x
     if kind == "ties":  # range 255 (asymmetric scale 1) or 127 (symmetric inv 1): halves are ties
         x = rng.integers(-254, 0, k) + 0.5 * rng.integers(0, 2, k)
         x[rng.integers(0, k)] = -255.0 if rng.integers(0, 2) else -127.0
