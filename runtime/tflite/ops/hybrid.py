@@ -28,6 +28,7 @@ _ONE32 = F32(1)
 _BELOW_HALF_32 = F32(0.5) - F32(2.0 ** -25)
 _HALVES = {}
 _SIGN = np.uint32(0x80000000)
+_WHOLE_TILE = 1 << 14  # HybridOutput tiles an image's scales and bias up to this many elements
 _BIG = 2048  # elements from which _round_into builds copysign from bit operations
 _127_32 = F32(127)
 # round half away from zero of a float64 |z| < 2^52: trunc(z + copysign(0.5 - 2^-54, z)). The sum
@@ -120,7 +121,7 @@ def asymmetric_rows(x: np.ndarray):
             np.maximum(p, -128.0 - off, out=p)
         if float(F32(hi * inv)) + off >= 127.5:
             np.minimum(p, 127.0 - off, out=p)
-        sf_off = np.array([[[sf]], [[off]]], F32)
+        sf_off = np.array([sf, off], F32)[:, None, None]
         return p, sf_off[0], sf_off[1]
     ext = np.empty((2, len(x)), F32)  # [min(0, row min), max(0, row max)]
     np.minimum.reduce(x, 1, None, ext[0], False, 0.0)
@@ -159,7 +160,7 @@ def symmetric_rows(x: np.ndarray):
         if float(F32(rng * inv)) >= 127.5:  # |p| <= rng * inv rounds past 127: never for a normal range
             np.maximum(p, -127.0, out=p)
             np.minimum(p, 127.0, out=p)
-        sf_off = np.array([[[rng / 127.0]], [[0.0]]], F32)
+        sf_off = np.array([rng / 127.0, 0.0], F32)[:, None, None]
         return p, sf_off[0], sf_off[1]
     rng = np.maximum.reduce(np.abs(x), 1, None, None, True, 0.0)
     np.copyto(rng, _127_32, where=rng == 0)  # all-zero rows: scaling factor 1, q = 0
@@ -232,8 +233,8 @@ class HybridOutput:
     every sum is below 2^24) follows LiteRT's own float32 arithmetic, float(acc) * scale + bias; a
     float64 one takes the products in float64. One image of many pixels (rows = 1, m > 1) shares
     one row scale: its (m, n_out) block is viewed as (m / t, t * n_out) against the scale and bias
-    tiled t times (common.ChannelBias), so NumPy's inner loops run long for few channels; each
-    tiled product sf * w_c is the same float32 product.
+    tiled t times (t = m for a small block, else as common.ChannelBias), so NumPy's inner loops run
+    long for few channels; each tiled product sf * w_c is the same float32 product.
     """
 
     def __init__(self, scales: np.ndarray, bias, act: str):
@@ -244,7 +245,8 @@ class HybridOutput:
 
     def _tiled(self, m: int):
         n = self._scales.size
-        t = math.gcd(m, max(1, TILE_ELEMENTS // max(n, 1)))
+        # the whole block when small (same-shape operands run fastest), else a divisor of m
+        t = m if m * n <= _WHOLE_TILE else math.gcd(m, max(1, TILE_ELEMENTS // max(n, 1)))
         hit = self._tiles.get(t)
         if hit is None:
             hit = self._tiles[t] = (t, np.tile(self._scales, t),
