@@ -112,14 +112,16 @@ def asymmetric_rows(x: np.ndarray):
         if params is None:
             return np.zeros(x.shape, F32), _ones11(), np.zeros((1, 1), F32)
         sf, off = params
-        inv = float(F32(1.0 / float(sf)))  # the float32 reciprocal: 1/sf rounded once
-        p = np.multiply(x, F32(inv))
+        inv = _ONE32 / sf  # the float32 reciprocal
+        p = np.multiply(x, inv)
         _round_into(p, 1 if lo == 0.0 else -1 if hi == 0.0 else 0)
-        # clamp(q + offset) - offset = clamp(q) to the shifted bounds; the row's extreme products
-        # (float32 lo * inv, hi * inv) tell when a value can round past them (a near-tie, rarely)
-        if float(F32(lo * inv)) + off <= -128.5:
+        # clamp(q + offset) - offset = clamp(q) to the shifted bounds, needed only when the row's
+        # extreme products lo * inv, hi * inv (float32: within 2e-5 of the float64 ones here) come
+        # near a bound's half-point (a near-tie or the 8-lane loop's +-(0.5 - 2^-25): rarely)
+        inv = float(inv)
+        if lo * inv + off < -128.49:
             np.maximum(p, -128.0 - off, out=p)
-        if float(F32(hi * inv)) + off >= 127.5:
+        if hi * inv + off > 127.49:
             np.minimum(p, 127.0 - off, out=p)
         sf_off = np.array([sf, off], F32)[:, None, None]
         return p, sf_off[0], sf_off[1]
@@ -154,10 +156,10 @@ def symmetric_rows(x: np.ndarray):
         rng = float(np.maximum.reduce(np.abs(x), None, None, None, False, 0.0))
         if rng == 0.0:
             return np.zeros(x.shape, F32), _ones11(), np.zeros((1, 1), F32)
-        inv = float(F32(127.0 / rng))
-        p = np.multiply(x, F32(inv))
+        inv = F32(127.0 / rng)  # float32 127 / range: the float64 quotient rounded once
+        p = np.multiply(x, inv)
         _round_into(p)
-        if float(F32(rng * inv)) >= 127.5:  # |p| <= rng * inv rounds past 127: never for a normal range
+        if rng * float(inv) > 127.49:  # |p| <= rng * inv rounds past 127: never for a normal range
             np.maximum(p, -127.0, out=p)
             np.minimum(p, 127.0, out=p)
         sf_off = np.array([rng / 127.0, 0.0], F32)[:, None, None]

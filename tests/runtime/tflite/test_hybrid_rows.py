@@ -67,6 +67,11 @@ def _row(kind: str, rng, k: int) -> np.ndarray:
         x[rng.integers(0, k, 3)] = np.float32(0.5) - np.float32(2.0 ** -25)
         x[rng.integers(0, k)] = 255.0
         return x if rng.integers(0, 2) else -x
+    if kind == "clip_quirk":  # scale 1, offset -128 (127 negated): -0.49999997 rounds to -1, q clamps
+        x = np.zeros(k, np.float32)
+        x[0] = -(np.float32(0.5) - np.float32(2.0 ** -25))
+        x[-1] = 254.5 if k > 1 else x[0]
+        return x if rng.integers(0, 2) else -x
     if kind == "ties":  # range 255 (asymmetric scale 1) or 127 (symmetric inv 1): halves are ties
         x = rng.integers(-254, 0, k) + 0.5 * rng.integers(0, 2, k)
         x[rng.integers(0, k)] = -255.0 if rng.integers(0, 2) else -127.0
@@ -75,7 +80,7 @@ def _row(kind: str, rng, k: int) -> np.ndarray:
     return x
 
 
-KINDS = ["mixed", "positive", "negative", "zero", "ties", "near_half"]
+KINDS = ["mixed", "positive", "negative", "zero", "ties", "near_half", "clip_quirk"]
 
 
 @pytest.mark.parametrize("fn, ref", [(hybrid.asymmetric_rows, reference_asymmetric),
