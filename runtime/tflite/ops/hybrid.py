@@ -35,7 +35,7 @@ _127_32 = F32(127)
 # rounds up to the next integer exactly when z's fraction is >= 1/2 (0.5 itself rounds the
 # 1 - 2^-54 up; any fraction below 1/2 stays below, as its distance to 1/2 is >= one ulp of z).
 _HALF_BELOW = 0.5 - 2.0 ** -54
-# asymmetric rows: [[qmin], [qmax]] for the zero-point candidates and errors, and the clip bounds
+# asymmetric rows: [[qmin], [qmax]] for the zero-point candidates, and the clamp bounds
 _ZP_FROM = np.array([-128.0, 127.0]).reshape(2, 1)
 _BOUNDS = np.array([-128.0, 127.0], F32).reshape(2, 1, 1)
 
@@ -87,7 +87,8 @@ def _asymmetric_one(lo: float, hi: float):
 
     hi - lo is a float32 subtraction: Python's float64 difference rounded once to float32 is that
     correctly rounded result (float64 carries more than 2 * 24 + 2 bits). The scale, the zero-point
-    candidates and their errors are float64, as in C; the offset is round(zero point) clamped to
+    candidates and their errors are float64, as in C, and the rounding of the zero point is exact
+    (_HALF_BELOW); the offset is round(zero point) clamped to
     [-128, 127], and needs no clamp here: the zero point from min lies in [-128, 127 + 1e-13] and
     the one from max in [-128 - 1e-13, 127], which round to the clamp anyway."""
     d = float(F32(hi - lo))
