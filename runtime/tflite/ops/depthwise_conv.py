@@ -140,7 +140,8 @@ def build_depthwise(ctx):
 
 def _hybrid(ctx, w, bias, m, geometry, act):
     """depthwise_conv.cc EvalHybridPerChannel: asymmetric rows (one per batch element); the taps
-    multiply q - offset (|.| <= 255) in the cheapest exact float type for the window's weights."""
+    multiply q - offset (|.| <= 255) in the cheapest exact float type for the window's weights.
+    Its output stage scales by the channel's weight scale first, then the row's (HybridOutput)."""
     n_out = w.shape[3]
     kh, kw = w.shape[1:3]
     scales = weight_scales(ctx, ctx.inputs[1], n_out)
@@ -148,7 +149,7 @@ def _hybrid(ctx, w, bias, m, geometry, act):
     gdt = weights_gemm_dtype(w[0].reshape(kh * kw, n_out).T, 255)
     taps = Taps(w[0], m, geometry, gdt)
     pad = PaddedInput(geometry, 0, gdt)
-    stage = HybridOutput(scales, bias, act)
+    stage = HybridOutput(scales, bias, act, channel_first=True)
 
     def run(ins):
         x = ins[0]

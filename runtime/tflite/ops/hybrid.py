@@ -228,22 +228,25 @@ def _activation_inplace(y: np.ndarray, act: str) -> np.ndarray:
 
 
 class HybridOutput:
-    """The hybrid kernels' output stage: y = bias + acc * float32(row_scale * weight_scale), then the
-    fused activation, with one row scale (row_scale (rows, 1)) per leading row of `acc` (rows,
-    n_out) or (rows, m, n_out) and one weight scale per output channel (the last axis).
+    """The hybrid kernels' output stage: float(acc) times the row scale (one per leading row of
+    `acc`: row_scale (rows, 1)) and the weight scale of its output channel (the last axis), plus
+    bias, then the fused activation, in LiteRT's float32 arithmetic. `acc` (rows, n_out) or (rows,
+    m, n_out) holds exact integers, float32 or float64 (then rounded to float32 first, as LiteRT's
+    float(int32 acc)), and is overwritten.
 
-    `acc` holds exact integers and is overwritten. float32 `acc` (its GEMM ran in float32 because
-    every sum is below 2^24) follows LiteRT's own float32 arithmetic, float(acc) * scale + bias; a
-    float64 one takes the products in float64. One image of many pixels (rows = 1, m > 1) shares
-    one row scale: its (m, n_out) block is viewed as (m / t, t * n_out) against the scale and bias
-    tiled t times (t = m for a small block, else as common.ChannelBias), so NumPy's inner loops run
-    long for few channels; each tiled product sf * w_c is the same float32 product.
+    FULLY_CONNECTED and CONV_2D multiply by float32(row_scale * weight_scale); DEPTHWISE_CONV_2D
+    (channel_first) by the weight scale, then the row scale: acc * weight_scale * row_scale, left to
+    right. One image of many pixels (rows = 1, m > 1) shares one row scale: its (m, n_out) block is
+    viewed as (m / t, t * n_out) against the weight scales and bias tiled t times (t = m for a small
+    block, else as common.ChannelBias), so NumPy's inner loops run long for few channels; each tiled
+    product is the same float32 product.
     """
 
-    def __init__(self, scales: np.ndarray, bias, act: str):
+    def __init__(self, scales: np.ndarray, bias, act: str, channel_first: bool = False):
         self._scales = np.asarray(scales, F32)
         self._bias = None if bias is None else np.asarray(bias, F32)
         self._act = act
+        self._channel_first = channel_first
         self._tiles = {}
 
     def _tiled(self, m: int):
@@ -257,20 +260,20 @@ class HybridOutput:
         return hit
 
     def __call__(self, acc: np.ndarray, row_scale: np.ndarray) -> np.ndarray:
-        if acc.dtype == np.float32:
-            if acc.ndim == 3 and len(acc) == 1 and acc.shape[1] > 1:
-                t, scales, bias = self._tiled(acc.shape[1])
-                y = acc.reshape(-1, t * self._scales.size)
-                y *= row_scale[0, 0] * scales
-            else:
-                scale = row_scale * self._scales
-                y = np.multiply(acc, scale[:, None, :] if acc.ndim == 3 else scale, out=acc)
-                bias = self._bias
-            if bias is not None:
-                y += bias
-            return _activation_inplace(y, self._act).reshape(acc.shape)
-        scale = (row_scale * self._scales).astype(np.float64)
-        y = np.multiply(acc, scale[:, None, :] if acc.ndim == 3 else scale, out=acc)
-        if self._bias is not None:
-            y += self._bias
-        return _activation_inplace(y.astype(np.float32), self._act)
+        y = acc if acc.dtype == F32 else acc.astype(F32)
+        shape = y.shape
+        if y.ndim == 3 and len(y) == 1 and shape[1] > 1:
+            t, scales, bias = self._tiled(shape[1])
+            y = y.reshape(-1, t * self._scales.size)
+            sf = row_scale[0, 0]
+        else:
+            scales, bias, sf = self._scales, self._bias, row_scale if y.ndim == 2 else row_scale[:, :, None]
+        if self._channel_first:
+            y *= scales
+            y *= sf
+        else:
+            scale = sf * scales  # float32 (rows, [1,] n_out)
+            y *= scale
+        if bias is not None:
+            y += bias
+        return _activation_inplace(y, self._act).reshape(shape)

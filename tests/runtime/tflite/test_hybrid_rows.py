@@ -12,6 +12,7 @@ import pytest
 from edgewise.runtime.tflite import Interpreter, read_model, schema
 from edgewise.runtime.tflite.flatbuf import Buffer
 from edgewise.runtime.tflite.ops import hybrid
+from edgewise.runtime.tflite.ops.common import weights_gemm_dtype
 
 from .conftest import _keras
 
@@ -112,19 +113,27 @@ def test_rows_dequantize_to_the_input_within_one_step():
 
 # ---- against LiteRT: one hybrid FULLY_CONNECTED per row length ----
 
-ROW_LENGTHS = (1, 2, 3, 5, 7, 8, 9, 16, 20)
+# one hybrid FULLY_CONNECTED per row length (2048: large rows, and a GEMM exact in float32 only on
+# the raw q, see fully_connected._hybrid), and hybrid convolutions whose rows are whole images
+ROW_LENGTHS = (1, 2, 3, 5, 7, 8, 9, 16, 20, 2048)
+IMAGES = {"conv1x1": (2, 2, 2048), "conv3x3": (4, 4, 8), "depthwise": (4, 4, 128)}
 
 
 @pytest.fixture(scope="module")
-def hybrid_fc_model() -> bytes:
+def hybrid_model() -> bytes:
     keras = _keras()
     import tensorflow as tf
 
+    L = keras.layers
     keras.utils.set_random_seed(5)
-    inputs = [keras.Input((k,)) for k in ROW_LENGTHS]
+    inputs = [keras.Input((k,)) for k in ROW_LENGTHS] + [keras.Input(s) for s in IMAGES.values()]
     # >= 1024 weights, so that dynamic-range quantization makes them int8
-    outputs = [keras.layers.Dense(-(-1024 // k) + 3, bias_initializer="glorot_uniform")(x)
+    outputs = [L.Dense(-(-1024 // k) + 3, bias_initializer="glorot_uniform")(x)
                for k, x in zip(ROW_LENGTHS, inputs)]
+    conv1x1, conv3x3, depthwise = inputs[len(ROW_LENGTHS):]
+    outputs += [L.Conv2D(4, 1, bias_initializer="glorot_uniform")(conv1x1),
+                L.Conv2D(16, 3, padding="same", activation="relu", bias_initializer="glorot_uniform")(conv3x3),
+                L.DepthwiseConv2D(3, padding="same", bias_initializer="glorot_uniform")(depthwise)]
     conv = tf.lite.TFLiteConverter.from_keras_model(keras.Model(inputs, outputs))
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     return conv.convert()
@@ -146,11 +155,13 @@ def _with_asymmetric_inputs(data: bytes, asymmetric: bool) -> bytes:
     return bytes(out)
 
 
-def _feeds(rng, lengths, n_rows: int):
+def _feeds(rng, shapes, n_rows: int):
+    """One row (a batch element) of each kind in turn, or one random kind for a single row."""
     feeds = []
-    for k in lengths:
+    for shape in shapes:
+        size = int(np.prod(shape))
         kinds = [KINDS[i % len(KINDS)] for i in range(n_rows)] if n_rows > 1 else [KINDS[rng.integers(0, len(KINDS))]]
-        feeds.append(np.stack([_row(kind, rng, k) for kind in kinds]))
+        feeds.append(np.stack([_row(kind, rng, size).reshape(shape) for kind in kinds]))
     return feeds
 
 
@@ -170,18 +181,23 @@ def _litert_outputs(data: bytes, model, feeds):
 
 @pytest.mark.parametrize("asymmetric", [True, False])
 @pytest.mark.parametrize("n_rows", [1, 5, 16])
-def test_hybrid_fully_connected_is_bit_identical_to_litert(hybrid_fc_model, asymmetric, n_rows):
-    data = _with_asymmetric_inputs(hybrid_fc_model, asymmetric)
-    model = read_model(data, "hybrid_fc.tflite")
-    ops = model.main.operators
-    assert all(op.op == "FULLY_CONNECTED" and model.main.tensors[op.inputs[1]].dtype == "int8" for op in ops)
-    assert all(bool(op.options.get("asymmetric_quantize_inputs")) == asymmetric for op in ops)
-    it = Interpreter(model, "hybrid_fc.tflite")
-    lengths = [s.shape[-1] for s in it.inputs]
-    assert sorted(lengths) == sorted(ROW_LENGTHS)
+def test_hybrid_kernels_are_bit_identical_to_litert(hybrid_model, asymmetric, n_rows):
+    data = _with_asymmetric_inputs(hybrid_model, asymmetric)
+    model = read_model(data, "hybrid.tflite")
+    sg = model.main
+    ops = sg.operators
+    assert sorted(op.op for op in ops) == sorted(["FULLY_CONNECTED"] * len(ROW_LENGTHS) + ["CONV_2D"] * 2
+                                                 + ["DEPTHWISE_CONV_2D"])
+    assert all(sg.tensors[op.inputs[1]].dtype == "int8" and sg.tensors[op.inputs[0]].dtype == "float32" for op in ops)
+    assert all(bool(op.options.get("asymmetric_quantize_inputs")) == asymmetric for op in ops if op.op == "FULLY_CONNECTED")
+    raw = [op.op for op in ops if op.op != "DEPTHWISE_CONV_2D"
+           and weights_gemm_dtype(sg.tensors[op.inputs[1]].data.reshape(len(sg.tensors[op.inputs[1]].data), -1), 255)
+           is np.float64]
+    assert sorted(raw) == ["CONV_2D", "FULLY_CONNECTED"], "the raw-q GEMMs are not exercised"
+    it = Interpreter(model, "hybrid.tflite")
     rng = np.random.default_rng(n_rows + 10 * asymmetric)
     for _ in range(8 if n_rows == 1 else 3):
-        feeds = _feeds(rng, lengths, n_rows)
+        feeds = _feeds(rng, [s.shape[1:] for s in it.inputs], n_rows)
         want = _litert_outputs(data, model, feeds)
         got = it.invoke(feeds)
         for spec, g, w in zip(it.outputs, got, want):
