@@ -1,7 +1,9 @@
-"""Dynamic-range row quantization, held to LiteRT's builtin hybrid FULLY_CONNECTED bit for bit, and
-to a straightforward restatement of Neon{A,}SymmetricQuantizeFloats on many rows: ties (x * inv
-exactly .5, in the 8-lane vector part and in the scalar tail), all-zero rows, rows of 1..40 values,
-one row (Python-float parameters) and many (vectorized parameters)."""
+"""Dynamic-range ("hybrid") kernels: the row quantization against a scalar restatement of
+Neon{A,}SymmetricQuantizeFloats, and FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D against LiteRT's
+builtin kernels bit for bit. The rows cover ties (x * inv exactly .5, in the 8-lane vector part and
+in the scalar tail), the 8-lane loop's +-(0.5 - 2^-25), clamped extremes, all-zero rows, rows of
+1..40 and 2048 values and whole images, one row (Python-float parameters) and many (vectorized),
+asymmetric_quantize_inputs on and off, and the GEMMs that read the raw q."""
 from __future__ import annotations
 
 import math
@@ -189,10 +191,10 @@ def test_hybrid_kernels_are_bit_identical_to_litert(hybrid_model, asymmetric, n_
     assert sorted(op.op for op in ops) == sorted(["FULLY_CONNECTED"] * len(ROW_LENGTHS) + ["CONV_2D"] * 2
                                                  + ["DEPTHWISE_CONV_2D"])
     assert all(sg.tensors[op.inputs[1]].dtype == "int8" and sg.tensors[op.inputs[0]].dtype == "float32" for op in ops)
-    assert all(bool(op.options.get("asymmetric_quantize_inputs")) == asymmetric for op in ops if op.op == "FULLY_CONNECTED")
-    raw = [op.op for op in ops if op.op != "DEPTHWISE_CONV_2D"
-           and weights_gemm_dtype(sg.tensors[op.inputs[1]].data.reshape(len(sg.tensors[op.inputs[1]].data), -1), 255)
-           is np.float64]
+    assert all(bool(op.options.get("asymmetric_quantize_inputs")) == asymmetric
+               for op in ops if op.op == "FULLY_CONNECTED")
+    weights = [(op.op, sg.tensors[op.inputs[1]].data) for op in ops if op.op != "DEPTHWISE_CONV_2D"]
+    raw = [name for name, w in weights if weights_gemm_dtype(w.reshape(len(w), -1), 255) is np.float64]
     assert sorted(raw) == ["CONV_2D", "FULLY_CONNECTED"], "the raw-q GEMMs are not exercised"
     it = Interpreter(model, "hybrid.tflite")
     rng = np.random.default_rng(n_rows + 10 * asymmetric)
