@@ -17,7 +17,7 @@ from .. import quant
 from . import output_stage
 from .common import (ChannelBias, PaddedInput, axis_padding, conv_padding, out_size_and_pad, pad_hw,
                      weights_gemm_dtype, windows)
-from .hybrid import RowQuantizer, hybrid_output, is_per_channel, weight_scales
+from .hybrid import HybridOutput, RowQuantizer, is_per_channel, weight_scales
 from .registry import register
 
 
@@ -211,21 +211,31 @@ def _hybrid(ctx, w, bias, geometry, act):
     """conv.cc EvalHybridPerChannel (scales differ: asymmetric rows) or EvalHybrid (symmetric rows);
     a row is one batch element's whole input image. out = acc * row_scale * weight_scale[c] + bias.
     The GEMM reads the quantized image (q - offset, |.| <= 255) through the padded buffer and
-    runs in the cheapest exact float type (common.weights_gemm_dtype)."""
+    runs in the cheapest exact float type (common.weights_gemm_dtype). A 1x1 kernel (no padding)
+    whose sums could pass 2^24 reads the raw q (|q| <= 128) in float32 instead and subtracts
+    offset * row_sum(W) in float64, as LiteRT does."""
     n_out = w.shape[0]
     scales = weight_scales(ctx, ctx.inputs[1], n_out)
     rows_of = RowQuantizer(ctx.memo, ctx.op.inputs[0], is_per_channel(scales))
     w2 = w.reshape(n_out, -1)
     gdt = weights_gemm_dtype(w2, 255)
-    wt = np.ascontiguousarray(w2.T.astype(gdt))
-    b = None if bias is None else bias.astype(np.float32)
+    raw = gdt is not np.float32 and geometry[:2] == (1, 1) and weights_gemm_dtype(w2, 128) is np.float32
+    wt = np.ascontiguousarray(w2.T.astype(np.float32 if raw else gdt))
+    row_sums = w2.astype(np.float64).sum(axis=1)
+    stage = HybridOutput(scales, bias, act)
     pad = PaddedInput(geometry, 0, gdt)
 
     def run(ins):
         x = ins[0]
-        q, sf = rows_of(x, x[0].size)
-        rows, (oh, ow) = _rows(q.reshape(x.shape), geometry, pad, gdt)
-        acc = (rows @ wt).reshape(x.shape[0], oh, ow, n_out)
-        return [hybrid_output(acc, sf, scales, b, act)]
+        n = x.shape[0]
+        q, sf, off = rows_of(x, x[0].size)
+        if raw:
+            rows, (oh, ow) = _rows((q + off).reshape(x.shape), geometry, pad, np.float32)
+            acc = (rows @ wt).reshape(n, -1, n_out)
+            acc = np.subtract(acc, (off.astype(np.float64) * row_sums)[:, None, :], dtype=np.float64)
+        else:
+            rows, (oh, ow) = _rows(q.reshape(x.shape), geometry, pad, gdt)
+            acc = (rows @ wt).reshape(n, -1, n_out)
+        return [stage(acc, sf).reshape(n, oh, ow, n_out)]
 
     return run

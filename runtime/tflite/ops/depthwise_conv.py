@@ -18,7 +18,7 @@ from .. import quant
 from . import output_stage
 from .common import ChannelBias, PaddedInput, conv_padding, weights_gemm_dtype, windows
 from .conv import per_channel_requant
-from .hybrid import RowQuantizer, hybrid_output, weight_scales
+from .hybrid import HybridOutput, RowQuantizer, weight_scales
 from .registry import register
 
 
@@ -148,7 +148,8 @@ def build_depthwise(ctx):
 
 def _hybrid(ctx, w, bias, m, geometry, act):
     """depthwise_conv.cc EvalHybridPerChannel: asymmetric rows (one per batch element); the taps
-    multiply q - offset (|.| <= 255) in the cheapest exact float type for the window's weights."""
+    multiply q - offset (|.| <= 255) in the cheapest exact float type for the window's weights.
+    Its output stage scales by the channel's weight scale first, then the row's (HybridOutput)."""
     n_out = w.shape[3]
     kh, kw = w.shape[1:3]
     scales = weight_scales(ctx, ctx.inputs[1], n_out)
@@ -156,12 +157,12 @@ def _hybrid(ctx, w, bias, m, geometry, act):
     gdt = weights_gemm_dtype(w[0].reshape(kh * kw, n_out).T, 255)
     taps = Taps(w[0], m, geometry, gdt)
     pad = PaddedInput(geometry, 0, gdt)
-    b = None if bias is None else bias.astype(np.float32)
+    stage = HybridOutput(scales, bias, act, channel_first=True)
 
     def run(ins):
         x = ins[0]
-        q, sf = rows_of(x, x[0].size)
+        q, sf, _ = rows_of(x, x[0].size)
         acc = taps(pad(q.reshape(x.shape)), pad.out_hw)
-        return [hybrid_output(acc, sf, scales, b, act)]
+        return [stage(acc.reshape(x.shape[0], -1, n_out), sf).reshape(acc.shape)]
 
     return run
