@@ -15,6 +15,10 @@ harness's own overhead. Systems:
   builtin   - ai_edge_litert, BUILTIN_WITHOUT_DEFAULT_DELEGATES, num_threads=1 (the reference kernels);
   xnnpack   - ai_edge_litert, default resolver (XNNPACK), num_threads=1.
 
+`--via-bench` measures the same files through `edgewise bench --device local --threads 1` instead
+(the agent's own timing loop over `edgewise.runtime.load(...).run`, one process per system, backends
+numpy / litert-builtin / litert), as a user would on a device; same record, systems in turn.
+
 The table gives p50/p90/p99 and counts; the ratios are numpy p50 / LiteRT p50. The last line is
 one `key=value` record: per model and variant the ratios, then `worst_<variant>_vs_builtin`, the
 largest ratio over the models. Targets: numpy <= 2x builtin on every model in int8 and float32,
@@ -108,6 +112,40 @@ def _systems(path: str, oracles) -> Dict[str, Optional[Callable]]:
     return systems
 
 
+def bench_via_cli(path: str, backend: str, s: Settings) -> Optional[Result]:
+    """One `edgewise bench --device local` run of `path` on `backend`, one thread; None if it fails."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "r.json")
+        cmd = [sys.executable, "-c", "import sys; from edgewise.cli import main; sys.exit(main())", "bench", path, "--device", "local", "--backend", backend,
+               "--threads", "1", "--runs", str(s.min_query_count), "--min-duration", str(s.min_duration_ms / 1000),
+               "--no-save", "--json", out]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0 or not os.path.exists(out):
+            print(f"    {backend}: edgewise bench failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+            return None
+        with open(out) as f:
+            lat = json.load(f)["latency_ms"]
+    return Result(backend, int(lat["n"]), float(lat["p50"]), float(lat["p90"]), float(lat["p99"]))
+
+
+def run_via_bench(path: str, s: Settings, rounds: int) -> Dict[str, Result]:
+    names = {"numpy": "numpy", "builtin": "litert-builtin", "xnnpack": "litert"}
+    part = Settings(max(1, -(-s.min_query_count // rounds)), max(1, s.min_duration_ms // rounds), s.max_duration_ms)
+    got: Dict[str, List[Result]] = {k: [] for k in names}
+    for _ in range(rounds):
+        for k, backend in names.items():
+            r = bench_via_cli(path, backend, part)
+            if r is not None:
+                got[k].append(r)
+    # the median round's p50 per system (each round is its own process and sample set)
+    return {k: sorted(v, key=lambda r: r.p50_ms)[len(v) // 2] for k, v in got.items() if v}
+
+
 def main(argv=None) -> Dict[str, Dict[str, Result]]:
     models, convert, oracles = conformance()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -116,6 +154,8 @@ def main(argv=None) -> Dict[str, Dict[str, Result]]:
     ap.add_argument("--min-count", type=int, default=20)
     ap.add_argument("--min-duration-ms", type=int, default=1500)
     ap.add_argument("--rounds", type=int, default=3, help="alternate the systems this many times")
+    ap.add_argument("--via-bench", action="store_true",
+                    help="measure through `edgewise bench --device local` (one process per system and round)")
     args = ap.parse_args(argv)
     settings = Settings(args.min_count, args.min_duration_ms)
     store = convert.ModelStore()
@@ -130,16 +170,19 @@ def main(argv=None) -> Dict[str, Dict[str, Result]]:
         spec = models.CONFORMANCE_MODELS[name]
         for variant in args.variants.split(","):
             path = str(store.path(name, "tflite", variant))
-            systems = _systems(path, oracles)
-            ref_it = oracles.litert_interpreter(path, builtin=True)
-            rng = np.random.default_rng(0)
-            samples = [oracles.litert_inputs(ref_it, [spec.input.sample(rng)]) for _ in range(8)]
-            results = run_interleaved({k: v for k, v in systems.items() if v is not None}, samples, settings,
-                                      args.rounds)
+            if args.via_bench:
+                results = run_via_bench(path, settings, args.rounds)
+            else:
+                systems = _systems(path, oracles)
+                ref_it = oracles.litert_interpreter(path, builtin=True)
+                rng = np.random.default_rng(0)
+                samples = [oracles.litert_inputs(ref_it, [spec.input.sample(rng)]) for _ in range(8)]
+                results = run_interleaved({k: v for k, v in systems.items() if v is not None}, samples, settings,
+                                          args.rounds)
             all_results[f"{name}/{variant}"] = results
             for sys_name, r in results.items():
                 ratio_b = ratio_x = ""
-                if sys_name == "numpy":
+                if sys_name == "numpy" and "builtin" in results and "xnnpack" in results:
                     ratio_b = f"{r.p50_ms / results['builtin'].p50_ms:.2f}"
                     ratio_x = f"{r.p50_ms / results['xnnpack'].p50_ms:.2f}"
                     record[f"{name}_{variant}_vs_builtin"] = ratio_b

@@ -6,6 +6,14 @@ engine allocates anything for them, the graph's shapes are inferred again for th
 every tensor is checked against the user's ceiling (runtime/limits.py), once per distinct shape.
 Small integer inputs are passed by value too: a model that takes a shape or a count as an input
 (ConstantOfShape, Reshape, Tile, FILL) gets that tensor's size checked before it is made.
+
+Most models never use an input's values for a shape (a token-id input feeds a GATHER, not a RESHAPE).
+After a signature (dtype and shape per input) has been checked, it is remembered as *value-free*
+when either no input is a small integer one, or inference for those shapes without any input
+values already determines every tensor's shape: the rules return an unknown shape for a tensor
+whose size needs a value they were not given, so a fully determined result proves no value can
+change any size. Later calls with that signature cost one set lookup. The others (an input that is
+a shape) are checked per distinct value, as before.
 """
 from __future__ import annotations
 
@@ -24,16 +32,42 @@ class BoundedEngine:
         self.inputs = engine.inputs
         self.outputs = engine.outputs
         self.resizable_batch = bool(getattr(engine, "resizable_batch", False))
+        self._value_free: set = set()  # signatures whose check does not depend on values
         if hasattr(engine, "invoke_all"):
             self.invoke_all = self._invoke_all
 
     def invoke(self, feeds: List[np.ndarray]) -> List[np.ndarray]:
-        self.bounds.check_inputs([np.shape(x) for x in feeds], small_int_values(feeds))
+        self._check(feeds)
         return self.engine.invoke(feeds)
 
     def _invoke_all(self, feeds: List[np.ndarray]) -> Dict[str, np.ndarray]:
-        self.bounds.check_inputs([np.shape(x) for x in feeds], small_int_values(feeds))
+        self._check(feeds)
         return self.engine.invoke_all(feeds)
+
+    def _check(self, feeds) -> None:
+        try:
+            sig = tuple([(x.dtype, x.shape) for x in feeds])
+        except AttributeError:  # not arrays: the full check (np.shape / np.asarray) below
+            sig = None
+        if sig is not None and sig in self._value_free:
+            return
+        values = small_int_values(feeds)
+        shapes = [np.shape(x) for x in feeds]
+        self.bounds.check_inputs(shapes, values)
+        if sig is not None and len(self._value_free) < MAX_VALUE_FREE and self._sizes_need_no_values(shapes, values):
+            self._value_free.add(sig)
+
+    def _sizes_need_no_values(self, shapes, values) -> bool:
+        if all(v is None for v in values):
+            return True
+        try:
+            inferred = self.bounds.infer(shapes, None)
+        except Exception:  # noqa: BLE001 - without the values the rules may refuse: then values matter
+            return False
+        return all(s is not None for s in inferred.values())
+
+
+MAX_VALUE_FREE = 64  # signatures remembered (a server fed ever-new shapes must not grow the set)
 
 
 SMALL_VALUES = 64  # integer inputs up to this many elements may be shapes or counts

@@ -15,6 +15,7 @@ environment list (`_SlotPlan`: no name lookups per call); `invoke_all` runs the 
 from __future__ import annotations
 
 import inspect
+from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -174,27 +175,10 @@ class Interpreter:
         self._shapes: Optional[Dict[str, Tuple[int, ...]]] = None
         self._probed = False
         self.weight_plans: List[WeightPlan] = self._prepare(constants)
-        self._release = self._last_uses()
+        self._release = _last_uses(self._plan, constants, [s.name for s in self.outputs])
         self._slots = _SlotPlan(self._plan, self._release, constants, [s.name for s in self.inputs],
                                 [s.name for s in self.outputs])
-
-    def _last_uses(self) -> List[Tuple[str, ...]]:
-        """Per step, the tensors no later step reads (graph outputs and constants excepted). `invoke`
-        drops them after that step, so NumPy reuses their memory: holding every intermediate until
-        the end makes each new tensor fresh pages, whose page faults cost as much as small kernels."""
-        keep = set(self._constants) | {s.name for s in self.outputs}
-        last: Dict[str, int] = {}
-        for i, step in enumerate(self._plan):
-            for x in step.node.inputs:
-                if x and x not in keep:
-                    last[x] = i
-            for o in step.node.outputs:
-                if o and o not in keep:
-                    last.setdefault(o, i)
-        release: List[List[str]] = [[] for _ in self._plan]
-        for name, i in last.items():
-            release[i].append(name)
-        return [tuple(r) for r in release]
+        self._shape_slots: "OrderedDict[tuple, _SlotPlan]" = OrderedDict()
 
     def _probe_shapes(self) -> Optional[Dict[str, Tuple[int, ...]]]:
         """Every tensor's shape in one run on zeros (symbolic dims = 1), computed once, on demand."""
@@ -270,14 +254,74 @@ class Interpreter:
                 self._run(step, env)
         return env
 
+    def _slots_for(self, feeds) -> "_SlotPlan":
+        """The steps for these input shapes: the load-time plan with the shape arithmetic folded
+        (`_specialize`), made once per distinct shape (up to MAX_SHAPE_PLANS, oldest dropped)."""
+        key = tuple([np.shape(x) for x in feeds])
+        slots = self._shape_slots.get(key)
+        if slots is None:
+            slots = self._shape_slots[key] = self._specialize(key)
+            while len(self._shape_slots) > MAX_SHAPE_PLANS:
+                self._shape_slots.popitem(last=False)
+        return slots
+
+    def _specialize(self, shapes) -> "_SlotPlan":
+        """Fold what the input shapes decide. A Shape / Size node's output depends only on its
+        input's shape, which the validator's inference gives for these input shapes (checked equal
+        to the shapes the kernels produce: tests/runtime/onnx/test_validate.py); it is computed by the
+        node's own kernel on a zero-strided array of that shape, and every later node whose inputs
+        are then all constants is evaluated as at load (Gather / Unsqueeze / Concat of a shape,
+        Reshape's target). So each folded tensor holds what the run would compute: the remaining
+        steps give identical results. Folded tensors larger than MAX_FOLDED_BYTES stay steps (a
+        ConstantOfShape would otherwise be held for good)."""
+        try:
+            inferred = self.bounds.infer(shapes)
+        except EdgewiseRuntimeError:
+            return self._slots  # the run reports what is wrong with these shapes
+        constants = dict(self._constants)
+        remaining: List[_Step] = []
+        with np.errstate(all="ignore"):
+            for step in self._plan:
+                node = step.node
+                if node.domain in ("", "ai.onnx") and node.op_type in ("Shape", "Size") and node.inputs \
+                        and node.inputs[0] not in constants:
+                    shape = inferred.get(node.inputs[0])
+                    if shape is not None and all(isinstance(d, int) and d >= 0 for d in shape):
+                        env = {node.inputs[0]: np.broadcast_to(np.zeros((), np.float32), tuple(shape))}
+                        if self._fold(step, env, constants):
+                            continue
+                elif all(not x or x in constants for x in node.inputs) and self._fold(step, dict(constants), constants):
+                    continue
+                remaining.append(step)
+        if len(remaining) == len(self._plan):
+            return self._slots
+        names = [s.name for s in self.outputs]
+        return _SlotPlan(remaining, _last_uses(remaining, constants, names), constants,
+                         [s.name for s in self.inputs], names)
+
+    def _fold(self, step: "_Step", env: Dict[str, np.ndarray], constants: Dict[str, np.ndarray]) -> bool:
+        """Run `step` on `env` and keep its outputs as constants; False (nothing kept) when it fails
+        or an output is larger than MAX_FOLDED_BYTES."""
+        try:
+            self._run(step, env)
+        except EdgewiseRuntimeError:
+            return False
+        outs = [o for o in step.node.outputs if o]
+        if any(o not in env or env[o].nbytes > MAX_FOLDED_BYTES for o in outs):
+            return False
+        for o in outs:
+            constants[o] = env[o]
+        return True
+
     def invoke(self, feeds: Sequence[np.ndarray]) -> List[np.ndarray]:
         if len(feeds) != len(self.inputs):
             raise EdgewiseRuntimeError(f"{self.source}: got {len(feeds)} arrays for {len(self.inputs)} inputs")
-        env = self._slots.template.copy()
-        for i, x in zip(self._slots.inputs, feeds):
+        slots = self._slots_for(feeds)
+        env = slots.template.copy()
+        for i, x in zip(slots.inputs, feeds):
             env[i] = np.asarray(x)
         k = 0
-        steps = self._slots.steps
+        steps = slots.steps
         try:
             with np.errstate(all="ignore"):
                 for k, (kernel, kwargs, ins, outs, done) in enumerate(steps):
@@ -292,23 +336,46 @@ class Interpreter:
                     for i in done:
                         env[i] = None
         except _MissingOutput as e:
-            node = self._plan[k].node
+            node = slots.plan[k].node
             name = node.outputs[e.args[0]]
             raise UnsupportedOpError(self.source, node.op_type, node.label,
                                      f"output #{e.args[0]} ({name!r}) is not supported") from None
         except NotImplementedError as e:
-            node = self._plan[k].node
+            node = slots.plan[k].node
             raise UnsupportedOpError(self.source, node.op_type, node.label, str(e)) from None
         except _KERNEL_ERRORS as e:
-            node = self._plan[k].node
+            node = slots.plan[k].node
             raise EdgewiseRuntimeError(
                 f"{self.source}: node {node.label!r} ({node.op_type}) failed: {type(e).__name__}: {e}"
             ) from e
-        return [env[i] for i in self._slots.outputs]
+        return [env[i] for i in slots.outputs]
+
+
+def _last_uses(plan, constants, outputs) -> List[Tuple[str, ...]]:
+    """Per step, the tensors no later step reads (graph outputs and constants excepted). `invoke`
+    drops them after that step, so NumPy reuses their memory: holding every intermediate until
+    the end makes each new tensor fresh pages, whose page faults cost as much as small kernels."""
+    keep = set(constants) | set(outputs)
+    last: Dict[str, int] = {}
+    for i, step in enumerate(plan):
+        for x in step.node.inputs:
+            if x and x not in keep:
+                last[x] = i
+        for o in step.node.outputs:
+            if o and o not in keep:
+                last.setdefault(o, i)
+    release: List[List[str]] = [[] for _ in plan]
+    for name, i in last.items():
+        release[i].append(name)
+    return [tuple(r) for r in release]
 
 
 class _MissingOutput(Exception):
     """A kernel returned fewer outputs than the node names (args: the first missing index)."""
+
+
+MAX_SHAPE_PLANS = 8  # input shapes whose folded plans are kept
+MAX_FOLDED_BYTES = 1 << 16  # a tensor folded per input shape is held with its plan: keep it small
 
 
 class _SlotPlan:
@@ -318,6 +385,7 @@ class _SlotPlan:
     slots to clear after it (their last reader). Built once at load: no name lookups per call."""
 
     def __init__(self, plan, release, constants, inputs, outputs):
+        self.plan = list(plan)  # the _Steps, for error messages
         names = {}
 
         def slot(name: str) -> int:

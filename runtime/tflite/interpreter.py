@@ -3,8 +3,8 @@
 Construction does all the checking and all the input-independent work: every operator must have a
 kernel that accepts its dtypes and options (else UnsupportedOpError before anything runs), constants
 are densified once, and the graph goes through the passes of tflite/passes/ (graph -> new graph):
-constant folding, then the fusions (consecutive reshapes/transposes, activations into the
-producer's output stage). Each remaining op's kernel is built once (weights layout, requantization
+constant folding, then the fusions (consecutive reshapes/transposes, pads into convolutions,
+activations into the producer's output stage). Each remaining op's kernel is built once (weights layout, requantization
 parameters, lookup tables, scratch buffers).
 
 Then a prepared execution plan (plan.py) is made per set of input shapes: one run records every

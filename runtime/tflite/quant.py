@@ -99,6 +99,12 @@ def activation_range(activation: str, scale: float, zero_point: int, dtype) -> T
     raise ValueError(activation)
 
 
+try:  # the clip ufunc itself: what np.clip calls after microseconds of Python checks (small arrays)
+    from numpy._core.umath import clip as clip_ufunc
+except ImportError:  # NumPy < 2
+    from numpy.core.umath import clip as clip_ufunc
+
+
 def float_activation(x: np.ndarray, activation: str) -> np.ndarray:
     """The fused activation of float kernels (ActivationFunctionWithMinMax)."""
     if activation == "NONE":
@@ -106,9 +112,9 @@ def float_activation(x: np.ndarray, activation: str) -> np.ndarray:
     if activation == "RELU":
         return np.maximum(x, np.float32(0))
     if activation == "RELU6":
-        return np.clip(x, np.float32(0), np.float32(6))
+        return clip_ufunc(x, np.float32(0), np.float32(6))
     if activation == "RELU_N1_TO_1":
-        return np.clip(x, np.float32(-1), np.float32(1))
+        return clip_ufunc(x, np.float32(-1), np.float32(1))
     raise ValueError(activation)
 
 

@@ -28,8 +28,18 @@ def Div(A, B):
 
 
 def Pow(X, Y):
+    """A float base with one exponent of 2 or 3 is multiplied out, as onnxruntime's Pow does
+    (x * x, x * x * x): std::pow / np.power costs ~40 ns per element, a multiply under 1 ns (GELU's
+    tanh form cubes every activation)."""
     if X.dtype.kind in "iu":
         return np.power(X.astype(np.int64), Y.astype(np.int64)).astype(X.dtype)
+    if Y.size == 1 and X.dtype.kind == "f":
+        e = float(Y.reshape(-1)[0])
+        if e == 2.0 and Y.ndim <= X.ndim:
+            return np.multiply(X, X)
+        if e == 3.0 and Y.ndim <= X.ndim:
+            y = np.multiply(X, X)
+            return np.multiply(y, X, out=y)
     return np.power(X, Y.astype(X.dtype, copy=False))
 
 

@@ -11,15 +11,32 @@ from numpy.lib.stride_tricks import as_strided
 from ...sparse import exact_dtype
 
 
-def out_size_and_pad(padding: str, size: int, k: int, stride: int, dilation: int = 1) -> Tuple[int, int, int]:
-    """(output size, pad before, pad after) as ComputePaddingHeightWidth in tflite/kernels/padding.h."""
+def out_size_and_pad(padding, size: int, k: int, stride: int, dilation: int = 1) -> Tuple[int, int, int]:
+    """(output size, pad before, pad after) as ComputePaddingHeightWidth in tflite/kernels/padding.h;
+    `padding` is "SAME", "VALID" or this axis's explicit (before, after) pads (see `conv_padding`)."""
     eff = (k - 1) * dilation + 1
+    if not isinstance(padding, str):
+        before, after = (int(v) for v in padding)
+        return max((size + before + after - eff) // stride + 1, 0), before, after
     if padding == "SAME":
         out = (size + stride - 1) // stride
     else:
         out = (size - eff + stride) // stride
     total = max((out - 1) * stride + eff - size, 0)
     return max(out, 0), total // 2, total - total // 2
+
+
+def conv_padding(options):
+    """A convolution's padding as the kernels take it: "SAME" / "VALID", or ((top, bottom), (left,
+    right)) when a PAD was fused into it (passes/fuse_pad.py sets "EXPLICIT" and the pads)."""
+    if options.get("padding") == "EXPLICIT":
+        return tuple(tuple(int(v) for v in hw) for hw in options["explicit_padding"])
+    return options["padding"]
+
+
+def axis_padding(padding, axis: int):
+    """The `out_size_and_pad` argument for axis 0 (height) or 1 (width)."""
+    return padding if isinstance(padding, str) else padding[axis]
 
 
 def pad_hw(x: np.ndarray, ph: Tuple[int, int], pw: Tuple[int, int], value=0) -> np.ndarray:
@@ -56,8 +73,8 @@ class PaddedInput:
         if x.shape != self._shape:
             kh, kw, sh, sw, dh, dw, padding = self._geometry
             n, h, w, c = x.shape
-            oh, pt, pb = out_size_and_pad(padding, h, kh, sh, dh)
-            ow, pl, pr = out_size_and_pad(padding, w, kw, sw, dw)
+            oh, pt, pb = out_size_and_pad(axis_padding(padding, 0), h, kh, sh, dh)
+            ow, pl, pr = out_size_and_pad(axis_padding(padding, 1), w, kw, sw, dw)
             self._buf = np.full((n, h + pt + pb, w + pl + pr, c), self._fill, self._dtype)
             self._interior = self._buf[:, pt:pt + h, pl:pl + w, :]
             self._shape = x.shape

@@ -15,8 +15,9 @@ import numpy as np
 
 from .. import quant
 from . import output_stage
-from .common import ChannelBias, PaddedInput, out_size_and_pad, pad_hw, weights_gemm_dtype, windows
-from .hybrid import RowQuantizer, hybrid_output, is_per_channel, weight_scales
+from .common import (ChannelBias, PaddedInput, axis_padding, conv_padding, out_size_and_pad, pad_hw,
+                     weights_gemm_dtype, windows)
+from .hybrid import HybridOutput, RowQuantizer, is_per_channel, weight_scales
 from .registry import register
 
 
@@ -79,8 +80,8 @@ def _im2col(x, geometry, pad_value):
     n, h, w, c = x.shape
     if kh == kw == 1:
         return x[:, ::sh, ::sw, :]  # a 1x1 kernel needs no patches (and never pads)
-    oh, pt, pb = out_size_and_pad(padding, h, kh, sh, dh)
-    ow, pl, pr = out_size_and_pad(padding, w, kw, sw, dw)
+    oh, pt, pb = out_size_and_pad(axis_padding(padding, 0), h, kh, sh, dh)
+    ow, pl, pr = out_size_and_pad(axis_padding(padding, 1), w, kw, sw, dw)
     xp = pad_hw(x, (pt, pb), (pl, pr), pad_value)
     return windows(xp, oh, ow, kh, kw, sh, sw, dh, dw).reshape(n, oh, ow, kh * kw * c)
 
@@ -98,7 +99,7 @@ def build_conv2d(ctx):
     groups = x_shape[3] // cin if x_shape and cin else 1
     if x_shape and (cin == 0 or x_shape[3] % cin or n_out % groups):
         raise ctx.unsupported(f"input with {x_shape[3]} channels for weights {w.shape}")
-    geometry = (kh, kw, o["stride_h"], o["stride_w"], o["dilation_h_factor"], o["dilation_w_factor"], o["padding"])
+    geometry = (kh, kw, o["stride_h"], o["stride_w"], o["dilation_h_factor"], o["dilation_w_factor"], conv_padding(o))
     act = ctx.activation()
     bias = ctx.const_bias()
     dt = ctx.require_dtypes(("float32", "int8"))
@@ -177,6 +178,19 @@ def _dense_int(ctx, w, b, x_zp, geometry, mult, shift, y_zp, lo, hi):
         folded = folded + b
     plan = ctx.matmul_plan(w2, exact_int=True, x_abs_max=x_abs, rows=_static_rows(ctx))
     acc_max = int(np.abs(w2.astype(np.int64)).sum(axis=1).max(initial=0)) * x_abs
+    gemm = None
+    if plan is None and output_stage.gemm_is_small(_static_rows(ctx), w2.shape[1], n_out):
+        gemm = output_stage.fold_into_gemm(w2.T, mult, shift, folded, y_zp, lo, hi, acc_max)
+    if gemm is not None:
+        pad64 = PaddedInput(geometry, x_zp, np.float64)
+        w_scaled, finish = gemm.w, gemm.finish
+
+        def run_small(ins):
+            x = ins[0]
+            rows, (oh, ow) = _rows(x, geometry, pad64, np.float64)
+            return [finish(rows @ w_scaled).reshape(x.shape[0], oh, ow, n_out)]
+
+        return run_small
     stage = output_stage.fold(mult, shift, folded, y_zp, lo, hi, acc_max)
     pad = PaddedInput(geometry, x_zp, gdt)
 
@@ -197,21 +211,31 @@ def _hybrid(ctx, w, bias, geometry, act):
     """conv.cc EvalHybridPerChannel (scales differ: asymmetric rows) or EvalHybrid (symmetric rows);
     a row is one batch element's whole input image. out = acc * row_scale * weight_scale[c] + bias.
     The GEMM reads the quantized image (q - offset, |.| <= 255) through the padded buffer and
-    runs in the cheapest exact float type (common.weights_gemm_dtype)."""
+    runs in the cheapest exact float type (common.weights_gemm_dtype). A 1x1 kernel (no padding)
+    whose sums could pass 2^24 reads the raw q (|q| <= 128) in float32 instead and subtracts
+    offset * row_sum(W) in float64, as LiteRT does."""
     n_out = w.shape[0]
     scales = weight_scales(ctx, ctx.inputs[1], n_out)
     rows_of = RowQuantizer(ctx.memo, ctx.op.inputs[0], is_per_channel(scales))
     w2 = w.reshape(n_out, -1)
     gdt = weights_gemm_dtype(w2, 255)
-    wt = np.ascontiguousarray(w2.T.astype(gdt))
-    b = None if bias is None else bias.astype(np.float32)
+    raw = gdt is not np.float32 and geometry[:2] == (1, 1) and weights_gemm_dtype(w2, 128) is np.float32
+    wt = np.ascontiguousarray(w2.T.astype(np.float32 if raw else gdt))
+    row_sums = w2.astype(np.float64).sum(axis=1)
+    stage = HybridOutput(scales, bias, act)
     pad = PaddedInput(geometry, 0, gdt)
 
     def run(ins):
         x = ins[0]
-        q, sf = rows_of(x, x[0].size)
-        rows, (oh, ow) = _rows(q.reshape(x.shape), geometry, pad, gdt)
-        acc = (rows @ wt).reshape(x.shape[0], oh, ow, n_out)
-        return [hybrid_output(acc, sf, scales, b, act)]
+        n = x.shape[0]
+        q, sf, off = rows_of(x, x[0].size)
+        if raw:
+            rows, (oh, ow) = _rows((q + off).reshape(x.shape), geometry, pad, np.float32)
+            acc = (rows @ wt).reshape(n, -1, n_out)
+            acc = np.subtract(acc, (off.astype(np.float64) * row_sums)[:, None, :], dtype=np.float64)
+        else:
+            rows, (oh, ow) = _rows(q.reshape(x.shape), geometry, pad, gdt)
+            acc = (rows @ wt).reshape(n, -1, n_out)
+        return [stage(acc, sf).reshape(n, oh, ow, n_out)]
 
     return run

@@ -12,7 +12,7 @@ from .. import quant
 from . import output_stage
 from .common import weights_gemm_dtype
 from .conv import per_channel_requant, requantize_output
-from .hybrid import RowQuantizer, hybrid_output, weight_scales
+from .hybrid import HybridOutput, RowQuantizer, weight_scales
 from .registry import register
 
 
@@ -79,6 +79,14 @@ def build_fully_connected(ctx):
     # the scalar MultiplyByQuantizedMultiplier; dense weights go through ruy's GEMM.
     ruy = not (sp is not None and len(sp.dim_metadata) == 3 and sp.dim_metadata[2].dense_size == 16)
     acc_max = int(np.abs(w.astype(np.int64)).sum(axis=1).max(initial=0)) * x_abs
+    rows_static = _static_rows(ctx, k)
+    gemm = None
+    if ruy and plan is None and output_stage.gemm_is_small(rows_static, k, n_units):
+        gemm = output_stage.fold_into_gemm(w.T, mult, shift, folded, y_zp, lo, hi, acc_max)
+    if gemm is not None:
+        if not keep:
+            return lambda ins: [gemm(ins[0].reshape(-1, k))]
+        return lambda ins: [gemm(ins[0].reshape(-1, k)).reshape(ins[0].shape[:-1] + (n_units,))]
     stage = output_stage.fold(mult, shift, folded, y_zp, lo, hi, acc_max) if ruy else None
 
     def run_int(ins):
@@ -98,19 +106,26 @@ def _hybrid(ctx, w, bias, act, keep):
     """EvalHybrid: rows quantized (asymmetric when asymmetric_quantize_inputs), integer dot products,
     out = bias + dot * row_scale * weight_scale. The rows of one input tensor are quantized once per
     run for all the ops that read it (hybrid.RowQuantizer); the dot products run in the cheapest
-    float type that keeps them exact (|q - offset| <= 255, common.weights_gemm_dtype)."""
+    float type that keeps them exact (common.weights_gemm_dtype): q - offset (|.| <= 255) when that is
+    float32, else, like LiteRT, the raw q (|q| <= 128) in float32 and offset * row_sum(W) subtracted
+    in float64."""
     n_units, k = w.shape
     scales = weight_scales(ctx, ctx.inputs[1], n_units)
     asym = bool(ctx.options.get("asymmetric_quantize_inputs", False))
     gdt = weights_gemm_dtype(w, 255)
-    wt = np.ascontiguousarray(w.T.astype(gdt))
-    b = None if bias is None else bias.astype(np.float32)
+    raw = gdt is not np.float32 and weights_gemm_dtype(w, 128) is np.float32
+    wt = np.ascontiguousarray(w.T.astype(np.float32 if raw else gdt))
+    row_sums = w.astype(np.float64).sum(axis=1)
+    stage = HybridOutput(scales, bias, act)
     rows_of = RowQuantizer(ctx.memo, ctx.op.inputs[0], asym)
 
     def run(ins):
         x = ins[0]
-        q, sf = rows_of(x, k)
-        dot = (q if q.dtype == gdt else q.astype(gdt)) @ wt
-        return [hybrid_output(dot, sf, scales, b, act).reshape(_out_shape(x.shape, n_units, keep))]
+        q, sf, off = rows_of(x, k)
+        if raw:
+            dot = np.subtract((q + off) @ wt, off.astype(np.float64) * row_sums, dtype=np.float64)
+        else:
+            dot = (q if gdt is np.float32 else q.astype(gdt)) @ wt
+        return [stage(dot, sf).reshape(_out_shape(x.shape, n_units, keep))]
 
     return run

@@ -3,8 +3,15 @@
 Padding never takes part: max pools pad with the dtype's minimum, average pools divide by the number of
 in-image elements. int8 average: (sum + n/2) / n, rounding halves away from zero in C integer division,
 on the raw int8 values (in and out share scale and zero point).
+
+Max pools whose windows tile the input exactly (window = stride, no padding: VALID, or SAME on sizes
+the stride divides) skip the padded buffer and the 6-D window reduction: the input is viewed as
+(N*OH, KH, OW, KW*C) and reduced by KH - 1 + KW - 1 elementwise maxima of its slices, each window
+element being read once (`TiledMax`); the same maxima in another order, so the same values.
 """
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 
@@ -28,6 +35,41 @@ class Pooled:
 
     def __call__(self, x):
         return self._pad.windows(x)
+
+
+class TiledMax:
+    """Max over windows that tile the input exactly (module docstring); `for_geometry` gives None
+    when they do not."""
+
+    def __init__(self, kh: int, kw: int, general):
+        self.kh, self.kw = kh, kw
+        self._general = general  # for an input shape the windows do not tile
+
+    @classmethod
+    def for_geometry(cls, geometry, x_shape, general) -> "Optional[TiledMax]":
+        kh, kw, sh, sw, padding = geometry
+        if (kh, kw) != (sh, sw) or len(x_shape) != 4 or kh * kw <= 1:
+            return None
+        _, h, w, _ = x_shape
+        if not (h > 0 and w > 0 and h % kh == 0 and w % kw == 0):
+            return None  # VALID would drop a remainder, SAME would pad: the general path
+        return cls(kh, kw, general)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        n, h, w, c = x.shape
+        kh, kw = self.kh, self.kw
+        if h % kh or w % kw:  # another input shape than the one the kernel was built for
+            return self._general(x)
+        rows = x.reshape(n * (h // kh), kh, w // kw, kw * c)
+        a = np.maximum(rows[:, 0], rows[:, 1]) if kh > 1 else rows[:, 0].copy()
+        for i in range(2, kh):
+            np.maximum(a, rows[:, i], out=a)
+        if kw > 1:
+            b = np.maximum(a[..., :c], a[..., c:2 * c])
+            for j in range(2, kw):
+                np.maximum(b, a[..., j * c:(j + 1) * c], out=b)
+            a = b
+        return a.reshape(n, h // kh, w // kw, c)
 
 
 def _pooled(x, geometry, pad_value):
@@ -62,14 +104,18 @@ def _prep(ctx):
 def build_max_pool(ctx):
     geometry = _geometry(ctx)
     dt, act, rng = _prep(ctx)
+    pooled = Pooled(geometry, -np.inf if dt == "float32" else -128, np.float32 if dt == "float32" else np.int8)
+
+    def general(x):
+        return pooled(x).max(axis=(3, 4))
+
+    pool = TiledMax.for_geometry(geometry, tuple(ctx.inputs[0].shape), general) or general
     if dt == "float32":
-        pooled = Pooled(geometry, -np.inf, np.float32)
-        return lambda ins: [quant.float_activation(pooled(ins[0]).max(axis=(3, 4)), act)]
-    pooled = Pooled(geometry, -128, np.int8)
+        return lambda ins: [quant.float_activation(pool(ins[0]), act)]
     lo, hi = rng
     if lo == -128 and hi == 127:
-        return lambda ins: [pooled(ins[0]).max(axis=(3, 4))]
-    return lambda ins: [np.clip(pooled(ins[0]).max(axis=(3, 4)), lo, hi).astype(np.int8)]
+        return lambda ins: [pool(ins[0])]
+    return lambda ins: [np.clip(pool(ins[0]), lo, hi).astype(np.int8)]
 
 
 @register("AVERAGE_POOL_2D")
@@ -78,18 +124,26 @@ def build_average_pool(ctx):
     dt, act, rng = _prep(ctx)
     counts_by_shape = {}
     pooled = Pooled(geometry, 0, np.float32 if dt == "float32" else np.int64)
+    kh, kw, _, _, padding = geometry
 
     def run(ins):
         x = ins[0]
-        counts = counts_by_shape.get(x.shape[1:3])
-        if counts is None:
-            counts = counts_by_shape[x.shape[1:3]] = avg_pool_counts(x.shape, geometry)
+        if x.shape[1] == kh and x.shape[2] == kw and padding == "VALID":
+            # one window over the whole image (a global average): the same sum, without the padded
+            # copy and the 6-D window view
+            s = x.sum(axis=(1, 2), keepdims=True, dtype=np.float32 if dt == "float32" else np.int64)
+            counts = kh * kw
+        else:
+            counts = counts_by_shape.get(x.shape[1:3])
+            if counts is None:
+                counts = counts_by_shape[x.shape[1:3]] = avg_pool_counts(x.shape, geometry)
+            s = pooled(x).sum(axis=(3, 4), dtype=np.float32 if dt == "float32" else None)
         if dt == "float32":
-            s = pooled(x).sum(axis=(3, 4), dtype=np.float32)
             return [quant.float_activation((s / counts).astype(np.float32), act)]
-        s = pooled(x).sum(axis=(3, 4))
-        half = counts // 2
-        q = np.where(s > 0, (s + half) // counts, -((-s + half) // counts))
-        return [np.clip(q, rng[0], rng[1]).astype(np.int8)]
+        a = np.abs(s)  # (|s| + n/2) / n with the sign of s: C's rounding integer division
+        a += counts // 2
+        a //= counts
+        q = np.where(s < 0, -a, a)
+        return [quant.clip_ufunc(q, rng[0], rng[1], out=q).astype(np.int8)]
 
     return run

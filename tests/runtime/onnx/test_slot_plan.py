@@ -48,3 +48,38 @@ def test_invoke_uses_the_slot_steps_and_matches_invoke_all(monkeypatch):
     for x, got in zip(xs, outs[::30]):
         np.testing.assert_array_equal(got, it.invoke_all([x])["y"])
     assert calls  # invoke_all does take the per-node path
+
+
+def _flatten_by_shape():
+    """A dynamic-batch flatten as exporters write it: Shape -> Gather(0) -> Unsqueeze -> Concat with
+    [-1] -> Reshape, then a MatMul. Only the Reshape and the MatMul depend on the input's values."""
+    rng = np.random.default_rng(1)
+    w = numpy_helper.from_array(rng.standard_normal((24, 5)).astype(np.float32), "w")
+    zero = numpy_helper.from_array(np.array(0, np.int64), "zero")
+    axes = numpy_helper.from_array(np.array([0], np.int64), "axes")
+    minus1 = numpy_helper.from_array(np.array([-1], np.int64), "minus1")
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"], name="shape"),
+        helper.make_node("Gather", ["shape", "zero"], ["batch"], name="batch", axis=0),
+        helper.make_node("Unsqueeze", ["batch", "axes"], ["batch1"], name="unsqueeze"),
+        helper.make_node("Concat", ["batch1", "minus1"], ["target"], name="target", axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["flat"], name="flatten"),
+        helper.make_node("MatMul", ["flat", "w"], ["y"], name="dense"),
+    ]
+    graph = helper.make_graph(nodes, "g", [_vi("x", ["n", 4, 6])], [_vi("y", ["n", 5])], [w, zero, axes, minus1])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def test_shape_arithmetic_is_folded_per_input_shape():
+    it = Interpreter(read_model(_flatten_by_shape(), "f.onnx", None), "f.onnx")
+    assert len(it._slots.steps) == 6  # nothing is constant at load: the batch is symbolic
+    rng = np.random.default_rng(2)
+    for n in (1, 3, 1, 7):
+        x = rng.standard_normal((n, 4, 6)).astype(np.float32)
+        (y,) = it.invoke([x])
+        assert y.shape == (n, 5)
+        np.testing.assert_array_equal(y, it.invoke_all([x])["y"])  # the file's nodes, one by one
+    plans = it._shape_slots
+    assert sorted(k[0][0] for k in plans) == [1, 3, 7]
+    for slots in plans.values():
+        assert [s.node.op_type for s in slots.plan] == ["Reshape", "MatMul"]

@@ -44,6 +44,28 @@ def _demo(keras, L):
     ])
 
 
+@model("pools", (12, 12, 4))
+def _pools(keras, L):
+    """Max pools whose windows tile the input (2x2, 3x3 SAME on 6x6, 2x3) and one that does not."""
+    x = keras.Input((12, 12, 4))
+    a = L.MaxPooling2D(2)(L.Conv2D(4, 1)(x))
+    a = L.MaxPooling2D(3, padding="same")(L.Activation("relu6")(a))
+    b = L.MaxPooling2D((2, 3))(x)
+    c = L.MaxPooling2D(5)(x)  # 12 = 2 * 5 + 2: VALID drops a remainder
+    return keras.Model(x, [L.Flatten()(a), L.Flatten()(b), L.Flatten()(c)])
+
+
+@model("padded", (12, 12, 3))
+def _padded(keras, L):
+    """MobileNet's ZeroPadding2D(correct_pad) before stride-2 convolutions (fused into SAME), and
+    ResNet's ZeroPadding2D(3) before a 7x7 stride-2 one (left a PAD)."""
+    x = keras.Input((12, 12, 3))
+    a = L.Conv2D(8, 3, strides=2, padding="valid", activation="relu")(L.ZeroPadding2D(((0, 1), (0, 1)))(x))
+    a = L.DepthwiseConv2D(3, strides=2, padding="valid")(L.ZeroPadding2D(((0, 1), (0, 1)))(a))
+    b = L.Conv2D(4, 7, strides=2, padding="valid")(L.ZeroPadding2D(3)(x))
+    return keras.Model(x, [L.Flatten()(a), L.Flatten()(b)])
+
+
 @model("mixed", (9, 9, 3))
 def _mixed(keras, L):
     x = keras.Input((9, 9, 3))
