@@ -8,8 +8,9 @@ from ._util import norm_axis
 
 
 def _softmax(x, axes, log):
-    # the ufuncs' own reductions (what np.max / np.sum call, without their Python layer), in place
-    e = np.subtract(x, np.maximum.reduce(x, axis=axes, keepdims=True))
+    # the ufuncs' own reductions (what np.sum calls, without its Python layer), in place; fmax skips
+    # NaNs, faster on short rows, and a row holding one comes out all NaN either way
+    e = np.subtract(x, np.fmax.reduce(x, axis=axes, keepdims=True))
     if log:
         return e - np.log(np.add.reduce(np.exp(e), axis=axes, keepdims=True))
     p = np.exp(e, out=e)
