@@ -12,17 +12,9 @@ from edgewise.runtime import InputError, load
 from edgewise.runtime import model as model_mod
 from edgewise.runtime.tflite import validate as tflite_validate
 
+from .tflite.test_plan import _count
+
 pytest.importorskip("tensorflow")  # the conformance models are converted with the real converter
-
-
-def _count(monkeypatch, counts, owner, name):
-    fn = getattr(owner, name)
-
-    def counted(*a, **k):
-        counts[name] += 1
-        return fn(*a, **k)
-
-    monkeypatch.setattr(owner, name, counted)
 
 
 def test_token_ids_feed_a_gather_so_new_values_need_no_new_checks(model_store, monkeypatch):

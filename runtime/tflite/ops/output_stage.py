@@ -61,12 +61,11 @@ def fold(multiplier, shift, bias, y_zp: int, lo: int, hi: int, acc_abs_max: int)
     n, mult, shifts, b = channels
     consts, total = [], []
     for m, s, bc in zip(mult, shifts, b):
-        r = -s
-        c = bc * m + (1 << 30) + (((1 << r) >> 1) << 31) + (y_zp << (31 + r))
+        c, t = _constant(m, s, bc, y_zp)
         if acc_abs_max * m + abs(c) > INT64_LIMIT:
             return None
         consts.append(c)
-        total.append(31 + r)
+        total.append(t)
     # float64: zp + 128 instead of zp makes every clamped value nonnegative (module docstring).
     params = _float64_params(multiplier, shift, bias, y_zp, acc_abs_max)
     if params is not None:
@@ -177,14 +176,18 @@ def _float64_params(multiplier, shift, bias, y_zp: int, acc_abs_max: int):
     _, mult, shifts, b = channels
     m_f, c_f = [], []
     for m, s, bc in zip(mult, shifts, b):
-        r = -s
-        t = 31 + r
-        c = bc * m + (1 << 30) + (((1 << r) >> 1) << 31) + ((y_zp + 128) << t)
+        c, t = _constant(m, s, bc, y_zp + 128)
         if acc_abs_max * m + abs(c) > FLOAT64_EXACT:
             return None
         m_f.append(m * 2.0 ** -t)
         c_f.append(c * 2.0 ** -t)
     return np.array(m_f, np.float64), np.array(c_f, np.float64)
+
+
+def _constant(m: int, s: int, bias: int, zp: int):
+    """(C_c, 31 + r_c) of the module docstring for one channel: multiplier m, shift s = -r_c <= 0."""
+    r = -s
+    return bias * m + (1 << 30) + (((1 << r) >> 1) << 31) + (zp << (31 + r)), 31 + r
 
 
 def _channels(multiplier, shift, bias):
