@@ -58,9 +58,12 @@ def softmax_int8_kernel(wrapped, out_scale, out_zp):
     def run(x):
         d = np.subtract(x, np.maximum.reduce(x, axis=-1, keepdims=True), dtype=np.intp)
         e = wrapped[d]
-        total = np.add.accumulate(e, axis=-1)[..., -1:]  # sequential float32 sum, as the C loop
-        total *= out_scale
-        inv = np.divide(one, total, out=total)
+        if e.size == e.shape[-1]:  # one row: the sum and its reciprocal as float32 scalars
+            inv = one / (np.add.accumulate(e, axis=-1).reshape(-1)[-1] * out_scale)
+        else:
+            total = np.add.accumulate(e, axis=-1)[..., -1:]  # sequential float32 sum, as the C loop
+            total *= out_scale
+            inv = np.divide(one, total, out=total)
         v = np.multiply(e, inv, out=e)  # the float32 product
         u = np.add(v, shift, dtype=np.float64)
         if clamp:

@@ -205,6 +205,9 @@ def test_softmax_int8_rounds_the_float32_product_exactly():
             x[0, 1, :2] = [-128, 127]  # the widest difference
             np.testing.assert_array_equal(softmax.softmax_int8(x, table, out_scale, zp),
                                           _softmax_rows(x, table, out_scale, zp))
+            for row in (x[:1, :1], x[0, 1:2], x[2, 3]):  # one row: the scalar sum and reciprocal
+                np.testing.assert_array_equal(softmax.softmax_int8(row, table, out_scale, zp),
+                                              _softmax_rows(row, table, out_scale, zp))
     # a product just below one half, 0.49999997, which a float32 v + 0.5 would round up to 1.0: a row
     # of two equal values with table[0] = t0 and output scale 1 gives v = t0 * (1 / (2 t0)) in float32
     half_below = np.nextafter(F32(0.5), F32(0))
