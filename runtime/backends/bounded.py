@@ -40,6 +40,13 @@ class BoundedEngine:
         self._check(feeds)
         return self.engine.invoke(feeds)
 
+    def fast_path(self, feeds):
+        """What runs `feeds`' signature with no check at all, once it is value-free (module
+        docstring) and the wrapped engine offers one; else None."""
+        sig = tuple([(x.dtype, x.shape) for x in feeds])
+        inner = getattr(self.engine, "fast_path", None)
+        return inner(feeds) if sig in self._value_free and inner is not None else None
+
     def _invoke_all(self, feeds: List[np.ndarray]) -> Dict[str, np.ndarray]:
         self._check(feeds)
         return self.engine.invoke_all(feeds)

@@ -40,5 +40,9 @@ class NumpyEngine:
     def invoke(self, feeds: List[np.ndarray]) -> List[np.ndarray]:
         return self._it.invoke(feeds)
 
+    def fast_path(self, feeds):
+        inner = getattr(self._it, "fast_path", None)
+        return inner(feeds) if inner is not None else None
+
     def invoke_all(self, feeds: List[np.ndarray]) -> Dict[str, np.ndarray]:
         return self._it.invoke_all(feeds)

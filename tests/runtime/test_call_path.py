@@ -10,6 +10,8 @@ import pytest
 
 from edgewise.runtime import InputError, load
 from edgewise.runtime import model as model_mod
+from edgewise.runtime.backends.bounded import BoundedEngine
+from edgewise.runtime.tflite.interpreter import Interpreter
 from edgewise.runtime.tflite import validate as tflite_validate
 
 from .tflite.test_plan import _count
@@ -25,12 +27,15 @@ def test_token_ids_feed_a_gather_so_new_values_need_no_new_checks(model_store, m
     counts = collections.Counter()
     _count(monkeypatch, counts, tflite_validate, "_infer")
     _count(monkeypatch, counts, model_mod.Model, "_prepare")
+    _count(monkeypatch, counts, BoundedEngine, "_check")
+    _count(monkeypatch, counts, Interpreter, "invoke")
     rng = np.random.default_rng(0)
     spec = model.inputs[0]
     shape = tuple(1 if d is None else d for d in spec.shape)
     ids = [rng.integers(0, 64, size=shape, dtype=np.int32) for _ in range(50)]
     first = model.run(ids[0])[0]
     after_first = collections.Counter(counts)
+    assert after_first["_check"] == after_first["invoke"] == 1
     outs = [model.run(x)[0] for x in ids]
     assert counts == after_first, {k: counts[k] - after_first[k] for k in counts}
     np.testing.assert_array_equal(outs[0], first)
