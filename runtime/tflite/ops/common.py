@@ -67,6 +67,7 @@ class PaddedInput:
         self._dtype = np.dtype(dtype)
         self._shape = None
         self._buf = None
+        self._gather = None
         self.out_hw = (0, 0)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -80,20 +81,43 @@ class PaddedInput:
             self._shape = x.shape
             self.out_hw = (oh, ow)
             self._windows = None
+            self._gather = None
         self._interior[...] = x
         return self._buf
+
+    def rows(self, x: np.ndarray) -> np.ndarray:
+        """The (N*OH*OW, KH*KW*C) im2col matrix of x padded (a new array). With one channel the
+        window view's copy runs an inner loop one element long; a gather through the flat positions
+        of every window (made once per shape, at most GATHER_MAX of them) is 2.5-3x faster there,
+        and slower from three channels on."""
+        buf = self(x)
+        kh, kw = self._geometry[:2]
+        if self._gather is None:
+            n_rows = x.shape[0] * self.out_hw[0] * self.out_hw[1]
+            if buf.shape[3] == 1 and n_rows * kh * kw <= GATHER_MAX:
+                positions = np.arange(buf.size, dtype=np.intp).reshape(buf.shape)
+                self._gather = self._window_view(positions).reshape(n_rows, kh * kw)
+            else:
+                self._gather = False
+        if self._gather is not False:
+            return buf.reshape(-1).take(self._gather)
+        return self.windows(x).reshape(-1, kh * kw * buf.shape[3])
+
+    def _window_view(self, a: np.ndarray) -> np.ndarray:
+        kh, kw, sh, sw, dh, dw, _ = self._geometry
+        return windows(a, *self.out_hw, kh, kw, sh, sw, dh, dw)
 
     def windows(self, x: np.ndarray) -> np.ndarray:
         """x padded, as the (N, OH, OW, KH, KW, C) window view of the buffer (made once per shape:
         the view stays valid because the buffer is reused)."""
         buf = self(x)
         if self._windows is None:
-            kh, kw, sh, sw, dh, dw, _ = self._geometry
-            self._windows = windows(buf, *self.out_hw, kh, kw, sh, sw, dh, dw)
+            self._windows = self._window_view(buf)
         return self._windows
 
 
 TILE_ELEMENTS = 1024  # inner-loop length to aim for when channels are few
+GATHER_MAX = 1 << 20  # window positions PaddedInput.rows keeps as a gather index (8 MiB)
 
 
 class ChannelBias:

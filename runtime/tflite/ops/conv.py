@@ -146,8 +146,7 @@ def _rows(x, geometry, pad: PaddedInput, dtype):
     if kh == kw == 1:  # no patches, and never padding (out_size_and_pad gives ceil(size / stride))
         xs = x[:, ::sh, ::sw, :] if sh > 1 or sw > 1 else x
         return np.ascontiguousarray(xs, dtype=dtype).reshape(-1, x.shape[3]), xs.shape[1:3]
-    view = pad.windows(x)
-    return view.reshape(-1, kh * kw * x.shape[3]), pad.out_hw
+    return pad.rows(x), pad.out_hw
 
 
 def _dense_float(wt, plan, b, geometry, act):
