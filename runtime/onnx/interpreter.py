@@ -330,20 +330,10 @@ class Interpreter:
         for i, x in zip(slots.inputs, feeds):
             env[i] = np.asarray(x)
         k = 0
-        steps = slots.steps
         try:
             with np.errstate(all="ignore"):
-                for k, (kernel, kwargs, ins, outs, done) in enumerate(steps):
-                    result = kernel(*[env[i] for i in ins], **kwargs)
-                    results = result if isinstance(result, tuple) else (result,)
-                    for j, i in enumerate(outs):
-                        if i < 0:
-                            continue
-                        if j >= len(results):
-                            raise _MissingOutput(j)
-                        env[i] = np.asarray(results[j])
-                    for i in done:
-                        env[i] = None
+                for k, call in enumerate(slots.calls):
+                    call(env)
         except _MissingOutput as e:
             node = slots.plan[k].node
             name = node.outputs[e.args[0]]
@@ -358,6 +348,43 @@ class Interpreter:
                 f"{self.source}: node {node.label!r} ({node.op_type}) failed: {type(e).__name__}: {e}"
             ) from e
         return [env[i] for i in slots.outputs]
+
+
+def _call(kernel, kwargs, ins, outs, done):
+    """One step as `call(env)`: the kernel on its input slots, its results (a tuple for several
+    outputs, else one array) stored in its output slots (-1: unused), then `done` cleared. The
+    common shape, one or two inputs, one output and no attributes, gets a closure without loops."""
+    if len(outs) == 1 and outs[0] >= 0 and not kwargs and len(ins) in (1, 2):
+        o = outs[0]
+
+        def store(env, r):
+            if type(r) is tuple:
+                if not r:
+                    raise _MissingOutput(0)
+                r = r[0]
+            env[o] = r if type(r) is np.ndarray else np.asarray(r)
+            for i in done:
+                env[i] = None
+
+        if len(ins) == 1:
+            a = ins[0]
+            return lambda env: store(env, kernel(env[a]))
+        a, b = ins
+        return lambda env: store(env, kernel(env[a], env[b]))
+
+    def call(env):
+        result = kernel(*[env[i] for i in ins], **kwargs)
+        results = result if isinstance(result, tuple) else (result,)
+        for j, i in enumerate(outs):
+            if i < 0:
+                continue
+            if j >= len(results):
+                raise _MissingOutput(j)
+            env[i] = np.asarray(results[j])
+        for i in done:
+            env[i] = None
+
+    return call
 
 
 def _last_uses(plan, constants, outputs) -> List[Tuple[str, ...]]:
@@ -414,6 +441,7 @@ class _SlotPlan:
             in_slots = tuple(slot(x) if x else -1 for x in ins)
             outs = tuple(slot(o) if o else -1 for o in step.node.outputs)
             self.steps.append((step.kernel, step.kwargs, in_slots, outs, tuple(slot(n) for n in done)))
+        self.calls = [_call(*entry) for entry in self.steps]
         self.inputs = tuple(slot(n) for n in inputs)
         self.outputs = tuple(slot(n) for n in outputs)
         self.template = [None] * (len(names) + 1)
