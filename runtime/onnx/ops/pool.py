@@ -41,6 +41,8 @@ def MaxPool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=N
     """Y, and the optional Indices only when the node asks for them (`num_outputs`, from the graph)."""
     kernel, strides, dilations, pads, extra = _geometry(X.shape, kernel_shape, strides, dilations, auto_pad, pads,
                                                         ceil_mode)
+    if num_outputs < 2 and _tiles(X.shape, kernel, strides, dilations, pads, extra):
+        return _tiled_max(X, kernel)
     low = -np.inf if X.dtype.kind == "f" else np.iinfo(X.dtype).min
     v = windows(_padded(X, pads, extra, low), kernel, strides, dilations)
     n = len(kernel)
@@ -48,6 +50,30 @@ def MaxPool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=N
     if num_outputs < 2:
         return y
     return y, _argmax_indices(v, X.shape, kernel, strides, dilations, pads, storage_order)
+
+
+def _tiles(shape, kernel, strides, dilations, pads, extra) -> bool:
+    """Windows that tile a 2-D input exactly: kernel = stride, no dilation, no padding, and sizes
+    the kernel divides (then every input element is in exactly one window)."""
+    return (len(kernel) == 2 and list(kernel) == list(strides) and all(d == 1 for d in dilations)
+            and not any(pads) and not any(extra) and all(k > 0 for k in kernel) and kernel[0] * kernel[1] > 1
+            and shape[2] % kernel[0] == 0 and shape[3] % kernel[1] == 0)
+
+
+def _tiled_max(X, kernel):
+    """The max over each window as KH - 1 + KW - 1 elementwise maxima of strided slices of one
+    (N*C*OH, KH, OW, KW) view: the same maxima as the window view's reduction (a NaN propagates in
+    both), without the 6-D reduction's per-window overhead."""
+    n, c, h, w = X.shape
+    kh, kw = kernel
+    rows = X.reshape(n * c * (h // kh), kh, w // kw, kw)
+    a = rows[:, 0] if kh == 1 else np.maximum(rows[:, 0], rows[:, 1])
+    for i in range(2, kh):
+        np.maximum(a, rows[:, i], out=a)
+    b = a[..., 0] if kw == 1 else np.maximum(a[..., 0], a[..., 1])
+    for j in range(2, kw):
+        np.maximum(b, a[..., j], out=b)
+    return np.ascontiguousarray(b).reshape(n, c, h // kh, w // kw)
 
 
 def _argmax_indices(v, shape, kernel, strides, dilations, pads, storage_order):

@@ -139,3 +139,22 @@ def test_kernel_failure_names_the_node():
     it = _interp(data)
     with pytest.raises(EdgewiseRuntimeError, match=r"m\.onnx: node 'proj' \(MatMul\) failed"):
         it.invoke([np.zeros((2, 3), np.float32), np.zeros((4, 5), np.float32)])
+
+
+@pytest.mark.parametrize("shape, kernel", [((1, 8, 8, 8), (2, 2)), ((2, 3, 6, 9), (3, 3)), ((1, 2, 4, 6), (2, 3)),
+                                           ((1, 1, 4, 4), (1, 2))])
+def test_maxpool_over_tiling_windows_matches_onnxruntime(shape, kernel):
+    """MaxPool whose windows tile the input (kernel = stride) takes chained maxima of slices
+    (ops/pool.py _tiled_max); onnxruntime is the oracle, float32 and int8."""
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(sum(shape))
+    for elem, x in ((TensorProto.FLOAT, rng.standard_normal(shape).astype(np.float32)),
+                    (TensorProto.INT8, rng.integers(-128, 128, shape).astype(np.int8))):
+        node = helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=list(kernel), strides=list(kernel))
+        graph = helper.make_graph([node], "g", [_vi("x", list(shape), elem)], [_vi("y", None, elem)])
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        m.ir_version = 8  # what the installed onnxruntime reads
+        data = m.SerializeToString()
+        want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+        got = Interpreter(read_model(data, "pool.onnx", None), "pool.onnx").invoke([x])[0]
+        np.testing.assert_array_equal(got, want)
