@@ -33,6 +33,10 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Callable, Dict, List, Optional  # noqa: E402
@@ -114,11 +118,6 @@ def _systems(path: str, oracles) -> Dict[str, Optional[Callable]]:
 
 def bench_via_cli(path: str, backend: str, s: Settings) -> Optional[Result]:
     """One `edgewise bench --device local` run of `path` on `backend`, one thread; None if it fails."""
-    import json
-    import subprocess
-    import sys
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "r.json")
         cmd = [sys.executable, "-c", "import sys; from edgewise.cli import main; sys.exit(main())", "bench", path, "--device", "local", "--backend", backend,

@@ -290,7 +290,8 @@ class Interpreter:
                         env = {node.inputs[0]: np.broadcast_to(np.zeros((), np.float32), tuple(shape))}
                         if self._fold(step, env, constants):
                             continue
-                elif all(not x or x in constants for x in node.inputs) and self._fold(step, dict(constants), constants):
+                elif all(not x or x in constants for x in node.inputs) and \
+                        self._fold(step, {x: constants[x] for x in node.inputs if x}, constants):
                     continue
                 remaining.append(step)
         if len(remaining) == len(self._plan):

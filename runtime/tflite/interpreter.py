@@ -4,8 +4,8 @@ Construction does all the checking and all the input-independent work: every ope
 kernel that accepts its dtypes and options (else UnsupportedOpError before anything runs), constants
 are densified once, and the graph goes through the passes of tflite/passes/ (graph -> new graph):
 constant folding, then the fusions (consecutive reshapes/transposes, pads into convolutions,
-activations into the producer's output stage). Each remaining op's kernel is built once (weights layout, requantization
-parameters, lookup tables, scratch buffers).
+activations into the producer's output stage, and the others of passes.FUSIONS). Each remaining op's
+kernel is built once (weights layout, requantization parameters, lookup tables, scratch buffers).
 
 Then a prepared execution plan (plan.py) is made per set of input shapes: one run records every
 tensor's shape, shape folding turns the shape arithmetic of a dynamic batch into constants, int8
@@ -288,12 +288,9 @@ class Interpreter:
     _plan_failure.errors = INCONSISTENT
 
     def invoke(self, feeds: List[np.ndarray]) -> List[np.ndarray]:
-        # Fast path: arrays of the input dtypes whose shapes already have a plan (a plan exists only
-        # for shapes _check_feeds accepted once).
-        if len(feeds) == len(self._in_dtypes) and all(type(x) is np.ndarray for x in feeds):
-            plan = self._exec_plans.get(tuple([x.shape for x in feeds]))
-            if plan is not None and tuple([x.dtype for x in feeds]) == self._in_dtypes:
-                return plan.run(feeds, self._plan_failure)
+        plan = self._planned(feeds)
+        if plan is not None:
+            return plan.run(feeds, self._plan_failure)
         feeds = self._check_feeds(feeds)
         plan = self._exec_plans.get(tuple(x.shape for x in feeds))
         if plan is None:
@@ -303,13 +300,21 @@ class Interpreter:
     def fast_path(self, feeds: List[np.ndarray]) -> Optional[Callable]:
         """run(feeds) -> outputs for arrays of these shapes and dtypes, once planned: the plan's own
         walk, without invoke's lookups (the caller has checked the signature)."""
-        if not all(type(x) is np.ndarray for x in feeds) or tuple([x.dtype for x in feeds]) != self._in_dtypes:
-            return None
-        plan = self._exec_plans.get(tuple([x.shape for x in feeds]))
+        plan = self._planned(feeds)
         if plan is None:
             return None
         failure = self._plan_failure
         return lambda fs: plan.run(fs, failure)
+
+    def _planned(self, feeds) -> Optional[ExecutionPlan]:
+        """The plan for arrays of the input dtypes whose shapes already have one (a plan exists only
+        for shapes _check_feeds accepted once), else None."""
+        if len(feeds) != len(self._in_dtypes) or not all(type(x) is np.ndarray for x in feeds):
+            return None
+        plan = self._exec_plans.get(tuple([x.shape for x in feeds]))
+        if plan is None or tuple([x.dtype for x in feeds]) != self._in_dtypes:
+            return None
+        return plan
 
     def invoke_all(self, feeds: List[np.ndarray]) -> Dict[str, np.ndarray]:
         """Every tensor the file's graph computes (inputs and intermediates included), by tensor

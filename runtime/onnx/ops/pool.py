@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...tiled_max import max_over_tiles
 from ._util import pads_for, windows
 
 
@@ -61,19 +62,11 @@ def _tiles(shape, kernel, strides, dilations, pads, extra) -> bool:
 
 
 def _tiled_max(X, kernel):
-    """The max over each window as KH - 1 + KW - 1 elementwise maxima of strided slices of one
-    (N*C*OH, KH, OW, KW) view: the same maxima as the window view's reduction (a NaN propagates in
-    both), without the 6-D reduction's per-window overhead."""
+    """The max over each window, from (N*C*OH, KH, OW, KW) rows (runtime/tiled_max.py)."""
     n, c, h, w = X.shape
     kh, kw = kernel
     rows = X.reshape(n * c * (h // kh), kh, w // kw, kw)
-    a = rows[:, 0] if kh == 1 else np.maximum(rows[:, 0], rows[:, 1])
-    for i in range(2, kh):
-        np.maximum(a, rows[:, i], out=a)
-    b = a[..., 0] if kw == 1 else np.maximum(a[..., 0], a[..., 1])
-    for j in range(2, kw):
-        np.maximum(b, a[..., j], out=b)
-    return np.ascontiguousarray(b).reshape(n, c, h // kh, w // kw)
+    return max_over_tiles(rows, kw, 1).reshape(n, c, h // kh, w // kw)
 
 
 def _argmax_indices(v, shape, kernel, strides, dilations, pads, storage_order):

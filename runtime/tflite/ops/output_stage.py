@@ -59,15 +59,8 @@ def fold(multiplier, shift, bias, y_zp: int, lo: int, hi: int, acc_abs_max: int)
     if channels is None:
         return None
     n, mult, shifts, b = channels
-    consts, total = [], []
-    for m, s, bc in zip(mult, shifts, b):
-        c, t = _constant(m, s, bc, y_zp)
-        if acc_abs_max * m + abs(c) > INT64_LIMIT:
-            return None
-        consts.append(c)
-        total.append(t)
     # float64: zp + 128 instead of zp makes every clamped value nonnegative (module docstring).
-    params = _float64_params(multiplier, shift, bias, y_zp, acc_abs_max)
+    params = _float64_params(channels, y_zp, acc_abs_max)
     if params is not None:
         tiles_f = _Tiles(n, params)
         lo_u, hi_u = np.float64(lo + 128), np.float64(hi + 128)
@@ -76,12 +69,16 @@ def fold(multiplier, shift, bias, y_zp: int, lo: int, hi: int, acc_abs_max: int)
             k, (m_arr, c_arr) = tiles_f(acc)
             t = np.multiply(acc.reshape(-1, k * n), m_arr, dtype=np.float64)
             t += c_arr
-            _clip_ufunc(t, lo_u, hi_u, out=t)
-            u = t.astype(np.uint8)
-            u ^= 128
-            return u.view(np.int8).reshape(acc.shape)
+            return _shifted_to_int8(t, lo_u, hi_u).reshape(acc.shape)
 
         return run_float64
+    consts, total = [], []
+    for m, s, bc in zip(mult, shifts, b):
+        c, t = _constant(m, s, bc, y_zp)
+        if acc_abs_max * m + abs(c) > INT64_LIMIT:
+            return None
+        consts.append(c)
+        total.append(t)
     top = max(total, default=31)
     up = [top - t for t in total]
     if all(acc_abs_max * (m << u) + abs(c << u) <= INT64_LIMIT for m, c, u in zip(mult, consts, up)):
@@ -120,7 +117,8 @@ def fold_into_gemm(w_in_out: np.ndarray, multiplier, shift, bias, y_zp: int, lo:
     """The ruy output stage of raw_rows @ w_in_out folded into a float64 GEMM (module docstring), or
     None when the float64 bound or a left shift rules it out. `bias` is the folded bias (zero point
     and bias), as for `fold`."""
-    params = _float64_params(multiplier, shift, bias, y_zp, acc_abs_max)
+    channels = _channels(multiplier, shift, bias)
+    params = None if channels is None else _float64_params(channels, y_zp, acc_abs_max)
     if params is None or w_in_out.ndim != 2 or w_in_out.shape[1] != len(params[0]):
         return None
     return ScaledGemm(w_in_out, params[0], params[1], lo, hi)
@@ -147,13 +145,8 @@ class ScaledGemm:
         k, (c_arr,) = self._tiles(t)
         v = t.reshape(-1, k * self.n)
         v += c_arr
-        return self._to_int8(v).reshape(t.shape)
+        return _shifted_to_int8(v, self._lo, self._hi).reshape(t.shape)
 
-    def _to_int8(self, v: np.ndarray) -> np.ndarray:
-        _clip_ufunc(v, self._lo, self._hi, out=v)
-        u = v.astype(np.uint8)
-        u ^= 128
-        return u.view(np.int8)
 
     def __call__(self, x2d: np.ndarray) -> np.ndarray:
         hit = self._buffers.get(len(x2d))
@@ -164,15 +157,21 @@ class ScaledGemm:
             hit = self._buffers[len(x2d)] = (buf, buf[:, :-1])
         buf, head = hit
         np.copyto(head, x2d)
-        return self._to_int8(buf @ self._w_aug)
+        return _shifted_to_int8(buf @ self._w_aug, self._lo, self._hi)
 
 
-def _float64_params(multiplier, shift, bias, y_zp: int, acc_abs_max: int):
+def _shifted_to_int8(t: np.ndarray, lo_u, hi_u) -> np.ndarray:
+    """floor(clamp(t, lo + 128, hi + 128)) - 128 as int8, t float64 (in place): the float64 stage's
+    last steps (module docstring: the uint8 cast is floor on the clamped values, ^ 128 the shift)."""
+    _clip_ufunc(t, lo_u, hi_u, out=t)
+    u = t.astype(np.uint8)
+    u ^= 128
+    return u.view(np.int8)
+
+
+def _float64_params(channels, y_zp: int, acc_abs_max: int):
     """Per channel (M_c 2^-t_c, C'_c 2^-t_c) as float64 arrays, C' with zp + 128 (module docstring),
-    or None when a left shift, a negative multiplier or the 2^53 bound rules the float64 form out."""
-    channels = _channels(multiplier, shift, bias)
-    if channels is None:
-        return None
+    from `_channels`' result, or None when the 2^53 bound rules the float64 form out."""
     _, mult, shifts, b = channels
     m_f, c_f = [], []
     for m, s, bc in zip(mult, shifts, b):

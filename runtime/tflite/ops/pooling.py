@@ -6,8 +6,7 @@ on the raw int8 values (in and out share scale and zero point).
 
 Max pools whose windows tile the input exactly (window = stride, no padding: VALID, or SAME on sizes
 the stride divides) skip the padded buffer and the 6-D window reduction: the input is viewed as
-(N*OH, KH, OW, KW*C) and reduced by KH - 1 + KW - 1 elementwise maxima of its slices, each window
-element being read once (`TiledMax`); the same maxima in another order, so the same values.
+(N*OH, KH, OW, KW*C) rows for runtime/tiled_max.py (`TiledMax`).
 """
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ from typing import Optional
 
 import numpy as np
 
+from ...tiled_max import max_over_tiles
 from .. import quant
 from .common import PaddedInput, out_size_and_pad, pad_hw, windows
 from .registry import register
@@ -61,15 +61,7 @@ class TiledMax:
         if h % kh or w % kw:  # another input shape than the one the kernel was built for
             return self._general(x)
         rows = x.reshape(n * (h // kh), kh, w // kw, kw * c)
-        a = np.maximum(rows[:, 0], rows[:, 1]) if kh > 1 else rows[:, 0].copy()
-        for i in range(2, kh):
-            np.maximum(a, rows[:, i], out=a)
-        if kw > 1:
-            b = np.maximum(a[..., :c], a[..., c:2 * c])
-            for j in range(2, kw):
-                np.maximum(b, a[..., j * c:(j + 1) * c], out=b)
-            a = b
-        return a.reshape(n, h // kh, w // kw, c)
+        return max_over_tiles(rows, kw, c).reshape(n, h // kh, w // kw, c)
 
 
 def _pooled(x, geometry, pad_value):
